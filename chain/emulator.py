@@ -1,0 +1,143 @@
+"""Thin, safe wrapper over the TON emulator library shipped in the pytvm wheel (libemulator).
+
+pytvm's own Python layer is not used: its `EmulatorEngineC.default()` needs pkg_resources, its ctypes
+signatures declare three 64-bit arguments as 32-bit (logical time, the balance in c7, the amount of an
+internal message) and its default config is a toy. We bind the library ourselves with the C signatures
+of emulator-extern.h and always pass the full mainnet config cell.
+"""
+from __future__ import annotations
+
+import base64
+import ctypes
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytvm
+from pytoniq_core import Cell
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+LIBRARY_PATH = Path(pytvm.__file__).resolve().parent / "engine" / "libemulator-linux-x86_64.so"
+
+
+class EmulatorError(RuntimeError):
+    """The emulator library refused a call (bad BOC, bad config, internal error)."""
+
+
+@functools.cache
+def blockchain_config() -> Cell:
+    """The full mainnet config cell (see scripts/extract_blockchain_config.py)."""
+    return Cell.one_from_boc(base64.b64decode(_config_b64()))
+
+
+@functools.cache
+def _config_b64() -> bytes:
+    return (DATA_DIR / "blockchain_config.b64").read_text().strip().encode()
+
+
+def b64(cell: Cell) -> bytes:
+    return base64.b64encode(cell.to_boc())
+
+
+@functools.cache
+def _library() -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(LIBRARY_PATH))
+    ptr, cstr, u32, u64, i64, cint, cbool = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint32,
+                                             ctypes.c_uint64, ctypes.c_int64, ctypes.c_int, ctypes.c_bool)
+    signatures = {
+        "emulator_set_verbosity_level": (cbool, [cint]),
+        "transaction_emulator_create": (ptr, [cstr, cint]),
+        "transaction_emulator_set_unixtime": (cbool, [ptr, u32]),
+        "transaction_emulator_set_lt": (cbool, [ptr, u64]),
+        "transaction_emulator_set_rand_seed": (cbool, [ptr, cstr]),
+        "transaction_emulator_set_ignore_chksig": (cbool, [ptr, cbool]),
+        "transaction_emulator_set_libs": (cbool, [ptr, cstr]),
+        "transaction_emulator_emulate_transaction": (cstr, [ptr, cstr, cstr]),
+        "transaction_emulator_destroy": (None, [ptr]),
+        "tvm_emulator_create": (ptr, [cstr, cstr, cint]),
+        "tvm_emulator_set_c7": (cbool, [ptr, cstr, u32, u64, cstr, cstr]),
+        "tvm_emulator_set_gas_limit": (cbool, [ptr, i64]),
+        "tvm_emulator_run_get_method": (cstr, [ptr, cint, cstr]),
+        "tvm_emulator_destroy": (None, [ptr]),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(lib, name)
+        function.restype, function.argtypes = restype, argtypes
+    lib.emulator_set_verbosity_level(0)
+    return lib
+
+
+@dataclass(frozen=True)
+class EmulationResult:
+    """Outcome of one transaction emulation; BOCs are base64 bytes as the library returns them."""
+    success: bool
+    transaction: bytes | None = None
+    shard_account: bytes | None = None
+    error: str | None = None
+    external_not_accepted: bool = False
+    vm_exit_code: int | None = None
+    vm_log: str = ""
+
+
+class TransactionEmulator:
+    """One libemulator transaction emulator configured with the mainnet config; reused across transactions."""
+
+    def __init__(self) -> None:
+        self._lib = _library()
+        self._handle = self._lib.transaction_emulator_create(_config_b64(), 0)
+        if not self._handle:
+            raise EmulatorError("libemulator rejected the blockchain config")
+
+    def emulate(self, shard_account: Cell | bytes, message: Cell, *, unixtime: int, lt: int, rand_seed: bytes) -> EmulationResult:
+        lib = self._lib
+        if not (lib.transaction_emulator_set_unixtime(self._handle, unixtime)
+                and lib.transaction_emulator_set_lt(self._handle, lt)
+                and lib.transaction_emulator_set_rand_seed(self._handle, rand_seed.hex().encode())):
+            raise EmulatorError("libemulator rejected unixtime, lt or random seed")
+        account_b64 = shard_account if isinstance(shard_account, bytes) else b64(shard_account)
+        raw = lib.transaction_emulator_emulate_transaction(self._handle, account_b64, b64(message))
+        result = json.loads(raw)
+        if result.get("success"):
+            return EmulationResult(True, result["transaction"].encode(), result["shard_account"].encode(),
+                                   vm_log=result.get("vm_log", ""))
+        if "error" in result and not result.get("external_not_accepted") and "vm_exit_code" not in result:
+            raise EmulatorError(f"emulation failed: {result['error']}")
+        return EmulationResult(False, error=result.get("error"), vm_log=result.get("vm_log", ""),
+                               external_not_accepted=bool(result.get("external_not_accepted")),
+                               vm_exit_code=result.get("vm_exit_code"))
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._lib.transaction_emulator_destroy(handle)
+
+
+@dataclass(frozen=True)
+class GetMethodResult:
+    exit_code: int
+    stack: Cell | None     # VmStack cell, None if the library produced no stack
+    gas_used: int
+    vm_log: str
+
+
+def run_get_method(*, code: Cell, data: Cell, address: str, unixtime: int, balance: int, method_id: int,
+                   stack: Cell, rand_seed: bytes, gas_limit: int = 10_000_000) -> GetMethodResult:
+    """Run a get-method on (code, data) with a c7 describing the account; `address` is raw 'wc:hex'."""
+    lib = _library()
+    handle = lib.tvm_emulator_create(b64(code), b64(data), 0)
+    if not handle:
+        raise EmulatorError("libemulator could not load the account's code or data")
+    try:
+        if not lib.tvm_emulator_set_c7(handle, address.encode(), unixtime, balance, rand_seed.hex().encode(), _config_b64()):
+            raise EmulatorError("libemulator rejected the getter context (c7)")
+        lib.tvm_emulator_set_gas_limit(handle, gas_limit)
+        result = json.loads(lib.tvm_emulator_run_get_method(handle, method_id, b64(stack)))
+    finally:
+        lib.tvm_emulator_destroy(handle)
+    if not result.get("success"):
+        raise EmulatorError(f"get-method emulation failed: {result.get('error')}")
+    stack_b64 = result.get("stack")
+    return GetMethodResult(int(result["vm_exit_code"]),
+                           Cell.one_from_boc(base64.b64decode(stack_b64)) if stack_b64 else None,
+                           int(result.get("gas_used", 0)), result.get("vm_log", ""))

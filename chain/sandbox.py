@@ -1,0 +1,285 @@
+"""An in-memory TON chain executed by the real TVM (libemulator with the mainnet config).
+
+Messages are delivered in logical-time order: an external or internal message produces a transaction,
+its outgoing internal messages (bounces included, as the emulator computes them) are queued by their
+created_lt and delivered in turn until the queue is empty. Balances, fees and account states are exactly
+what the emulator returns; nothing is computed here.
+
+The whole state is plain data (`to_state` / `from_state`) so chain/localnet.py can persist it in a file.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import heapq
+import time
+from dataclasses import dataclass
+
+from pytoniq_core import Address, Cell, Slice, StateInit, begin_cell
+from pytoniq_core.tlb.account import ShardAccount
+from pytoniq_core.tlb.transaction import (
+    CurrencyCollection, ExternalMsgInfo, InternalMsgInfo, MessageAny, Transaction,
+)
+from pytoniq_core.tlb.vm_stack import VmStack
+
+from chain.emulator import EmulatorError, TransactionEmulator, run_get_method
+
+# The faucet is not an account: fund() delivers a non-bounceable message that claims to come from here.
+FAUCET_ADDRESS = Address("0:" + "fa" * 32)
+LT_STEP = 1_000_000          # logical time reserved per transaction (room for its out messages)
+TX_HISTORY_PER_ACCOUNT = 1000
+UNINIT_GETTER_EXIT_CODE = -256  # what liteservers report for a get-method on a non-active account
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    status: str            # 'active' | 'uninit' | 'frozen' | 'nonexist'
+    balance: int           # nanotons
+    code: Cell | None
+    data: Cell | None
+    code_hash: str | None  # hex
+    data_hash: str | None  # hex
+    last_tx_lt: int
+    last_tx_hash: str | None
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    dest: Address | None   # None for an external outbound message (log)
+    value: int
+    body: Cell
+    bounce: bool
+    bounced: bool
+    state_init: StateInit | None
+
+
+@dataclass(frozen=True)
+class TxRecord:
+    address: Address
+    lt: int
+    hash: str
+    success: bool          # compute phase succeeded and action phase (if any) succeeded
+    exit_code: int | None  # compute phase exit code (None if skipped)
+    aborted: bool
+    in_sender: Address | None
+    in_value: int
+    in_body: Cell
+    in_bounced: bool       # this transaction processes a bounce
+    out_messages: list[OutMessage]
+    total_fees: int        # nanotons
+    gas_used: int
+    in_external: bool = False
+    in_msg_hash: str | None = None    # hash of the inbound message cell
+    in_body_hash: str | None = None   # hash of the inbound body (what a signer controls)
+    now: int = 0
+
+
+class ExternalNotAccepted(Exception):
+    """The destination did not accept (ACCEPT) the external message: no transaction, no fees."""
+
+    def __init__(self, address: Address, exit_code: int | None, detail: str | None):
+        self.address, self.exit_code = address, exit_code
+        super().__init__(f"external message to {address.to_str(False)} not accepted "
+                         f"(exit code {exit_code}): {detail or 'no detail'}")
+
+
+class GetMethodError(Exception):
+    def __init__(self, address: Address, method: str | int, exit_code: int, detail: str = ""):
+        self.address, self.method, self.exit_code = address, method, exit_code
+        super().__init__(f"get-method {method!r} on {address.to_str(False)} failed with exit code {exit_code}"
+                         + (f": {detail}" if detail else ""))
+
+
+def raw_address(address: Address) -> str:
+    return address.to_str(is_user_friendly=False)
+
+
+def method_id(method: str | int) -> int:
+    if isinstance(method, int):
+        return method
+    from pytoniq_core.crypto.crc import crc16
+    return (int.from_bytes(crc16(method.encode()), "big") & 0xFFFF) | 0x10000
+
+
+def _empty_shard_account() -> Cell:
+    # account_none$0 as ^Account, zero last transaction hash and lt
+    return begin_cell().store_ref(begin_cell().store_bit(0).end_cell()).store_bytes(bytes(32)).store_uint(0, 64).end_cell()
+
+
+def _cell_from_b64(data: bytes | str) -> Cell:
+    return Cell.one_from_boc(base64.b64decode(data))
+
+
+def parse_transaction(address: Address, tx_cell: Cell) -> TxRecord:
+    """Map a Transaction cell to a TxRecord; message hashes come from the raw cells, not re-serializations."""
+    tx = Transaction.deserialize(tx_cell.begin_parse())
+    msgs = tx_cell.refs[0].begin_parse()
+    in_msg_cell = msgs.load_ref() if msgs.load_bit() else None
+    descr = tx.description
+    compute = getattr(descr, "compute_ph", None)
+    action = getattr(descr, "action", None)
+    computed = compute is not None and compute.type_ == "vm"
+    in_msg = tx.in_msg
+    info = in_msg.info if in_msg else None
+    internal = isinstance(info, InternalMsgInfo)
+    outs = [_out_message(m) for m in tx.out_msgs]
+    return TxRecord(
+        address=address, lt=tx.lt, hash=tx_cell.hash.hex(),
+        success=bool(computed and compute.success and (action is None or action.success)),
+        exit_code=compute.exit_code if computed else None,
+        aborted=bool(getattr(descr, "aborted", False)),
+        in_sender=info.src if internal else None,
+        in_value=info.value.grams if internal else 0,
+        in_body=in_msg.body if in_msg else Cell.empty(),
+        in_bounced=bool(internal and info.bounced),
+        out_messages=outs,
+        total_fees=tx.total_fees.grams,
+        gas_used=compute.gas_used if computed else 0,
+        in_external=isinstance(info, ExternalMsgInfo),
+        in_msg_hash=in_msg_cell.hash.hex() if in_msg_cell is not None else None,
+        in_body_hash=in_msg.body.hash.hex() if in_msg else None,
+        now=tx.now,
+    )
+
+
+def _out_message(message: MessageAny) -> OutMessage:
+    info = message.info
+    if isinstance(info, InternalMsgInfo):
+        return OutMessage(info.dest, info.value.grams, message.body, info.bounce, info.bounced, message.init)
+    return OutMessage(None, 0, message.body, False, False, message.init)
+
+
+def account_info(shard_account: Cell) -> AccountInfo:
+    shard = ShardAccount.deserialize(shard_account.begin_parse())
+    last_lt = shard.last_trans_lt
+    last_hash = shard.last_trans_hash.hex() if last_lt else None
+    account = shard.account
+    if account is None:
+        return AccountInfo("nonexist", 0, None, None, None, None, last_lt, last_hash)
+    state = account.storage.state
+    balance = account.storage.balance.grams
+    if state.type_ == "account_active":
+        code, data = state.state_init.code, state.state_init.data
+        return AccountInfo("active", balance, code, data, code.hash.hex() if code else None,
+                           data.hash.hex() if data else None, last_lt, last_hash)
+    status = "frozen" if state.type_ == "account_frozen" else "uninit"
+    return AccountInfo(status, balance, None, None, None, None, last_lt, last_hash)
+
+
+class Sandbox:
+    def __init__(self, now: int | None = None):
+        self.now: int = int(time.time()) if now is None else now
+        self._lt = LT_STEP
+        self._accounts: dict[str, bytes] = {}              # raw address -> ShardAccount BOC (base64)
+        self._transactions: dict[str, list[bytes]] = {}    # raw address -> Transaction BOCs (base64), oldest first
+        self._emulator: TransactionEmulator | None = None
+
+    # ---- persistence -------------------------------------------------------------------------------
+    def to_state(self) -> dict:
+        return {
+            "now": self.now, "lt": self._lt,
+            "accounts": {a: s.decode() for a, s in self._accounts.items()},
+            "transactions": {a: [t.decode() for t in txs] for a, txs in self._transactions.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Sandbox":
+        sandbox = cls(now=state["now"])
+        sandbox._lt = state["lt"]
+        sandbox._accounts = {a: s.encode() for a, s in state["accounts"].items()}
+        sandbox._transactions = {a: [t.encode() for t in txs] for a, txs in state["transactions"].items()}
+        return sandbox
+
+    # ---- messages ----------------------------------------------------------------------------------
+    def fund(self, address: Address, amount: int) -> None:
+        """Faucet: a non-bounceable message from FAUCET_ADDRESS; creates the account as uninit if needed."""
+        self.send_internal(sender=FAUCET_ADDRESS, to=address, value=amount, bounce=False)
+
+    def send_internal(self, *, sender: Address, to: Address, value: int, body: Cell | None = None,
+                      state_init: StateInit | None = None, bounce: bool = True) -> list[TxRecord]:
+        info = InternalMsgInfo(ihr_disabled=True, bounce=bounce, bounced=False, src=sender, dest=to,
+                               value=CurrencyCollection(value), ihr_fee=0, fwd_fee=0,
+                               created_lt=self._lt, created_at=self.now)
+        message = MessageAny(info, state_init, body if body is not None else Cell.empty()).serialize()
+        return self._run([(self._lt, to, message)])
+
+    def send_external(self, to: Address, body: Cell, state_init: StateInit | None = None) -> list[TxRecord]:
+        return self.send_external_message(MessageAny(ExternalMsgInfo(None, to, 0), state_init, body).serialize())
+
+    def send_external_message(self, message: Cell) -> list[TxRecord]:
+        """Deliver a complete, already serialized external message (as a wallet builds it)."""
+        parsed = MessageAny.deserialize(message.begin_parse())
+        if not isinstance(parsed.info, ExternalMsgInfo):
+            raise ValueError("not an external inbound message")
+        return self._run([(self._lt, parsed.info.dest, message)])
+
+    def _run(self, initial: list[tuple[int, Address, Cell]]) -> list[TxRecord]:
+        queue: list[tuple[int, int, Address, Cell]] = []
+        for seq, (lt, dest, message) in enumerate(initial):
+            heapq.heappush(queue, (lt, seq, dest, message))
+        seq = len(initial)
+        records: list[TxRecord] = []
+        while queue:
+            _, _, dest, message = heapq.heappop(queue)
+            record, out_cells = self._execute(dest, message)
+            records.append(record)
+            for out in out_cells:
+                parsed = MessageAny.deserialize(out.begin_parse())
+                if isinstance(parsed.info, InternalMsgInfo):
+                    heapq.heappush(queue, (parsed.info.created_lt, seq, parsed.info.dest, out))
+                    seq += 1
+        return records
+
+    def _execute(self, dest: Address, message: Cell) -> tuple[TxRecord, list[Cell]]:
+        key = raw_address(dest)
+        shard_account = self._accounts.get(key) or base64.b64encode(_empty_shard_account().to_boc())
+        lt = self._lt
+        self._lt += LT_STEP
+        seed = hashlib.sha256(lt.to_bytes(8, "big") + dest.hash_part).digest()
+        result = self._transaction_emulator().emulate(shard_account, message, unixtime=self.now, lt=lt, rand_seed=seed)
+        if not result.success:
+            if result.external_not_accepted:
+                raise ExternalNotAccepted(dest, result.vm_exit_code, result.error)
+            raise EmulatorError(f"transaction on {key} could not be emulated: {result.error}")
+        tx_cell = _cell_from_b64(result.transaction)
+        self._accounts[key] = result.shard_account
+        history = self._transactions.setdefault(key, [])
+        history.append(result.transaction)
+        del history[:-TX_HISTORY_PER_ACCOUNT]
+        msgs = tx_cell.refs[0].begin_parse()
+        if msgs.load_bit():
+            msgs.load_ref()
+        out_cells = msgs.load_dict(15, value_deserializer=lambda s: s.load_ref())
+        ordered = [out_cells[i] for i in sorted(out_cells)] if out_cells else []
+        return parse_transaction(dest, tx_cell), ordered
+
+    def _transaction_emulator(self) -> TransactionEmulator:
+        if self._emulator is None:
+            self._emulator = TransactionEmulator()
+        return self._emulator
+
+    # ---- reads -------------------------------------------------------------------------------------
+    def account(self, address: Address) -> AccountInfo:
+        stored = self._accounts.get(raw_address(address))
+        if stored is None:
+            return AccountInfo("nonexist", 0, None, None, None, None, 0, None)
+        return account_info(_cell_from_b64(stored))
+
+    def transactions(self, address: Address, limit: int = 20) -> list[TxRecord]:
+        """The most recent transactions of an account, newest first."""
+        history = self._transactions.get(raw_address(address), [])
+        return [parse_transaction(address, _cell_from_b64(t)) for t in reversed(history[-limit:])]
+
+    def run_get_method(self, address: Address, method: str | int, stack: list | None = None) -> list:
+        info = self.account(address)
+        if info.status != "active" or info.code is None:
+            raise GetMethodError(address, method, UNINIT_GETTER_EXIT_CODE, f"account is {info.status}")
+        result = run_get_method(
+            code=info.code, data=info.data if info.data is not None else Cell.empty(),
+            address=raw_address(address), unixtime=self.now, balance=info.balance,
+            method_id=method_id(method), stack=VmStack.serialize(list(stack or [])),
+            rand_seed=hashlib.sha256(b"getter" + self.now.to_bytes(8, "big")).digest(),
+        )
+        if result.exit_code not in (0, 1):
+            raise GetMethodError(address, method, result.exit_code, result.vm_log[-200:])
+        return VmStack.deserialize(result.stack.begin_parse()) if result.stack is not None else []
