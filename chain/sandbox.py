@@ -10,6 +10,7 @@ The whole state is plain data (`to_state` / `from_state`) so chain/localnet.py c
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import heapq
 import time
@@ -72,6 +73,7 @@ class TxRecord:
     in_msg_hash: str | None = None    # hash of the inbound message cell
     in_body_hash: str | None = None   # hash of the inbound body (what a signer controls)
     now: int = 0
+    prev_lt: int = 0                  # lt of the account's previous transaction (0: this is its first)
 
 
 class ExternalNotAccepted(Exception):
@@ -88,6 +90,12 @@ class GetMethodError(Exception):
         self.address, self.method, self.exit_code = address, method, exit_code
         super().__init__(f"get-method {method!r} on {address.to_str(False)} failed with exit code {exit_code}"
                          + (f": {detail}" if detail else ""))
+
+
+@functools.cache
+def _shared_emulator() -> TransactionEmulator:
+    # one per process: creating an emulator parses the whole config; each call sets its own lt/time/seed
+    return TransactionEmulator()
 
 
 def raw_address(address: Address) -> str:
@@ -139,6 +147,7 @@ def parse_transaction(address: Address, tx_cell: Cell) -> TxRecord:
         in_msg_hash=in_msg_cell.hash.hex() if in_msg_cell is not None else None,
         in_body_hash=in_msg.body.hash.hex() if in_msg else None,
         now=tx.now,
+        prev_lt=tx.prev_trans_lt,
     )
 
 
@@ -172,7 +181,6 @@ class Sandbox:
         self._lt = LT_STEP
         self._accounts: dict[str, bytes] = {}              # raw address -> ShardAccount BOC (base64)
         self._transactions: dict[str, list[bytes]] = {}    # raw address -> Transaction BOCs (base64), oldest first
-        self._emulator: TransactionEmulator | None = None
 
     # ---- persistence -------------------------------------------------------------------------------
     def to_state(self) -> dict:
@@ -236,7 +244,7 @@ class Sandbox:
         lt = self._lt
         self._lt += LT_STEP
         seed = hashlib.sha256(lt.to_bytes(8, "big") + dest.hash_part).digest()
-        result = self._transaction_emulator().emulate(shard_account, message, unixtime=self.now, lt=lt, rand_seed=seed)
+        result = _shared_emulator().emulate(shard_account, message, unixtime=self.now, lt=lt, rand_seed=seed)
         if not result.success:
             if result.external_not_accepted:
                 raise ExternalNotAccepted(dest, result.vm_exit_code, result.error)
@@ -252,11 +260,6 @@ class Sandbox:
         out_cells = msgs.load_dict(15, value_deserializer=lambda s: s.load_ref())
         ordered = [out_cells[i] for i in sorted(out_cells)] if out_cells else []
         return parse_transaction(dest, tx_cell), ordered
-
-    def _transaction_emulator(self) -> TransactionEmulator:
-        if self._emulator is None:
-            self._emulator = TransactionEmulator()
-        return self._emulator
 
     # ---- reads -------------------------------------------------------------------------------------
     def account(self, address: Address) -> AccountInfo:
