@@ -1,0 +1,76 @@
+"""PolicyShard wrapper: init data, address, policy decoding and getters.
+
+A shard's init data is fully determined by (shard id, router address, shard count), so the router derives
+each shard address on chain and the deployment can pre-deploy shards with the very same StateInit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from pytoniq_core import Address, Cell, begin_cell
+
+from contracts.base import ContractWrapper, CoverageType, Deployment, RunGetMethod, deployment, load_artifact, read_address
+
+ARTIFACT = "PolicyShard"
+
+
+class Op(IntEnum):
+    STORE_POLICY = 0x1E5A0501
+
+
+@dataclass(frozen=True)
+class PolicyShardConfig:
+    shard_id: int
+    router: Address
+    shard_count: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    holder: Address
+    coverage_type: CoverageType
+    coverage_amount: int
+    premium: int
+    start: int
+    end: int
+
+    @staticmethod
+    def from_cell(cell: Cell) -> "Policy":
+        s = cell.begin_parse()
+        return Policy(s.load_address(), CoverageType(s.load_uint(8)), s.load_coins(), s.load_coins(),
+                      s.load_uint(32), s.load_uint(32))
+
+
+def init_data(cfg: PolicyShardConfig) -> Cell:
+    if not 0 <= cfg.shard_id < cfg.shard_count:
+        raise ValueError(f"shard id {cfg.shard_id} is outside 0..{cfg.shard_count - 1}")
+    return (begin_cell()
+            .store_uint(cfg.shard_id, 16)
+            .store_address(cfg.router)
+            .store_uint(cfg.shard_count, 16)
+            .store_uint(0, 64)  # policy_count
+            .store_dict(None)  # policies
+            .end_cell())
+
+
+class PolicyShard(ContractWrapper):
+    @staticmethod
+    def from_config(cfg: PolicyShardConfig) -> Deployment:
+        return deployment(load_artifact(ARTIFACT).code, init_data(cfg))
+
+    def get_shard_id(self, run: RunGetMethod) -> int:
+        return self._get_int(run, "get_shard_id")
+
+    def get_router(self, run: RunGetMethod) -> Address:
+        return self._get_address(run, "get_router")
+
+    def get_shard_count(self, run: RunGetMethod) -> int:
+        return self._get_int(run, "get_shard_count")
+
+    def get_policy_count(self, run: RunGetMethod) -> int:
+        return self._get_int(run, "get_policy_count")
+
+    def get_policy(self, run: RunGetMethod, policy_id: int) -> Policy | None:
+        cell = self._get(run, "get_policy", policy_id)[0]
+        return None if cell is None else Policy.from_cell(cell)

@@ -1,0 +1,164 @@
+"""SureToken wrappers: the TEP-74 jetton minter (one per vault tranche) and its jetton wallet.
+
+The minter's init data is fully determined by (vault address, tranche id, lock period, content, wallet code),
+all of which the vault holds, so the vault derives each minter's address on chain and
+SureTokenMinter.for_tranche computes the same address offline.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import IntEnum
+
+from pytoniq_core import Address, Cell, HashMap, StateInit, begin_cell
+
+from contracts.base import (
+    ContractWrapper, Deployment, RunGetMethod, address_arg, body, deployment, load_artifact, read_address,
+)
+
+MINTER_ARTIFACT = "SureTokenMinter"
+WALLET_ARTIFACT = "SureTokenWallet"
+DECIMALS = 9
+
+
+class Op(IntEnum):
+    MINT = 0x1E5A0301
+    BURN_FROM = 0x1E5A0302
+    # TEP-74
+    TRANSFER = 0x0F8A7EA5
+    TRANSFER_NOTIFICATION = 0x7362D09C
+    INTERNAL_TRANSFER = 0x178D4519
+    EXCESSES = 0xD53276DB
+    BURN = 0x595F07BC
+    BURN_NOTIFICATION = 0x7BDD97DE
+
+
+@dataclass(frozen=True)
+class SureTokenConfig:
+    vault: Address  # the minter's admin
+    tranche_id: int
+    lock_period: int  # seconds
+    content: Cell  # TEP-64 metadata, see token_content()
+
+
+@dataclass(frozen=True)
+class JettonData:
+    total_supply: int
+    mintable: bool
+    admin: Address
+    content: Cell
+    wallet_code: Cell
+
+
+@dataclass(frozen=True)
+class WalletData:
+    balance: int
+    owner: Address
+    minter: Address
+    wallet_code: Cell
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    lock_period: int
+    locked_until: int
+
+
+def _snake_text(text: str) -> Cell:
+    return begin_cell().store_uint(0, 8).store_snake_string(text).end_cell()
+
+
+def token_content(symbol: str, name: str, description: str) -> Cell:
+    """TEP-64 on-chain metadata: onchain#00 (HashmapE 256 ^ContentData) keyed by sha256 of the field name."""
+    fields = {"name": name, "symbol": symbol, "description": description, "decimals": str(DECIMALS)}
+    entries = HashMap(256, value_serializer=lambda value, builder: builder.store_ref(value))
+    for key, text in fields.items():
+        entries.set_int_key(int.from_bytes(hashlib.sha256(key.encode()).digest(), "big"), _snake_text(text))
+    return begin_cell().store_uint(0, 8).store_dict(entries.serialize()).end_cell()
+
+
+def minter_init_data(cfg: SureTokenConfig) -> Cell:
+    return (begin_cell()
+            .store_coins(0)
+            .store_address(cfg.vault)
+            .store_uint(cfg.tranche_id, 8)
+            .store_uint(cfg.lock_period, 32)
+            .store_ref(cfg.content)
+            .store_ref(load_artifact(WALLET_ARTIFACT).code)
+            .end_cell())
+
+
+def wallet_init_data(owner: Address, minter: Address, lock_period: int) -> Cell:
+    return (begin_cell()
+            .store_coins(0)
+            .store_address(owner)
+            .store_address(minter)
+            .store_uint(lock_period, 32)
+            .store_uint(0, 32)  # locked_until
+            .store_ref(load_artifact(WALLET_ARTIFACT).code)
+            .end_cell())
+
+
+class SureTokenMinter(ContractWrapper):
+    @staticmethod
+    def from_config(cfg: SureTokenConfig) -> Deployment:
+        return deployment(load_artifact(MINTER_ARTIFACT).code, minter_init_data(cfg))
+
+    @staticmethod
+    def build_mint_body(to: Address, amount: int, query_id: int = 0) -> Cell:
+        """Vault only: mint `amount` to the jetton wallet of `to`."""
+        return body(Op.MINT, query_id).store_coins(amount).store_address(to).end_cell()
+
+    @staticmethod
+    def build_burn_from_body(holder: Address, amount: int, response: Address | None, query_id: int = 0) -> Cell:
+        """Vault only: have the wallet of `holder` burn `amount`; excess value goes to `response`."""
+        return body(Op.BURN_FROM, query_id).store_address(holder).store_coins(amount).store_address(response).end_cell()
+
+    def get_jetton_data(self, run: RunGetMethod) -> JettonData:
+        total_supply, mintable, admin, content, wallet_code = self._get(run, "get_jetton_data")
+        return JettonData(total_supply, mintable != 0, read_address(admin), content, wallet_code)
+
+    def get_wallet_address(self, run: RunGetMethod, owner: Address) -> Address:
+        return self._get_address(run, "get_wallet_address", address_arg(owner))
+
+    def get_tranche_id(self, run: RunGetMethod) -> int:
+        return self._get_int(run, "get_tranche_id")
+
+    def get_lock_period(self, run: RunGetMethod) -> int:
+        return self._get_int(run, "get_lock_period")
+
+
+class SureTokenWallet(ContractWrapper):
+    @staticmethod
+    def state_init(owner: Address, minter: Address, lock_period: int) -> StateInit:
+        return StateInit(code=load_artifact(WALLET_ARTIFACT).code, data=wallet_init_data(owner, minter, lock_period))
+
+    @staticmethod
+    def address_of(owner: Address, minter: Address, lock_period: int) -> Address:
+        """The jetton wallet address the minter computes for `owner` (get_wallet_address), offline."""
+        return deployment(load_artifact(WALLET_ARTIFACT).code, wallet_init_data(owner, minter, lock_period)).address
+
+    @staticmethod
+    def build_transfer_body(amount: int, destination: Address, response: Address | None,
+                            forward_ton_amount: int = 0, forward_payload: Cell | None = None,
+                            query_id: int = 0) -> Cell:
+        """Owner only (TEP-74 transfer); refused while the wallet is locked."""
+        builder = (body(Op.TRANSFER, query_id)
+                   .store_coins(amount)
+                   .store_address(destination)
+                   .store_address(response)
+                   .store_maybe_ref(None)  # custom_payload
+                   .store_coins(forward_ton_amount))
+        if forward_payload is None:
+            builder.store_bit(0)
+        else:
+            builder.store_bit(1).store_ref(forward_payload)
+        return builder.end_cell()
+
+    def get_wallet_data(self, run: RunGetMethod) -> WalletData:
+        balance, owner, minter, wallet_code = self._get(run, "get_wallet_data")
+        return WalletData(balance, read_address(owner), read_address(minter), wallet_code)
+
+    def get_lock_info(self, run: RunGetMethod) -> LockInfo:
+        lock_period, locked_until = self._get(run, "get_lock_info")
+        return LockInfo(lock_period, locked_until)

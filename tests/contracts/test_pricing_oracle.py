@@ -1,0 +1,99 @@
+"""PricingOracle on the real TVM: keepers from the init data, price updates, keeper management, admin handover."""
+from __future__ import annotations
+
+import pytest
+from pytoniq_core import Address
+
+from contracts.base import CoverageType, ExitCode
+from contracts.pricing_oracle import MAX_STALENESS, PricingOracle, PricingOracleConfig
+from tests.contracts.conftest import (
+    ADMIN, KEEPER_1, KEEPER_2, NEW_ADMIN, NOW, STRANGER, USER, Chain, deploy,
+)
+
+
+def test_init_data_keepers_are_keepers_from_deployment(chain: Chain, oracle: PricingOracle) -> None:
+    assert oracle.get_admin(chain.run) == ADMIN
+    assert oracle.get_keeper_count(chain.run) == 2
+    assert oracle.is_keeper(chain.run, KEEPER_1) and oracle.is_keeper(chain.run, KEEPER_2)
+    assert not oracle.is_keeper(chain.run, ADMIN)
+    assert oracle.get_max_staleness(chain.run) == MAX_STALENESS == 300
+    assert oracle.get_last_update(chain.run) == 0
+    assert oracle.get_price(chain.run, CoverageType.DEPEG).updated_at == 0
+    assert not oracle.is_fresh(chain.run), "never updated is not fresh"
+
+
+def test_duplicate_keepers_in_config_count_once(chain: Chain) -> None:
+    target = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(KEEPER_1, KEEPER_1)))
+    deploy(chain.sandbox, target)
+    assert PricingOracle(target.address).get_keeper_count(chain.run) == 1
+
+
+def test_keeper_on_another_workchain_is_rejected_offline() -> None:
+    masterchain_keeper = Address("-1:" + "b3" * 32)
+    with pytest.raises(ValueError, match="workchain"):
+        PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(masterchain_keeper,)))
+
+
+def test_keeper_updates_price_and_freshness_follows_staleness(chain: Chain, oracle: PricingOracle) -> None:
+    chain.assert_accepted(KEEPER_2, oracle.address, oracle.build_update_price_body(CoverageType.BRIDGE_HACK, 4_200))
+    price = oracle.get_price(chain.run, CoverageType.BRIDGE_HACK)
+    assert (price.price, price.updated_at) == (4_200, NOW)
+    assert oracle.get_price(chain.run, CoverageType.DEPEG).price == 0
+    assert oracle.get_last_update(chain.run) == NOW
+    chain.sandbox.now = NOW + MAX_STALENESS
+    assert oracle.is_fresh(chain.run)
+    chain.sandbox.now = NOW + MAX_STALENESS + 1
+    assert not oracle.is_fresh(chain.run)
+
+    chain.assert_accepted(KEEPER_1, oracle.address, oracle.build_update_price_body(CoverageType.BRIDGE_HACK, 4_300))
+    assert oracle.get_price(chain.run, CoverageType.BRIDGE_HACK).price == 4_300
+    assert oracle.is_fresh(chain.run)
+
+
+def test_price_update_from_non_keeper_is_refused(chain: Chain, oracle: PricingOracle) -> None:
+    body = oracle.build_update_price_body(CoverageType.DEPEG, 1)
+    chain.assert_refused(STRANGER, oracle.address, body, ExitCode.UNAUTHORIZED)
+    chain.assert_refused(ADMIN, oracle.address, body, ExitCode.UNAUTHORIZED)
+
+
+def test_unknown_coverage_type_is_refused(chain: Chain, oracle: PricingOracle) -> None:
+    chain.assert_refused(KEEPER_1, oracle.address, oracle.build_update_price_body(5, 1), ExitCode.BAD_COVERAGE_TYPE)
+
+
+def test_admin_adds_and_removes_keepers(chain: Chain, oracle: PricingOracle) -> None:
+    chain.assert_accepted(ADMIN, oracle.address, oracle.build_add_keeper_body(USER))
+    assert oracle.is_keeper(chain.run, USER) and oracle.get_keeper_count(chain.run) == 3
+    chain.assert_accepted(USER, oracle.address, oracle.build_update_price_body(CoverageType.DEPEG, 7))
+
+    chain.assert_accepted(ADMIN, oracle.address, oracle.build_add_keeper_body(USER))
+    assert oracle.get_keeper_count(chain.run) == 3, "adding a keeper twice does not count it twice"
+
+    chain.assert_accepted(ADMIN, oracle.address, oracle.build_remove_keeper_body(KEEPER_1))
+    assert not oracle.is_keeper(chain.run, KEEPER_1) and oracle.get_keeper_count(chain.run) == 2
+    chain.assert_refused(KEEPER_1, oracle.address, oracle.build_update_price_body(CoverageType.DEPEG, 8),
+                         ExitCode.UNAUTHORIZED)
+    chain.assert_accepted(ADMIN, oracle.address, oracle.build_remove_keeper_body(KEEPER_1))
+    assert oracle.get_keeper_count(chain.run) == 2, "removing an absent keeper changes nothing"
+
+
+@pytest.mark.parametrize("build", [
+    lambda: PricingOracle.build_add_keeper_body(STRANGER),
+    lambda: PricingOracle.build_remove_keeper_body(KEEPER_1),
+    lambda: PricingOracle.build_change_admin_body(STRANGER),
+], ids=["add_keeper", "remove_keeper", "change_admin"])
+@pytest.mark.parametrize("sender", [STRANGER, KEEPER_1], ids=["stranger", "keeper"])
+def test_admin_ops_from_others_are_refused(chain: Chain, oracle: PricingOracle, build, sender) -> None:
+    chain.assert_refused(sender, oracle.address, build(), ExitCode.UNAUTHORIZED)
+
+
+def test_admin_hands_over_admin(chain: Chain, oracle: PricingOracle) -> None:
+    chain.assert_accepted(ADMIN, oracle.address, oracle.build_change_admin_body(NEW_ADMIN))
+    assert oracle.get_admin(chain.run) == NEW_ADMIN
+    chain.assert_refused(ADMIN, oracle.address, oracle.build_add_keeper_body(USER), ExitCode.UNAUTHORIZED)
+    chain.assert_accepted(NEW_ADMIN, oracle.address, oracle.build_add_keeper_body(USER))
+    assert oracle.is_keeper(chain.run, USER)
+
+
+def test_keeper_on_another_workchain_is_refused_on_chain(chain: Chain, oracle: PricingOracle) -> None:
+    body = oracle.build_add_keeper_body(Address("-1:" + "b3" * 32))
+    chain.assert_refused(ADMIN, oracle.address, body, ExitCode.WRONG_WORKCHAIN)
