@@ -10,7 +10,7 @@ from enum import IntEnum
 
 from pytoniq_core import Address, Cell, begin_cell
 
-from contracts.base import ContractWrapper, CoverageType, Deployment, RunGetMethod, deployment, load_artifact, read_address
+from contracts.base import ContractWrapper, CoverageType, Deployment, RunGetMethod, body, deployment, load_artifact
 
 ARTIFACT = "PolicyShard"
 
@@ -35,6 +35,11 @@ class Policy:
     start: int
     end: int
 
+    def to_cell(self) -> Cell:
+        return (begin_cell().store_address(self.holder).store_uint(self.coverage_type, 8)
+                .store_coins(self.coverage_amount).store_coins(self.premium)
+                .store_uint(self.start, 32).store_uint(self.end, 32).end_cell())
+
     @staticmethod
     def from_cell(cell: Cell) -> "Policy":
         s = cell.begin_parse()
@@ -58,6 +63,11 @@ class PolicyShard(ContractWrapper):
     @staticmethod
     def from_config(cfg: PolicyShardConfig) -> Deployment:
         return deployment(load_artifact(ARTIFACT).code, init_data(cfg))
+
+    @staticmethod
+    def build_store_policy_body(policy_id: int, policy: Policy, query_id: int = 0) -> Cell:
+        """Router only: what the router sends to the shard of `policy_id` (with the shard's StateInit)."""
+        return body(Op.STORE_POLICY, query_id).store_uint(policy_id, 64).store_ref(policy.to_cell()).end_cell()
 
     def get_shard_id(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_shard_id")

@@ -1,0 +1,185 @@
+"""SureToken minter and jetton wallet on the real TVM. The vault is played by ADMIN here: the minter only
+knows its admin's address, and the vault-driven flow is covered in test_multi_tranche_vault.py."""
+from __future__ import annotations
+
+import pytest
+from pytoniq_core import Address, Cell, begin_cell
+
+from contracts.base import TON, ExitCode, body, deployment, load_artifact
+from contracts.multi_tranche_vault import TRANCHES
+from contracts.sure_token import (
+    Op, SureTokenConfig, SureTokenMinter, SureTokenWallet, minter_init_data,
+)
+from tests.contracts.conftest import (
+    ADMIN, NOW, OTHER_USER, STRANGER, USER, Chain, deploy, tx_on, txs_on, with_ref,
+)
+
+VAULT = ADMIN  # the minter's admin
+SNR = TRANCHES[1]  # 60-day lock
+MAX_COINS = 2**120 - 1
+
+
+@pytest.fixture
+def minter(chain: Chain) -> SureTokenMinter:
+    target = SureTokenMinter.from_config(
+        SureTokenConfig(vault=VAULT, tranche_id=SNR.id, lock_period=SNR.lock_period, content=SNR.content))
+    deploy(chain.sandbox, target)
+    return SureTokenMinter(target.address)
+
+
+def wallet_of(minter: SureTokenMinter, owner: Address, lock_period: int = SNR.lock_period) -> SureTokenWallet:
+    return SureTokenWallet(SureTokenWallet.address_of(owner, minter.address, lock_period))
+
+
+def internal_transfer(amount: int, sender_owner: Address, response: Address | None) -> Cell:
+    """The TEP-74 internal_transfer a minter (or a peer wallet) sends to a jetton wallet."""
+    return (body(Op.INTERNAL_TRANSFER).store_coins(amount).store_address(sender_owner).store_address(response)
+            .store_coins(0).store_bit(0).end_cell())
+
+
+def test_deployed_minter_getters(chain: Chain, minter: SureTokenMinter) -> None:
+    data = minter.get_jetton_data(chain.run)
+    assert (data.total_supply, data.mintable, data.admin) == (0, True, VAULT)
+    assert data.content.hash == SNR.content.hash
+    assert data.wallet_code.hash == load_artifact("SureTokenWallet").code.hash
+    assert minter.get_tranche_id(chain.run) == 2
+    assert minter.get_lock_period(chain.run) == 60 * 86400
+    for owner in (USER, OTHER_USER, minter.address):
+        assert minter.get_wallet_address(chain.run, owner) == wallet_of(minter, owner).address
+
+
+def test_vault_mints_into_a_locked_wallet(chain: Chain, minter: SureTokenMinter) -> None:
+    txs = chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 700, query_id=9))
+    wallet = wallet_of(minter, USER)
+    assert tx_on(txs, wallet.address).success
+    data = wallet.get_wallet_data(chain.run)
+    assert (data.balance, data.owner, data.minter) == (700, USER, minter.address)
+    assert wallet.get_lock_info(chain.run).locked_until == NOW + SNR.lock_period
+    assert minter.get_jetton_data(chain.run).total_supply == 700
+    excess = tx_on(txs, USER)
+    assert excess.in_body.begin_parse().load_uint(32) == Op.EXCESSES and excess.in_value > 0
+
+    chain.sandbox.now = NOW + 1000
+    chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 300))
+    assert wallet.get_wallet_data(chain.run).balance == 1000
+    assert wallet.get_lock_info(chain.run).locked_until == NOW + 1000 + SNR.lock_period, "a new mint extends the lock"
+    assert minter.get_jetton_data(chain.run).total_supply == 1000
+
+
+def test_mint_refusals(chain: Chain, minter: SureTokenMinter) -> None:
+    chain.assert_refused(STRANGER, minter.address, minter.build_mint_body(STRANGER, 1), ExitCode.UNAUTHORIZED)
+    chain.assert_refused(USER, minter.address, minter.build_mint_body(USER, 1), ExitCode.UNAUTHORIZED)
+    chain.assert_refused(VAULT, minter.address, minter.build_mint_body(USER, 0), ExitCode.BAD_AMOUNT)
+    chain.assert_refused(VAULT, minter.address, minter.build_mint_body(Address("-1:" + "c1" * 32), 1),
+                         ExitCode.WRONG_WORKCHAIN)
+
+
+@pytest.fixture
+def funded_wallet(chain: Chain, minter: SureTokenMinter) -> SureTokenWallet:
+    chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 1_000))
+    return wallet_of(minter, USER)
+
+
+def test_transfer_is_refused_while_locked_then_moves_tokens(chain: Chain, minter: SureTokenMinter,
+                                                            funded_wallet: SureTokenWallet) -> None:
+    transfer = funded_wallet.build_transfer_body(
+        400, OTHER_USER, response=USER, forward_ton_amount=TON // 100,
+        forward_payload=begin_cell().store_uint(0, 32).store_snake_string("hi").end_cell(), query_id=5)
+    chain.assert_refused(USER, funded_wallet.address, transfer, ExitCode.LOCKED)
+
+    chain.sandbox.now = NOW + SNR.lock_period
+    txs = chain.assert_accepted(USER, funded_wallet.address, transfer)
+    receiver = wallet_of(minter, OTHER_USER)
+    assert funded_wallet.get_wallet_data(chain.run).balance == 600
+    assert receiver.get_wallet_data(chain.run).balance == 400
+    assert receiver.get_lock_info(chain.run).locked_until == 0, "tokens from a peer wallet do not lock"
+    assert minter.get_jetton_data(chain.run).total_supply == 1_000
+
+    notification = tx_on(txs, OTHER_USER)
+    payload = notification.in_body.begin_parse()
+    assert (payload.load_uint(32), payload.load_uint(64), payload.load_coins(), payload.load_address()) == (
+        Op.TRANSFER_NOTIFICATION, 5, 400, USER)
+    assert notification.in_value == TON // 100
+    excess = [tx for tx in txs_on(txs, USER) if tx.in_body.begin_parse().load_uint(32) == Op.EXCESSES]
+    assert len(excess) == 1 and excess[0].in_value > 0
+
+
+def test_transfer_refusals(chain: Chain, funded_wallet: SureTokenWallet) -> None:
+    chain.sandbox.now = NOW + SNR.lock_period
+    ok = funded_wallet.build_transfer_body(10, OTHER_USER, response=USER)
+    chain.assert_refused(STRANGER, funded_wallet.address, ok, ExitCode.UNAUTHORIZED)
+    chain.assert_refused(USER, funded_wallet.address, funded_wallet.build_transfer_body(1_001, OTHER_USER, USER),
+                         ExitCode.INSUFFICIENT_BALANCE)
+    chain.assert_refused(USER, funded_wallet.address, ok, ExitCode.INSUFFICIENT_VALUE, value=TON // 50)
+    chain.assert_refused(USER, funded_wallet.address,
+                         funded_wallet.build_transfer_body(10, Address("-1:" + "c2" * 32), USER),
+                         ExitCode.WRONG_WORKCHAIN)
+
+
+def test_internal_transfer_from_a_stranger_is_refused(chain: Chain, funded_wallet: SureTokenWallet) -> None:
+    chain.assert_refused(STRANGER, funded_wallet.address, internal_transfer(10**6, STRANGER, STRANGER),
+                         ExitCode.UNAUTHORIZED)
+
+
+def test_vault_burns_from_a_holder(chain: Chain, minter: SureTokenMinter, funded_wallet: SureTokenWallet) -> None:
+    txs = chain.assert_accepted(VAULT, minter.address, minter.build_burn_from_body(USER, 250, response=USER))
+    assert funded_wallet.get_wallet_data(chain.run).balance == 750
+    assert minter.get_jetton_data(chain.run).total_supply == 750
+    excess = tx_on(txs, USER)
+    assert excess.in_body.begin_parse().load_uint(32) == Op.EXCESSES and excess.in_value > 0
+
+
+def test_burn_refusals(chain: Chain, minter: SureTokenMinter, funded_wallet: SureTokenWallet) -> None:
+    chain.assert_refused(STRANGER, minter.address, minter.build_burn_from_body(USER, 1, STRANGER),
+                         ExitCode.UNAUTHORIZED)
+    chain.assert_refused(VAULT, minter.address, minter.build_burn_from_body(USER, 0, USER), ExitCode.BAD_AMOUNT)
+    # Holders cannot burn on their own: redemption goes through the vault.
+    own_burn = body(Op.BURN).store_coins(1).store_address(USER).end_cell()
+    chain.assert_refused(USER, funded_wallet.address, own_burn, ExitCode.UNAUTHORIZED)
+    forged = body(Op.BURN_NOTIFICATION).store_coins(1_000).store_address(USER).store_address(STRANGER).end_cell()
+    chain.assert_refused(STRANGER, minter.address, forged, ExitCode.UNAUTHORIZED)
+    assert minter.get_jetton_data(chain.run).total_supply == 1_000
+
+
+def test_burn_beyond_balance_bounces_and_changes_nothing(chain: Chain, minter: SureTokenMinter,
+                                                         funded_wallet: SureTokenWallet) -> None:
+    txs = chain.assert_accepted(VAULT, minter.address, minter.build_burn_from_body(USER, 1_001, response=USER))
+    refused = tx_on(txs, funded_wallet.address)
+    assert (refused.success, refused.exit_code) == (False, ExitCode.INSUFFICIENT_BALANCE)
+    bounce = [tx for tx in txs_on(txs, minter.address) if tx.in_bounced]
+    assert len(bounce) == 1 and bounce[0].success
+    assert funded_wallet.get_wallet_data(chain.run).balance == 1_000
+    assert minter.get_jetton_data(chain.run).total_supply == 1_000
+
+
+def test_bounced_transfer_restores_the_senders_balance(chain: Chain) -> None:
+    # Wallets whose minter is a plain address (ADMIN) so that one can be filled to the Coins maximum:
+    # any transfer into it then fails on the receiving side and bounces.
+    minter = ADMIN
+    full = SureTokenWallet.address_of(OTHER_USER, minter, 0)
+    chain.sandbox.send_internal(sender=minter, to=full, value=TON, body=internal_transfer(MAX_COINS, minter, None),
+                                state_init=SureTokenWallet.state_init(OTHER_USER, minter, 0))
+    sender = SureTokenWallet(SureTokenWallet.address_of(USER, minter, 0))
+    chain.sandbox.send_internal(sender=minter, to=sender.address, value=TON, body=internal_transfer(10, minter, None),
+                                state_init=SureTokenWallet.state_init(USER, minter, 0))
+    assert SureTokenWallet(full).get_wallet_data(chain.run).balance == MAX_COINS
+
+    txs = chain.assert_accepted(USER, sender.address, sender.build_transfer_body(10, OTHER_USER, response=USER))
+    assert not tx_on(txs, full).success
+    bounce = [tx for tx in txs_on(txs, sender.address) if tx.in_bounced]
+    assert len(bounce) == 1 and bounce[0].success
+    assert sender.get_wallet_data(chain.run).balance == 10
+    assert SureTokenWallet(full).get_wallet_data(chain.run).balance == MAX_COINS
+
+
+def test_bounced_mint_is_taken_out_of_the_supply(chain: Chain) -> None:
+    # A minter whose wallet code refuses everything (the PolicyShard code stands in): the mint bounces back.
+    cfg = SureTokenConfig(vault=VAULT, tranche_id=SNR.id, lock_period=SNR.lock_period, content=SNR.content)
+    data = with_ref(minter_init_data(cfg), 1, load_artifact("PolicyShard").code)
+    target = deployment(load_artifact("SureTokenMinter").code, data)
+    deploy(chain.sandbox, target)
+    minter = SureTokenMinter(target.address)
+    txs = chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 500))
+    bounce = [tx for tx in txs_on(txs, minter.address) if tx.in_bounced]
+    assert len(bounce) == 1 and bounce[0].success
+    assert minter.get_jetton_data(chain.run).total_supply == 0
