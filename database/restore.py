@@ -14,13 +14,21 @@ import argparse
 import os
 import sys
 
-from database.backup import BackupManifest, restore_backup, tables_not_in_backup
-from database.dsn import describe, parse
-from database.storage import store_from_url
+from database.backup import BackupError, BackupManifest, restore_backup, tables_not_in_backup
+from database.dsn import DatabaseConnectionError, describe, parse
+from database.storage import BackupNotFoundError, store_from_url
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _restore(args)
+    except (BackupError, BackupNotFoundError, DatabaseConnectionError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _restore(args: argparse.Namespace) -> int:
     target_dsn = args.target_dsn or os.environ.get(args.target_dsn_env or "", "")
     if not target_dsn:
         print(f"error: environment variable {args.target_dsn_env} is empty", file=sys.stderr)

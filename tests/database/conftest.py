@@ -1,0 +1,99 @@
+"""A private PostgreSQL server for the database tests, started by scripts/postgres.sh.
+
+One server per test session (temporary data directory, free loopback port, fsync off), one fresh
+database per test. Tests connect over TCP as an unprivileged role with a password, like the
+stacks do. Missing server binaries fail the session: nothing is skipped.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from database.migrations import Migration, load_migrations
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "postgres.sh"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+APP_ROLE = "tonsurance_app"
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    data_dir: Path
+    port: int
+    password: str  # of APP_ROLE
+
+    def superuser_dsn(self, dbname: str = "postgres") -> str:
+        return make_conninfo(host=str(self.data_dir), port=self.port, user="postgres", dbname=dbname)
+
+    def dsn(self, dbname: str, password: str | None = None) -> str:
+        return make_conninfo(
+            host="127.0.0.1", port=self.port, user=APP_ROLE, dbname=dbname,
+            password=self.password if password is None else password,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    if not (PG_BIN / "postgres").exists():
+        pytest.fail(f"PostgreSQL server binaries not found in {PG_BIN}: run `scripts/postgres.sh install`", pytrace=False)
+    data_dir = Path(tempfile.mkdtemp(prefix="tonsurance-pg-"))
+    port = _free_port()
+    env = {**os.environ, "POSTGRES_EXTRA_OPTS": "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"}
+    subprocess.run([str(SCRIPT), "start", str(data_dir), str(port)], check=True, env=env)
+    server = PostgresServer(data_dir, port, secrets.token_urlsafe(18))
+    try:
+        with psycopg.connect(server.superuser_dsn(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                    sql.Identifier(APP_ROLE), sql.Literal(server.password)
+                )
+            )
+        yield server
+    finally:
+        subprocess.run([str(SCRIPT), "stop", str(data_dir)], check=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def database(postgres: PostgresServer) -> str:
+    """DSN of a fresh, empty database owned by the application role."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.superuser_dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE)))
+    yield postgres.dsn(name)
+    with psycopg.connect(postgres.superuser_dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def migrations() -> list[Migration]:
+    return load_migrations(REPO / "migrations")
+
+
+def tables(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        return {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def scalar(dsn: str, query: str, params: tuple = ()):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query, params).fetchone()[0]
