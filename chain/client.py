@@ -15,6 +15,7 @@ from typing import Literal
 from pytoniq_core import Address, Cell
 from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
 
+from chain.errors import ChainError, ConfigError, MessageRejected, NetworkError
 from chain.sandbox import AccountInfo, GetMethodError, OutMessage, TxRecord, raw_address
 
 Network = Literal["localnet", "testnet", "mainnet"]
@@ -25,25 +26,6 @@ __all__ = [
     "AccountInfo", "ChainClient", "ChainError", "ChainSettings", "ConfigError", "GetMethodError", "MessageRejected",
     "MessageTimeout", "NetworkError", "OutMessage", "SentMessage", "TxRecord", "connect",
 ]
-
-
-class ChainError(Exception):
-    """Base of every error raised by chain access."""
-
-
-class ConfigError(ChainError):
-    """Settings or a network config file are missing, malformed or point at another network."""
-
-
-class NetworkError(ChainError):
-    """A transient failure talking to the chain (timeout, connection lost) that outlived the retries.
-
-    For a send this means: the message may or may not have reached the network.
-    """
-
-
-class MessageRejected(ChainError):
-    """The network refused an external message outright (the destination would not accept it)."""
 
 
 class MessageTimeout(ChainError):

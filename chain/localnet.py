@@ -28,6 +28,7 @@ from chain.files import exclusive_lock, write_json_atomically
 from chain.sandbox import AccountInfo, ExternalNotAccepted, Sandbox, TxRecord
 
 FORMAT_VERSION = 1
+DEFAULT_PATH = ".state/localnet/local.json"   # relative to the project root; callers pass their own
 T = TypeVar("T")
 
 

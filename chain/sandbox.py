@@ -16,7 +16,7 @@ import heapq
 import time
 from dataclasses import dataclass
 
-from pytoniq_core import Address, Cell, Slice, StateInit, begin_cell
+from pytoniq_core import Address, Cell, StateInit, begin_cell
 from pytoniq_core.tlb.account import ShardAccount
 from pytoniq_core.tlb.transaction import (
     CurrencyCollection, ExternalMsgInfo, InternalMsgInfo, MessageAny, Transaction,
@@ -24,6 +24,7 @@ from pytoniq_core.tlb.transaction import (
 from pytoniq_core.tlb.vm_stack import VmStack
 
 from chain.emulator import EmulatorError, TransactionEmulator, run_get_method
+from chain.errors import ChainError
 
 # The faucet is not an account: fund() delivers a non-bounceable message that claims to come from here.
 FAUCET_ADDRESS = Address("0:" + "fa" * 32)
@@ -76,7 +77,7 @@ class TxRecord:
     prev_lt: int = 0                  # lt of the account's previous transaction (0: this is its first)
 
 
-class ExternalNotAccepted(Exception):
+class ExternalNotAccepted(ChainError):
     """The destination did not accept (ACCEPT) the external message: no transaction, no fees."""
 
     def __init__(self, address: Address, exit_code: int | None, detail: str | None):
@@ -85,7 +86,7 @@ class ExternalNotAccepted(Exception):
                          f"(exit code {exit_code}): {detail or 'no detail'}")
 
 
-class GetMethodError(Exception):
+class GetMethodError(ChainError):
     def __init__(self, address: Address, method: str | int, exit_code: int, detail: str = ""):
         self.address, self.method, self.exit_code = address, method, exit_code
         super().__init__(f"get-method {method!r} on {address.to_str(False)} failed with exit code {exit_code}"

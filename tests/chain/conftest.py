@@ -36,3 +36,24 @@ def keypair(seed: int) -> tuple[bytes, bytes]:
 @pytest.fixture
 def user() -> Address:
     return Address("0:" + "11" * 32)
+
+
+@pytest.fixture
+def chain_file(tmp_path) -> Path:
+    return tmp_path / "localnet" / "chain.json"
+
+
+@pytest.fixture
+def localnet(chain_file):
+    from chain.client import ChainSettings, connect
+    return connect(ChainSettings("localnet", localnet_path=str(chain_file), poll_interval_seconds=0.02))
+
+
+def deploy_transfers(first_id: int, count: int, value: int = TON // 20) -> list:
+    """Transfers deploying `count` counter contracts with ids first_id.. (each its own address)."""
+    from chain.wallets import Transfer
+    return [Transfer(address_of(s), value, state_init=s)
+            for s in (counter_state_init(first_id + i) for i in range(count))]
+
+
+HIGHLOAD_SEED = b"\x07" * 32

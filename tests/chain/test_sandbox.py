@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from pytoniq.contract.wallets.wallet import WALLET_V4_R2_CODE, WalletV4R2
-from pytoniq_core import Address, Cell, StateInit
+from pytoniq_core import Cell, StateInit
 
 from chain.emulator import blockchain_config
 from chain.sandbox import ExternalNotAccepted, GetMethodError, Sandbox

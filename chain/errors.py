@@ -1,0 +1,21 @@
+"""Errors of chain access, shared by the sandbox, the backends and the wallets."""
+from __future__ import annotations
+
+
+class ChainError(Exception):
+    """Base of every error raised by chain access."""
+
+
+class ConfigError(ChainError):
+    """Settings or a network config file are missing, malformed or point at another network."""
+
+
+class NetworkError(ChainError):
+    """A transient failure talking to the chain (timeout, connection lost) that outlived the retries.
+
+    For a send this means: the message may or may not have reached the network.
+    """
+
+
+class MessageRejected(ChainError):
+    """The network refused an external message outright (the destination would not accept it)."""

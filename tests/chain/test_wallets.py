@@ -1,0 +1,197 @@
+"""Journaled wallets on localnet: batches, retries, crashes and expiry never lead to a double send."""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytoniq_core import Address, Cell
+
+from chain.client import ChainSettings, MessageRejected, MessageTimeout, connect
+from chain.wallets import (HighloadWalletV3, InsufficientFunds, IntentConflict, SendFailed, Transfer, WalletKey,
+                           WalletV4R2)
+from tests.chain.conftest import HIGHLOAD_SEED, TON, deploy_transfers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def journal(tmp_path) -> Path:
+    return tmp_path / "journal.json"
+
+
+def highload(localnet, journal, funds: int = 100 * TON) -> HighloadWalletV3:
+    wallet = HighloadWalletV3(localnet, WalletKey.from_seed(HIGHLOAD_SEED), journal)
+    localnet.fund(wallet.address, funds)
+    return wallet
+
+
+def transactions_of(localnet, transfers: list[Transfer]) -> list[int]:
+    return [len(localnet.transactions(t.destination, 10)) for t in transfers]
+
+
+def external_txs(localnet, wallet) -> list:
+    return [t for t in localnet.transactions(wallet.address, 500) if t.in_external]
+
+
+def test_256_contracts_deploy_with_one_highload_external_message(localnet, journal):
+    wallet = highload(localnet, journal, funds=1000 * TON)
+    transfers = deploy_transfers(1000, 256)
+    result = wallet.send(transfers, intent_id="deploy-256")
+    assert result.transfers_sent == 256 and result.attempts == 1 and not result.reused
+    assert all(localnet.account(t.destination).status == "active" for t in transfers)
+    assert localnet.run_get_method(transfers[255].destination, "get_state") == [1255, 0]
+    assert len(external_txs(localnet, wallet)) == 1          # one external message did it all
+    assert json.loads(journal.read_text())["sends"]["deploy-256"]["status"] == "confirmed"
+
+    again = wallet.send(transfers, intent_id="deploy-256")    # re-running converges, sends nothing
+    assert again.reused and again.external_tx_hash == result.external_tx_hash
+    assert len(external_txs(localnet, wallet)) == 1
+
+
+def test_dropped_message_then_retry_deploys_each_contract_once_for_one_messages_fees(localnet, journal, tmp_path):
+    baseline = connect(ChainSettings("localnet", localnet_path=str(tmp_path / "baseline.json")))
+    base_wallet = highload(baseline, tmp_path / "baseline-journal.json")
+    transfers = deploy_transfers(2000, 16)
+    before = baseline.account(base_wallet.address).balance
+    base_wallet.send(transfers, intent_id="batch")
+    spent_once = before - baseline.account(base_wallet.address).balance
+
+    wallet = highload(localnet, journal)
+    before = localnet.account(wallet.address).balance
+    localnet.set_faults(drop_external=1)
+    with pytest.raises(MessageTimeout) as timeout:
+        wallet.send(transfers, intent_id="batch", wait_seconds=0.3, rebroadcast_seconds=5)
+    assert "batch" in str(timeout.value) and "keeps it as sent" in str(timeout.value)
+    assert transactions_of(localnet, transfers) == [0] * 16
+
+    result = wallet.send(transfers, intent_id="batch")       # the retry re-broadcasts the same signed message
+    assert result.attempts == 1 and result.transfers_sent == 16
+    assert transactions_of(localnet, transfers) == [1] * 16
+    assert len(external_txs(localnet, wallet)) == 1
+    spent = before - localnet.account(wallet.address).balance
+    assert abs(spent - spent_once) <= 1_000                   # the same fees as a single clean send (storage aside)
+
+
+def test_rebroadcast_within_one_call_survives_a_dropped_message(localnet, journal):
+    wallet = highload(localnet, journal)
+    localnet.set_faults(drop_external=2)
+    transfers = deploy_transfers(2100, 4)
+    result = wallet.send(transfers, wait_seconds=10, rebroadcast_seconds=0.1)
+    assert result.attempts == 1 and transactions_of(localnet, transfers) == [1] * 4
+    assert json.loads(journal.read_text())["sends"][result.intent_id]["broadcasts"] == 3  # two were lost, the third landed
+
+
+def test_network_error_after_delivery_is_not_a_reason_to_send_again(localnet, journal):
+    wallet = highload(localnet, journal)
+    localnet.set_faults(fail_after_send=1)
+    transfers = deploy_transfers(2200, 3)
+    result = wallet.send(transfers)
+    assert result.attempts == 1 and transactions_of(localnet, transfers) == [1] * 3
+    assert len(external_txs(localnet, wallet)) == 1
+
+
+@pytest.mark.parametrize("crash_point", ["before_send", "after_send"])
+def test_crash_between_sign_and_send_then_rerun_converges_without_double_send(localnet, chain_file, journal,
+                                                                               crash_point):
+    wallet = highload(localnet, journal)
+    crashed = subprocess.run(
+        [sys.executable, str(ROOT / "tests/chain/send_and_crash.py"), str(chain_file), str(journal), crash_point,
+         "3000", "8"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    record = json.loads(journal.read_text())["sends"]["crash-test"]
+    assert record["status"] == "signed"                       # recorded before it left the process
+    transfers = deploy_transfers(3000, 8)
+    expected_before = [1] * 8 if crash_point == "after_send" else [0] * 8
+    assert transactions_of(localnet, transfers) == expected_before
+
+    result = wallet.send(transfers, intent_id="crash-test")
+    assert result.attempts == 1
+    assert transactions_of(localnet, transfers) == [1] * 8
+    assert len(external_txs(localnet, wallet)) == 1
+    broadcasts = json.loads(journal.read_text())["sends"]["crash-test"]["broadcasts"]
+    assert broadcasts == (0 if crash_point == "after_send" else 1)
+
+
+def test_expired_message_is_replaced_only_after_valid_until(localnet, journal):
+    wallet = highload(localnet, journal)
+    transfers = deploy_transfers(4000, 5)
+    localnet.set_faults(drop_external=1)
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, intent_id="expiring", wait_seconds=0.2, rebroadcast_seconds=5)
+    first = json.loads(journal.read_text())["sends"]["expiring"]
+
+    localnet.advance_time(first["valid_until"] - localnet.now() + 1)
+    result = wallet.send(transfers, intent_id="expiring")
+    assert result.attempts == 2                               # a new message, because the old one can never land
+    record = json.loads(journal.read_text())["sends"]["expiring"]
+    assert record["query_id"] != first["query_id"] and record["history"][0]["status"] == "expired"
+    assert transactions_of(localnet, transfers) == [1] * 5
+    with pytest.raises(MessageRejected):                      # the expired message is dead on chain too
+        localnet.send_message(Cell.one_from_boc(base64.b64decode(first["message_boc"])))
+
+
+def test_wallet_v4r2_deploys_itself_then_counts_seqno(localnet, journal):
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x03" * 32), journal)
+    localnet.fund(wallet.address, 10 * TON)
+    first = wallet.send(deploy_transfers(5000, 1))
+    assert localnet.account(wallet.address).status == "active" and wallet.seqno() == 1
+    second = wallet.send(deploy_transfers(5001, 4))
+    assert wallet.seqno() == 2 and second.transfers_sent == 4 and second.external_tx_lt > first.external_tx_lt
+    assert wallet.send(deploy_transfers(5000, 1)).reused      # same transfers, same intent: nothing sent
+    assert wallet.seqno() == 2
+    with pytest.raises(ValueError, match="1 to 4 transfers"):
+        wallet.send(deploy_transfers(5010, 5))
+
+
+def test_failed_actions_are_reported_and_nothing_was_sent(localnet, journal):
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x04" * 32), journal)
+    localnet.fund(wallet.address, 10 * TON)
+    nowhere = Transfer(Address("1:" + "ab" * 32), TON)       # workchain 1 does not exist: the action phase fails
+    with pytest.raises(SendFailed) as failed:
+        wallet.send([nowhere], intent_id="to-nowhere")
+    assert not failed.value.partial and "sent 0 of 1" in str(failed.value)
+    assert json.loads(journal.read_text())["sends"]["to-nowhere"]["status"] == "failed"
+    with pytest.raises(SendFailed):
+        wallet.send([nowhere], intent_id="to-nowhere")       # a retry may sign anew: nothing had left
+    assert json.loads(journal.read_text())["sends"]["to-nowhere"]["attempt"] == 2
+
+
+def test_intent_ids_cannot_be_reused_for_other_transfers(localnet, journal):
+    wallet = highload(localnet, journal)
+    wallet.send(deploy_transfers(6000, 2), intent_id="shards-0-1")
+    with pytest.raises(IntentConflict):
+        wallet.send(deploy_transfers(6002, 2), intent_id="shards-0-1")
+
+
+def test_insufficient_funds_are_refused_before_signing(localnet, journal):
+    wallet = highload(localnet, journal, funds=TON)
+    with pytest.raises(InsufficientFunds, match="holds 1000000000 nanotons"):
+        wallet.send(deploy_transfers(7000, 3, value=TON))
+    assert not journal.exists() or not json.loads(journal.read_text())["sends"]
+
+
+def test_secrets_never_reach_logs_journal_repr_or_pickles(localnet, journal, caplog):
+    key = WalletKey.from_seed(b"\x05" * 32)
+    secret_hex = key._secret.hex()
+    caplog.set_level(logging.DEBUG)
+    wallet = WalletV4R2(localnet, key, journal)
+    localnet.fund(wallet.address, 10 * TON)
+    localnet.set_faults(drop_external=1)
+    with pytest.raises(MessageTimeout) as timeout:
+        wallet.send(deploy_transfers(8000, 1), wait_seconds=0.2, rebroadcast_seconds=5)
+    wallet.send(deploy_transfers(8000, 1))
+    for text in (journal.read_text(), caplog.text, repr(key), repr(wallet.__dict__), str(timeout.value)):
+        assert secret_hex not in text and secret_hex[:16] not in text
+    with pytest.raises(TypeError, match="never pickled"):
+        pickle.dumps(key)
+    with pytest.raises(ValueError) as bad:
+        WalletKey.from_mnemonic("abandon " * 23 + "zebra")
+    assert "abandon" not in str(bad.value) and "zebra" not in str(bad.value)
