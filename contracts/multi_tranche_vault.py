@@ -18,8 +18,7 @@ from contracts.sure_token import MINTER_ARTIFACT, WALLET_ARTIFACT, SureTokenConf
 
 ARTIFACT = "MultiTrancheVault"
 DAY = 86400
-DEPOSIT_FEE = TON // 10  # kept from every deposit for the vault's gas and the mint chain
-MINT_VALUE = 7 * TON // 100  # sent along with each mint
+DEPOSIT_FEE = TON // 10  # taken from every deposit for the mint chain; the unused part returns to the depositor
 
 
 class Op(IntEnum):

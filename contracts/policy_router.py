@@ -14,8 +14,8 @@ from contracts.policy_shard import ARTIFACT as SHARD_ARTIFACT, PolicyShard, Poli
 
 ARTIFACT = "PolicyRouter"
 SHARD_COUNTS = (16, 256)
-ROUTING_FEE = TON // 10  # kept from create_policy; the rest of the attached value is the premium
-SHARD_VALUE = 5 * TON // 100  # sent with each routed policy
+ROUTING_FEE = 5 * TON // 100  # taken from create_policy; the rest of the attached value is the premium
+SHARD_VALUE = 2 * TON // 100  # sent with each routed policy
 MIN_PREMIUM = TON // 100
 MIN_COVERAGE = TON
 MAX_COVERAGE = 1_000_000 * TON
@@ -70,7 +70,7 @@ class PolicyRouter(ContractWrapper):
     @staticmethod
     def build_create_policy_body(coverage_type: CoverageType | int, coverage_amount: int, duration_days: int,
                                  query_id: int = 0) -> Cell:
-        """Attach ROUTING_FEE + premium (premium >= MIN_PREMIUM); the premium goes to the treasury."""
+        """Attach ROUTING_FEE + premium (premium >= MIN_PREMIUM); the treasury gets the premium and the unused fee."""
         return (body(Op.CREATE_POLICY, query_id)
                 .store_uint(coverage_type, 8).store_coins(coverage_amount).store_uint(duration_days, 16)
                 .end_cell())

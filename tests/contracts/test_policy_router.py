@@ -8,7 +8,7 @@ from pytoniq_core import Address
 from chain.sandbox import GetMethodError
 from contracts.base import TON, CoverageType, ExitCode, deployment, load_artifact
 from contracts.policy_router import (
-    MAX_COVERAGE, MAX_DURATION_DAYS, MIN_COVERAGE, MIN_PREMIUM, ROUTING_FEE, PolicyRouter, PolicyRouterConfig,
+    MAX_COVERAGE, MAX_DURATION_DAYS, MIN_COVERAGE, MIN_PREMIUM, ROUTING_FEE, SHARD_VALUE, PolicyRouter, PolicyRouterConfig,
     init_data, shard_deployment, unchecked_init_data,
 )
 from contracts.policy_shard import Op as ShardOp, Policy, PolicyShard
@@ -59,6 +59,7 @@ def test_policy_routed_to_a_never_deployed_shard_deploys_it(chain: Chain, router
     shard = PolicyShard(shard_deployment(router.address, 1, 16).address)
     assert chain.sandbox.account(shard.address).status == "nonexist"
     treasury_before = chain.sandbox.account(TREASURY).balance
+    router_before = chain.sandbox.account(router.address).balance
 
     txs = create(chain, router)
     assert txs[0].success
@@ -72,8 +73,9 @@ def test_policy_routed_to_a_never_deployed_shard_deploys_it(chain: Chain, router
     assert router.get_next_policy_id(chain.run) == 2
     assert router.get_total_policies(chain.run) == 1
     premium_in = tx_on(txs, TREASURY).in_value
-    assert PREMIUM - TON // 100 < premium_in <= PREMIUM, "the premium (less forwarding fees) reaches the treasury"
+    assert PREMIUM < premium_in < PREMIUM + ROUTING_FEE - SHARD_VALUE, "premium and unused fee go to the treasury"
     assert chain.sandbox.account(TREASURY).balance == treasury_before + premium_in
+    assert chain.sandbox.account(router.address).balance == router_before, "nothing piles up in the router"
 
 
 def test_policies_go_to_id_mod_shard_count_including_predeployed_shards(chain: Chain, router: PolicyRouter) -> None:
@@ -129,7 +131,7 @@ def test_admin_sets_treasury_and_claims_processor(chain: Chain, router: PolicyRo
     assert router.get_treasury(chain.run) == new_treasury
     assert router.get_claims_processor(chain.run) == new_processor
     txs = create(chain, router)
-    assert tx_on(txs, new_treasury).in_value > PREMIUM - TON // 100
+    assert tx_on(txs, new_treasury).in_value > PREMIUM
     chain.assert_refused(ADMIN, router.address, router.build_set_treasury_body(Address("-1:" + "e4" * 32)),
                          ExitCode.WRONG_WORKCHAIN)
 
