@@ -206,6 +206,7 @@ class Sandbox:
 
     def send_internal(self, *, sender: Address, to: Address, value: int, body: Cell | None = None,
                       state_init: StateInit | None = None, bounce: bool = True) -> list[TxRecord]:
+        """Inject an internal message (the sender is not debited) and run everything it causes."""
         info = InternalMsgInfo(ihr_disabled=True, bounce=bounce, bounced=False, src=sender, dest=to,
                                value=CurrencyCollection(value), ihr_fee=0, fwd_fee=0,
                                created_lt=self._lt, created_at=self.now)

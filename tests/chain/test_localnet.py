@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pytoniq_core import Address, Cell
 
-from chain.client import ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError, SentMessage, connect
+from chain.client import ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError, connect
 from chain.wallets import Transfer, WalletKey, WalletV4R2
 from tests.chain.conftest import TON, address_of, counter_state_init, op_body
 

@@ -1,0 +1,222 @@
+"""The liteserver backend without a network: pytoniq's balancer is replaced at its boundary by a fake
+that answers from a real Sandbox chain, so mapping, retries and timeouts are checked against real cells."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import pickle
+import time
+
+import pytest
+from pytoniq import LiteBalancer
+from pytoniq.liteclient.client import LiteServerError, RunGetMethodError
+from pytoniq_core import Address, Cell, Slice
+from pytoniq_core.tlb.account import ShardAccount
+from pytoniq_core.tlb.transaction import Transaction
+
+from chain.client import ChainSettings, ConfigError, MessageRejected, NetworkError, connect
+from chain.liteserver import ZERO_STATE_ROOT_HASHES, LiteserverClient, _pytoniq_balancer
+from chain.sandbox import ExternalNotAccepted, GetMethodError, Sandbox, raw_address
+from chain.wallets import HighloadWalletV3, WalletKey
+from tests.chain.conftest import TON, address_of, counter_state_init, deploy_transfers, keypair
+
+
+class FakeBalancer:
+    """The subset of pytoniq's LiteBalancer the backend uses, answering from a Sandbox; failures are scripted."""
+
+    def __init__(self, chain: Sandbox):
+        self.chain = chain
+        self.calls: list[str] = []
+        self.failures: dict[str, list[BaseException]] = {}
+        self.delay_seconds = 0.0
+        self.started = self.closed = 0
+
+    async def start_up(self):
+        self.started += 1
+
+    async def close_all(self):
+        self.closed += 1
+
+    async def _answer(self, name: str, produce):
+        self.calls.append(name)
+        if self.failures.get(name):
+            raise self.failures[name].pop(0)
+        await asyncio.sleep(self.delay_seconds)
+        return produce()
+
+    async def raw_get_account_state(self, address):
+        def state():
+            stored = self.chain.to_state()["accounts"].get(raw_address(address))
+            if stored is None:
+                return None, None
+            shard = ShardAccount.deserialize(Slice.one_from_boc(base64.b64decode(stored)))
+            return shard.account, shard
+        return await self._answer("raw_get_account_state", state)
+
+    async def run_get_method(self, address, method, stack):
+        def run():
+            try:
+                return self.chain.run_get_method(address, method, stack)
+            except GetMethodError as error:
+                raise RunGetMethodError(address, method, error.exit_code) from None
+        return await self._answer("run_get_method", run)
+
+    async def raw_send_message(self, message: bytes):
+        def send():
+            try:
+                self.chain.send_external_message(Cell.one_from_boc(message))
+            except ExternalNotAccepted:
+                raise LiteServerError(0, "cannot apply external message to current state") from None
+            return 1
+        return await self._answer("raw_send_message", send)
+
+    async def get_transactions(self, address, count, from_lt=None, from_hash=None):
+        def txs():
+            cells = self.chain.to_state()["transactions"].get(raw_address(address), [])
+            parsed = [Transaction.deserialize(Slice.one_from_boc(base64.b64decode(c))) for c in reversed(cells)]
+            assert parsed[0].lt == from_lt and parsed[0].cell.hash == from_hash  # asked from the newest
+            return parsed[:count]
+        return await self._answer("get_transactions", txs)
+
+    async def get_time(self):
+        return await self._answer("get_time", lambda: {"now": self.chain.now})
+
+
+def network_config(tmp_path, network="testnet", **changes) -> str:
+    zero = {"workchain": -1, "shard": -9223372036854775808, "seqno": 0,
+            "root_hash": ZERO_STATE_ROOT_HASHES[network], "file_hash": base64.b64encode(bytes(32)).decode()}
+    config = {"liteservers": [{"ip": 2130706433, "port": 40000 + i,
+                               "id": {"@type": "pub.ed25519", "key": base64.b64encode(keypair(i + 1)[0]).decode()}}
+                              for i in range(2)],
+              "validator": {"@type": "validator.config.global", "zero_state": zero, "init_block": zero}}
+    config.update(changes)
+    path = tmp_path / f"{network}.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+@pytest.fixture
+def chain():
+    return Sandbox(now=1_800_000_000)
+
+
+@pytest.fixture
+def fake(chain):
+    return FakeBalancer(chain)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return ChainSettings("testnet", liteserver_config_path=network_config(tmp_path), request_timeout_seconds=0.5,
+                         retries=2, poll_interval_seconds=0.01)
+
+
+@pytest.fixture
+def client(settings, fake):
+    return LiteserverClient(settings, balancer_factory=lambda config, timeout: fake)
+
+
+def test_building_a_client_opens_nothing_and_settings_pickle(settings, fake):
+    built = []
+    client = LiteserverClient(settings, balancer_factory=lambda config, timeout: built.append(config) or fake)
+    assert built == [] and fake.started == 0
+    assert pickle.loads(pickle.dumps(settings)) == settings
+    client.now()
+    assert len(built) == 1 and built[0]["liteservers"] and fake.started == 1
+    client.close()
+    assert fake.closed == 1
+
+
+def test_default_factory_builds_a_balancer_from_the_file_without_connecting(settings):
+    client = connect(settings)
+    assert isinstance(client, LiteserverClient)
+    balancer = _pytoniq_balancer(client._config, settings.request_timeout_seconds)
+    assert isinstance(balancer, LiteBalancer) and balancer.peers_num == 2 and not balancer.inited
+
+
+def test_account_and_transactions_map_to_the_interface(client, chain, user):
+    chain.fund(user, TON)
+    state_init = counter_state_init(1)
+    contract = address_of(state_init)
+    chain.send_internal(sender=user, to=contract, value=TON // 10, state_init=state_init)
+    assert client.account(contract) == chain.account(contract)
+    assert client.account(Address("0:" + "00" * 32)).status == "nonexist"
+    mapped, expected = client.transactions(user, 5), chain.transactions(user, 5)
+    assert [(t.lt, t.hash, t.in_value, t.total_fees) for t in mapped] == \
+           [(t.lt, t.hash, t.in_value, t.total_fees) for t in expected]
+    assert client.transactions(Address("0:" + "00" * 32)) == []
+    assert client.run_get_method(contract, "get_state") == [1, 0]
+    assert client.now() == chain.now
+
+
+def test_transient_errors_are_retried(client, fake, chain, user):
+    chain.fund(user, TON)
+    fake.failures["raw_get_account_state"] = [asyncio.TimeoutError(), ConnectionResetError("peer gone")]
+    assert client.account(user).balance == TON
+    assert fake.calls.count("raw_get_account_state") == 3
+    fake.failures["get_time"] = [LiteServerError(651, "block is not ready")]
+    assert client.now() == chain.now
+
+
+def test_retries_run_out_into_a_network_error(client, fake, user):
+    fake.failures["raw_get_account_state"] = [ConnectionRefusedError("refused")] * 3
+    with pytest.raises(NetworkError, match=r"account state on testnet failed after 3 attempt\(s\)"):
+        client.account(user)
+
+
+def test_a_hanging_liteserver_times_out(tmp_path, fake):
+    settings = ChainSettings("testnet", liteserver_config_path=network_config(tmp_path),
+                             request_timeout_seconds=0.05, retries=1)
+    client = LiteserverClient(settings, balancer_factory=lambda config, timeout: fake)
+    fake.delay_seconds = 5
+    started = time.monotonic()
+    with pytest.raises(NetworkError, match=r"chain time on testnet failed after 2 attempt\(s\) \(timeout 0.05s"):
+        client.now()
+    assert time.monotonic() - started < 3
+
+
+def test_definite_answers_are_not_retried(client, fake, chain, user):
+    chain.fund(user, TON)
+    with pytest.raises(GetMethodError) as getter:
+        client.run_get_method(user, "seqno")
+    assert getter.value.exit_code == -256 and fake.calls.count("run_get_method") == 1
+    from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
+    refused = MessageAny(ExternalMsgInfo(None, user, 0), None, Cell.empty()).serialize()
+    with pytest.raises(MessageRejected, match="cannot apply external message"):
+        client.send_message(refused)
+    assert fake.calls.count("raw_send_message") == 1
+
+
+def test_the_journaled_wallet_runs_unchanged_over_liteservers(client, chain, tmp_path):
+    wallet = HighloadWalletV3(client, WalletKey.from_seed(b"\x09" * 32), tmp_path / "journal.json")
+    chain.fund(wallet.address, 50 * TON)
+    transfers = deploy_transfers(100, 12)
+    result = wallet.send(transfers, wait_seconds=5)
+    assert result.transfers_sent == 12
+    assert all(chain.account(t.destination).status == "active" for t in transfers)
+    assert wallet.send(transfers, wait_seconds=5).reused
+
+
+@pytest.mark.parametrize("change, network, message", [
+    ({}, "mainnet", "is the config of testnet, but the stack asks for mainnet"),
+    ({"liteservers": []}, "testnet", "lists no liteservers"),
+    ({"validator": {}}, "testnet", "has no validator.zero_state.root_hash"),
+])
+def test_wrong_or_broken_network_configs_are_refused(tmp_path, change, network, message):
+    path = network_config(tmp_path, "testnet", **change)
+    with pytest.raises(ConfigError, match=message):
+        connect(ChainSettings(network, liteserver_config_path=path))
+
+
+def test_missing_or_unreadable_config_files_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        connect(ChainSettings("mainnet", liteserver_config_path=str(tmp_path / "absent.json")))
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not readable JSON"):
+        connect(ChainSettings("mainnet", liteserver_config_path=str(tmp_path / "broken.json")))
+    other = json.loads(open(network_config(tmp_path, "mainnet")).read())
+    other["validator"]["zero_state"]["root_hash"] = base64.b64encode(b"x" * 32).decode()
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(ConfigError, match="config of an unknown network"):
+        connect(ChainSettings("mainnet", liteserver_config_path=str(tmp_path / "other.json")))
