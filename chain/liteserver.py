@@ -9,9 +9,9 @@ peer, liteserver "not ready"); definite answers (a getter's exit code, a refused
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -33,6 +33,7 @@ ZERO_STATE_ROOT_HASHES = {
 }
 TRANSIENT_LITESERVER_CODES = {651, 652, -400, -503}   # block not ready / not in db / temporarily unavailable
 RETRY_BACKOFF_SECONDS = 0.5
+STARTUP_TIMEOUT_FACTOR = 3   # connecting to the liteservers may take a few request timeouts
 
 BalancerFactory = Callable[[dict, float], Any]
 
@@ -80,10 +81,12 @@ class LiteserverClient(ChainClient):
 
     def _request(self, what: str, operation: Callable[[Any], Awaitable[T]]) -> T:
         attempts = self.settings.retries + 1
+        loop = self._event_loop()
         for attempt in range(1, attempts + 1):
             try:
-                return self._event_loop().run_until_complete(
-                    asyncio.wait_for(self._run(operation), self.settings.request_timeout_seconds))
+                balancer = loop.run_until_complete(self._started_balancer())
+                return loop.run_until_complete(
+                    asyncio.wait_for(operation(balancer), self.settings.request_timeout_seconds))
             except Exception as error:  # noqa: BLE001 - classified right below
                 if not _is_transient(error):
                     raise
@@ -91,17 +94,23 @@ class LiteserverClient(ChainClient):
                 log.warning("%s on %s: attempt %d/%d failed (%s)", what, self.network, attempt, attempts,
                             type(error).__name__)
                 if attempt < attempts:
-                    time.sleep(RETRY_BACKOFF_SECONDS * attempt)
+                    # sleep inside the loop so pytoniq's peer checker can reconnect meanwhile
+                    loop.run_until_complete(asyncio.sleep(RETRY_BACKOFF_SECONDS * attempt))
         raise NetworkError(f"{what} on {self.network} failed after {attempts} attempt(s) "
                            f"(timeout {self.settings.request_timeout_seconds}s each): "
                            f"{type(last).__name__}: {last}") from None
 
-    async def _run(self, operation: Callable[[Any], Awaitable[T]]) -> T:
+    async def _started_balancer(self) -> Any:
         if self._balancer is None:
             balancer = self._balancer_factory(self._config, self.settings.request_timeout_seconds)
-            await balancer.start_up()
+            try:
+                await asyncio.wait_for(balancer.start_up(), STARTUP_TIMEOUT_FACTOR * self.settings.request_timeout_seconds)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await balancer.close_all()
+                raise
             self._balancer = balancer
-        return await operation(self._balancer)
+        return self._balancer
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:

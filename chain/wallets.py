@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -136,7 +137,9 @@ class Transfer:
     state_init: StateInit | None = None
     bounce: bool = True
 
+    @functools.cached_property
     def message(self) -> Cell:
+        """The internal message (MessageRelaxed) the wallet sends for this transfer."""
         info = InternalMsgInfo(ihr_disabled=True, bounce=self.bounce, bounced=False, src=None, dest=self.destination,
                                value=CurrencyCollection(self.value), ihr_fee=0, fwd_fee=0, created_lt=0, created_at=0)
         return MessageAny(info, self.state_init, self.body if self.body is not None else Cell.empty()).serialize()
@@ -146,7 +149,7 @@ def fingerprint(transfers: Sequence[Transfer]) -> str:
     """What the transfers do, as one hash: two sends of the same fingerprint are the same intent."""
     digest = hashlib.sha256()
     for transfer in transfers:
-        digest.update(transfer.message().hash)
+        digest.update(transfer.message.hash)
     return digest.hexdigest()
 
 
@@ -176,7 +179,13 @@ class SendJournal:
     def read(self) -> dict:
         if not self.path.exists():
             return {"format": 1, "wallets": {}, "sends": {}}
-        return json.loads(self.path.read_text())
+        try:
+            data = json.loads(self.path.read_text())
+        except json.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict) or not {"wallets", "sends"} <= data.keys():
+            raise SendError(f"send journal {self.path} is unreadable; refusing to send without knowing what was sent")
+        return data
 
     def save(self, data: dict) -> None:
         write_json_atomically(self.path, data)
@@ -265,7 +274,7 @@ class _JournaledWallet(ABC):
             "after_lt": info.last_tx_lt, "message_hash": message.hash.hex(),
             "body_hash": MessageAny.deserialize(message.begin_parse()).body.hash.hex(),
             "message_boc": base64.b64encode(message.to_boc()).decode(),
-            "transfer_hashes": [t.message().hash.hex() for t in transfers], "broadcasts": 0,
+            "transfer_hashes": [t.message.hash.hex() for t in transfers], "broadcasts": 0,
             "history": (previous.get("history", []) + [_summary(previous)]) if previous else [],
             **signed,
         }
@@ -380,7 +389,7 @@ class WalletV4R2(_JournaledWallet):
         signed = (begin_cell().store_uint(V4R2_WALLET_ID + self.workchain, 32).store_uint(valid_until, 32)
                   .store_uint(seqno, 32).store_uint(0, 8))  # op 0: simple send
         for transfer in transfers:
-            signed.store_uint(SEND_MODE_PAY_FEES_SEPARATELY, 8).store_ref(transfer.message())
+            signed.store_uint(SEND_MODE_PAY_FEES_SEPARATELY, 8).store_ref(transfer.message)
         signed = signed.end_cell()
         body = begin_cell().store_bytes(self.key.sign(signed)).store_cell(signed).end_cell()
         return {"body": body, "seqno": seqno, "valid_until": valid_until}
@@ -428,7 +437,7 @@ class HighloadWalletV3(_JournaledWallet):
         """The internal_transfer message to self for these transfers: (message, value, link body hashes)."""
         here, rest = (transfers, []) if len(transfers) <= TRANSFERS_PER_LINK + 1 else \
             (transfers[:TRANSFERS_PER_LINK], transfers[TRANSFERS_PER_LINK:])
-        actions = [(SEND_MODE_PAY_FEES_SEPARATELY, t.message()) for t in here]
+        actions = [(SEND_MODE_PAY_FEES_SEPARATELY, t.message) for t in here]
         value = sum(t.value for t in here) + FEE_RESERVE_PER_TRANSFER * (len(here) + 1)
         later: list[str] = []
         if rest:
@@ -440,7 +449,7 @@ class HighloadWalletV3(_JournaledWallet):
             out_list = (begin_cell().store_ref(out_list).store_uint(ACTION_SEND_MSG, 32).store_uint(mode, 8)
                         .store_ref(message).end_cell())
         body = begin_cell().store_uint(INTERNAL_TRANSFER_OP, 32).store_uint(query_id, 64).store_ref(out_list).end_cell()
-        message = Transfer(self.address, value, body, bounce=False).message()
+        message = Transfer(self.address, value, body, bounce=False).message
         return message, value, [body.hash.hex()] + later
 
     def _sign(self, data: dict, transfers: list[Transfer], active: bool) -> dict:

@@ -31,9 +31,12 @@ class FakeBalancer:
         self.failures: dict[str, list[BaseException]] = {}
         self.delay_seconds = 0.0
         self.started = self.closed = 0
+        self.start_failures: list[BaseException] = []
 
     async def start_up(self):
         self.started += 1
+        if self.start_failures:
+            raise self.start_failures.pop(0)
 
     async def close_all(self):
         self.closed += 1
@@ -157,6 +160,21 @@ def test_transient_errors_are_retried(client, fake, chain, user):
     assert fake.calls.count("raw_get_account_state") == 3
     fake.failures["get_time"] = [LiteServerError(651, "block is not ready")]
     assert client.now() == chain.now
+
+
+def test_a_failed_start_is_closed_and_retried_with_a_new_balancer(settings, chain, user):
+    built: list[FakeBalancer] = []
+
+    def factory(config, timeout):
+        built.append(FakeBalancer(chain))
+        if len(built) == 1:
+            built[0].start_failures = [ConnectionRefusedError("no liteserver reachable")]
+        return built[-1]
+
+    chain.fund(user, TON)
+    client = LiteserverClient(settings, balancer_factory=factory)
+    assert client.account(user).balance == TON
+    assert len(built) == 2 and built[0].closed == 1 and built[1].started == 1
 
 
 def test_retries_run_out_into_a_network_error(client, fake, user):

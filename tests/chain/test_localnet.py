@@ -174,6 +174,6 @@ def v4r2_message(wallet: WalletV4R2, transfer: Transfer, seqno: int) -> Cell:
     from pytoniq_core import begin_cell
     from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
     signed = (begin_cell().store_uint(698983191, 32).store_uint(wallet.client.now() + 60, 32).store_uint(seqno, 32)
-              .store_uint(0, 8).store_uint(1, 8).store_ref(transfer.message()).end_cell())
+              .store_uint(0, 8).store_uint(1, 8).store_ref(transfer.message).end_cell())
     body = begin_cell().store_bytes(wallet.key.sign(signed)).store_cell(signed).end_cell()
     return MessageAny(ExternalMsgInfo(None, wallet.address, 0), wallet.state_init, body).serialize()

@@ -15,8 +15,8 @@ import pytest
 from pytoniq_core import Address, Cell
 
 from chain.client import ChainSettings, MessageRejected, MessageTimeout, connect
-from chain.wallets import (HighloadWalletV3, InsufficientFunds, IntentConflict, SendFailed, Transfer, WalletKey,
-                           WalletV4R2)
+from chain.wallets import (AmbiguousSend, HighloadWalletV3, InsufficientFunds, IntentConflict, SendError, SendFailed, Transfer,
+                           WalletKey, WalletV4R2)
 from tests.chain.conftest import HIGHLOAD_SEED, TON, deploy_transfers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,3 +195,29 @@ def test_secrets_never_reach_logs_journal_repr_or_pickles(localnet, journal, cap
     with pytest.raises(ValueError) as bad:
         WalletKey.from_mnemonic("abandon " * 23 + "zebra")
     assert "abandon" not in str(bad.value) and "zebra" not in str(bad.value)
+
+
+def test_an_unreadable_journal_stops_the_send(localnet, journal):
+    wallet = highload(localnet, journal)
+    journal.write_text("{truncated")
+    with pytest.raises(SendError, match="unreadable; refusing to send"):
+        wallet.send(deploy_transfers(9000, 1))
+    assert len(external_txs(localnet, wallet)) == 0
+
+
+def test_a_seqno_used_behind_the_journals_back_is_never_signed_over(localnet, tmp_path):
+    key = WalletKey.from_seed(b"\x06" * 32)
+    ours = WalletV4R2(localnet, key, tmp_path / "ours.json")
+    other = WalletV4R2(localnet, key, tmp_path / "other.json")  # the same wallet driven from another journal
+    localnet.fund(ours.address, 10 * TON)
+    localnet.set_faults(drop_external=1)
+    with pytest.raises(MessageTimeout):
+        ours.send(deploy_transfers(9100, 1), intent_id="ours", wait_seconds=0.2, rebroadcast_seconds=5)
+    other.send(deploy_transfers(9200, 1), intent_id="other")    # consumes seqno 0
+
+    with pytest.raises(SendError, match="refuses the recorded message"):  # still valid, but dead
+        ours.send(deploy_transfers(9100, 1), intent_id="ours", wait_seconds=1)
+    localnet.advance_time(ours.ttl_seconds + 1)
+    with pytest.raises(AmbiguousSend, match="seqno 0 was used on chain"):
+        ours.send(deploy_transfers(9100, 1), intent_id="ours", wait_seconds=1)
+    assert localnet.account(deploy_transfers(9100, 1)[0].destination).status == "nonexist"
