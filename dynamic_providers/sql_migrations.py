@@ -44,7 +44,7 @@ class SqlMigrationsProvider(ResourceProvider):
             migrations = _migrations(news)
             validate_migration_set(migrations)
         except (KeyError, TypeError, ValueError) as error:
-            failures.append(CheckFailure("migrations", str(error)))
+            failures.append(CheckFailure("", str(error)))
         else:
             failures += _changed_since_applied(olds, migrations)
         return CheckResult(news, failures)
@@ -96,11 +96,14 @@ def _migrations(props: dict[str, Any]) -> list[Migration]:
 
 
 def _changed_since_applied(olds: dict[str, Any], migrations: list[Migration]) -> list[CheckFailure]:
-    """Fail the preview when a migration recorded in the stack's state was edited since."""
+    """Fail the preview when a migration recorded in the stack's state was edited since.
+
+    The failures name no property: the engine would print the property's whole value (all the SQL).
+    """
     previous = {m.version: m for m in _migrations(olds)} if olds.get("migrations") else {}
     return [
         CheckFailure(
-            "migrations",
+            "",
             f"migrations/{m.name} changed after it was applied (sha256 {previous[m.version].sha256[:12]} -> "
             f"{m.sha256[:12]}); applied migrations are immutable: restore the file and add a new migration",
         )
