@@ -10,7 +10,7 @@ import pytest
 from pytoniq_core import Address, Cell
 
 from chain.sandbox import Sandbox, TxRecord
-from contracts.base import TON, Deployment
+from contracts.base import TON, Deployment, RunGetMethod
 from contracts.multi_tranche_vault import MultiTrancheVault, MultiTrancheVaultConfig
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig
@@ -64,7 +64,7 @@ class Chain:
     sandbox: Sandbox
 
     @property
-    def run(self):
+    def run(self) -> RunGetMethod:
         return self.sandbox.run_get_method
 
     def send(self, sender: Address, to: Address, body: Cell | None, value: int = TON) -> list[TxRecord]:

@@ -116,6 +116,10 @@ def test_deposit_refusals_leave_storage_unchanged(chain: Chain, vault: MultiTran
     chain.assert_refused(USER, vault.address, vault.build_deposit_body(0), ExitCode.UNKNOWN_TRANCHE, value=5 * TON)
     chain.assert_refused(USER, vault.address, vault.build_deposit_body(2), ExitCode.INSUFFICIENT_VALUE,
                          value=DEPOSIT_FEE)
+    masterchain_user = Address("-1:" + "c1" * 32)
+    chain.sandbox.fund(masterchain_user, 100 * TON)
+    chain.assert_refused(masterchain_user, vault.address, vault.build_deposit_body(2), ExitCode.WRONG_WORKCHAIN,
+                         value=5 * TON)
 
 
 def test_pause_stops_deposits_until_unpause(chain: Chain, vault: MultiTrancheVault) -> None:

@@ -108,6 +108,14 @@ def test_invalid_policies_are_refused(chain: Chain, router: PolicyRouter, kwargs
     assert router.get_next_policy_id(chain.run) == 1
 
 
+def test_policy_holder_on_another_workchain_is_refused(chain: Chain, router: PolicyRouter) -> None:
+    masterchain_user = Address("-1:" + "c1" * 32)
+    chain.sandbox.fund(masterchain_user, 100 * TON)
+    chain.assert_refused(masterchain_user, router.address,
+                         router.build_create_policy_body(CoverageType.DEPEG, 10 * TON, 30),
+                         ExitCode.WRONG_WORKCHAIN, value=ROUTING_FEE + PREMIUM)
+
+
 def test_boundary_policies_are_accepted(chain: Chain, router: PolicyRouter) -> None:
     assert create(chain, router, amount=MIN_COVERAGE, days=1, premium=MIN_PREMIUM)[0].success
     assert create(chain, router, amount=MAX_COVERAGE, days=MAX_DURATION_DAYS)[0].success
