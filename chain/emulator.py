@@ -89,7 +89,8 @@ class TransactionEmulator:
         if not self._handle:
             raise EmulatorError("libemulator rejected the blockchain config")
 
-    def emulate(self, shard_account: Cell | bytes, message: Cell, *, unixtime: int, lt: int, rand_seed: bytes) -> EmulationResult:
+    def emulate(self, shard_account: Cell | bytes, message: Cell, *, unixtime: int, lt: int,
+                rand_seed: bytes) -> EmulationResult:
         lib = self._lib
         if not (lib.transaction_emulator_set_unixtime(self._handle, unixtime)
                 and lib.transaction_emulator_set_lt(self._handle, lt)
@@ -129,7 +130,8 @@ def run_get_method(*, code: Cell, data: Cell, address: str, unixtime: int, balan
     if not handle:
         raise EmulatorError("libemulator could not load the account's code or data")
     try:
-        if not lib.tvm_emulator_set_c7(handle, address.encode(), unixtime, balance, rand_seed.hex().encode(), _config_b64()):
+        seed = rand_seed.hex().encode()
+        if not lib.tvm_emulator_set_c7(handle, address.encode(), unixtime, balance, seed, _config_b64()):
             raise EmulatorError("libemulator rejected the getter context (c7)")
         lib.tvm_emulator_set_gas_limit(handle, gas_limit)
         result = json.loads(lib.tvm_emulator_run_get_method(handle, method_id, b64(stack)))

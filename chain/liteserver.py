@@ -104,7 +104,8 @@ class LiteserverClient(ChainClient):
         if self._balancer is None:
             balancer = self._balancer_factory(self._config, self.settings.request_timeout_seconds)
             try:
-                await asyncio.wait_for(balancer.start_up(), STARTUP_TIMEOUT_FACTOR * self.settings.request_timeout_seconds)
+                timeout = STARTUP_TIMEOUT_FACTOR * self.settings.request_timeout_seconds
+                await asyncio.wait_for(balancer.start_up(), timeout)
             except BaseException:
                 with contextlib.suppress(Exception):
                     await balancer.close_all()
@@ -137,7 +138,8 @@ class LiteserverClient(ChainClient):
 
     def run_get_method(self, address: Address, method: str | int, stack: list | None = None) -> list:
         try:
-            return self._request(f"get-method {method!r}", lambda b: b.run_get_method(address, method, list(stack or [])))
+            return self._request(f"get-method {method!r}",
+                                 lambda b: b.run_get_method(address, method, list(stack or [])))
         except RunGetMethodError as error:
             raise GetMethodError(address, method, error.exit_code) from None
 

@@ -112,7 +112,8 @@ def method_id(method: str | int) -> int:
 
 def _empty_shard_account() -> Cell:
     # account_none$0 as ^Account, zero last transaction hash and lt
-    return begin_cell().store_ref(begin_cell().store_bit(0).end_cell()).store_bytes(bytes(32)).store_uint(0, 64).end_cell()
+    account_none = begin_cell().store_bit(0).end_cell()
+    return begin_cell().store_ref(account_none).store_bytes(bytes(32)).store_uint(0, 64).end_cell()
 
 
 def _cell_from_b64(data: bytes | str) -> Cell:

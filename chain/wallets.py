@@ -245,7 +245,8 @@ class _JournaledWallet(ABC):
                     return self._settle(data, record, tx, deadline)
                 if self._expired_unused(record):
                     self._update(data, record, status="expired")
-                    log.info("intent %s: message %s expired unprocessed; signing a new one", intent, record["body_hash"])
+                    log.info("intent %s: message %s expired unprocessed; signing a new one",
+                             intent, record["body_hash"])
                     continue
                 self._broadcast(data, record)
                 remaining = deadline - time.monotonic()
@@ -253,8 +254,9 @@ class _JournaledWallet(ABC):
                     tx = self.client.wait_for(sent, max(0.0, min(rebroadcast_seconds, remaining)), record["after_lt"])
                 except MessageTimeout as timeout:
                     if time.monotonic() >= deadline:
-                        raise MessageTimeout(sent, wait_seconds, timeout.observed + f"; journal {self.journal.path} "
-                                             f"keeps it as {record['status']}, valid until {record['valid_until']}") from None
+                        journaled = (f"; journal {self.journal.path} keeps it as {record['status']}, "
+                                     f"valid until {record['valid_until']}")
+                        raise MessageTimeout(sent, wait_seconds, timeout.observed + journaled) from None
                     continue
                 return self._settle(data, record, tx, deadline)
 
@@ -332,7 +334,8 @@ class _JournaledWallet(ABC):
         wanted = list(record.get("link_body_hashes", []))
         while True:
             recent = self.client.transactions(self.address, 16 + 2 * len(wanted))
-            found = {t.in_body_hash: t for t in recent if t.lt > tx.lt and not t.in_external and t.in_sender == self.address}
+            found = {t.in_body_hash: t for t in recent
+                     if t.lt > tx.lt and not t.in_external and t.in_sender == self.address}
             if all(h in found for h in wanted):
                 return [found[h] for h in wanted]
             if time.monotonic() >= deadline:

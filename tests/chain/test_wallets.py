@@ -15,8 +15,8 @@ import pytest
 from pytoniq_core import Address, Cell
 
 from chain.client import ChainSettings, MessageRejected, MessageTimeout, connect
-from chain.wallets import (AmbiguousSend, HighloadWalletV3, InsufficientFunds, IntentConflict, SendError, SendFailed, Transfer,
-                           WalletKey, WalletV4R2)
+from chain.wallets import (AmbiguousSend, HighloadWalletV3, InsufficientFunds, IntentConflict, SendError, SendFailed,
+                           Transfer, WalletKey, WalletV4R2)
 from tests.chain.conftest import HIGHLOAD_SEED, TON, deploy_transfers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,8 @@ def test_rebroadcast_within_one_call_survives_a_dropped_message(localnet, journa
     transfers = deploy_transfers(2100, 4)
     result = wallet.send(transfers, wait_seconds=10, rebroadcast_seconds=0.1)
     assert result.attempts == 1 and transactions_of(localnet, transfers) == [1] * 4
-    assert json.loads(journal.read_text())["sends"][result.intent_id]["broadcasts"] == 3  # two were lost, the third landed
+    broadcasts = json.loads(journal.read_text())["sends"][result.intent_id]["broadcasts"]
+    assert broadcasts == 3  # two were lost, the third landed
 
 
 def test_network_error_after_delivery_is_not_a_reason_to_send_again(localnet, journal):
