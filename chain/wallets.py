@@ -10,8 +10,8 @@ The send protocol, identical for localnet, testnet and mainnet:
 3. Look for the recorded message on chain (a proof of absence back to the recorded lt). Found: settle.
 4. Not found and still valid: broadcast the *same* signed message (the wallet's replay protection
    makes a re-broadcast land at most once) and wait, re-broadcasting every few seconds.
-5. Not found, chain time past valid-until, and the wallet confirms the slot (seqno / query id) was not
-   consumed: the message can never land; mark it expired and go to 2.
+5. Not found, chain time past valid-until (plus a margin for block lag), and the wallet confirms the slot
+   (seqno / query id) was not consumed: the message can never land; mark it expired and go to 2.
 
 A crash or timeout anywhere leaves the journal in a state from which a re-run converges by the same
 steps. Keys: WalletKey keeps the secret in memory only; it is never logged, pickled or journaled.
@@ -25,7 +25,8 @@ Highload wallet v3 message layout (the official contract; code cell from pytoniq
   actions         = OutList of action_send_msg#0ec3c86d mode:uint8 ^MessageRelaxed (first message deepest);
                     at most 253 transfers per list, the 254th action carries the rest in another
                     internal_transfer to the wallet itself (a chain of links).
-The message is valid while created_at > now - timeout, so valid_until = created_at + timeout.
+The message is valid while created_at > now - timeout, so valid_until = created_at + timeout. For both
+wallets a message is accepted only while now < valid_until.
 """
 from __future__ import annotations
 
@@ -67,7 +68,10 @@ ACTION_SEND_MSG = 0x0EC3C86D
 QUERY_ID_SPACE = 8192 * 1023         # shift:13 bits x bit_number 0..1022
 SEND_MODE_PAY_FEES_SEPARATELY = 1    # no +2: a transfer that cannot be sent fails the whole action list
 FEE_RESERVE_PER_TRANSFER = 10_000_000  # 0.01 TON: forwarding and the wallet's own gas, generously
-CLOCK_SKEW_SECONDS = 5               # highload: created_at must not be ahead of the block time
+CLOCK_SKEW_SECONDS = 30              # highload: created_at must not be ahead of the block time
+# A message past valid-until may still sit in a shard block not yet visible through the masterchain (and
+# liteserver time is not block time): only this long after valid-until is "never landed" a safe verdict.
+EXPIRY_MARGIN_SECONDS = 30
 
 
 class SendError(ChainError):
@@ -297,12 +301,14 @@ class _JournaledWallet(ABC):
             if self.client.find_processed(self.address, record["body_hash"], record["after_lt"]) is None \
                     and not self._expired_unused(record):
                 raise SendError(f"the network refuses the recorded message of intent {record['intent']!r} "
-                                f"({rejected}); nothing new was signed") from None
+                                f"({rejected}); nothing new was signed. It is valid until {record['valid_until']}; "
+                                f"a retry after {record['valid_until'] + EXPIRY_MARGIN_SECONDS} (chain time) may "
+                                f"replace it") from None
             return
         self._update(data, record, status="sent", broadcasts=record["broadcasts"] + 1)
 
     def _expired_unused(self, record: dict) -> bool:
-        if self.client.now() <= record["valid_until"]:
+        if self.client.now() <= record["valid_until"] + EXPIRY_MARGIN_SECONDS:
             return False
         if self._slot_consumed(record):
             raise AmbiguousSend(

@@ -15,7 +15,7 @@ import pytest
 from pytoniq_core import Address, Cell
 
 from chain.client import ChainSettings, MessageRejected, MessageTimeout, connect
-from chain.wallets import (AmbiguousSend, HighloadWalletV3, InsufficientFunds, IntentConflict, SendError, SendFailed,
+from chain.wallets import (EXPIRY_MARGIN_SECONDS, AmbiguousSend, HighloadWalletV3, InsufficientFunds, IntentConflict, SendError, SendFailed,
                            Transfer, WalletKey, WalletV4R2)
 from tests.chain.conftest import HIGHLOAD_SEED, TON, deploy_transfers
 
@@ -129,7 +129,12 @@ def test_expired_message_is_replaced_only_after_valid_until(localnet, journal):
         wallet.send(transfers, intent_id="expiring", wait_seconds=0.2, rebroadcast_seconds=5)
     first = json.loads(journal.read_text())["sends"]["expiring"]
 
-    localnet.advance_time(first["valid_until"] - localnet.now() + 1)
+    localnet.advance_time(first["valid_until"] - localnet.now() - 1)   # its last valid second: re-broadcast only
+    localnet.set_faults(drop_external=1)
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, intent_id="expiring", wait_seconds=0.2, rebroadcast_seconds=5)
+    assert json.loads(journal.read_text())["sends"]["expiring"]["attempt"] == 1
+    localnet.advance_time(EXPIRY_MARGIN_SECONDS + 2)                   # past valid-until and the margin: replace
     result = wallet.send(transfers, intent_id="expiring")
     assert result.attempts == 2                               # a new message, because the old one can never land
     record = json.loads(journal.read_text())["sends"]["expiring"]
@@ -218,7 +223,7 @@ def test_a_seqno_used_behind_the_journals_back_is_never_signed_over(localnet, tm
 
     with pytest.raises(SendError, match="refuses the recorded message"):  # still valid, but dead
         ours.send(deploy_transfers(9100, 1), intent_id="ours", wait_seconds=1)
-    localnet.advance_time(ours.ttl_seconds + 1)
+    localnet.advance_time(ours.ttl_seconds + EXPIRY_MARGIN_SECONDS + 1)
     with pytest.raises(AmbiguousSend, match="seqno 0 was used on chain"):
         ours.send(deploy_transfers(9100, 1), intent_id="ours", wait_seconds=1)
     assert localnet.account(deploy_transfers(9100, 1)[0].destination).status == "nonexist"
