@@ -53,8 +53,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def postgres() -> PostgresServer:
-    if not (PG_BIN / "postgres").exists():
-        pytest.fail(f"PostgreSQL server binaries not found in {PG_BIN}: run `scripts/postgres.sh install`", pytrace=False)
+    if not (PG_BIN / "postgres").exists() or not shutil.which("pg_dump") or not shutil.which("pg_restore"):
+        pytest.fail(
+            f"PostgreSQL 15 server binaries ({PG_BIN}) or pg_dump/pg_restore not found: run `scripts/postgres.sh install`",
+            pytrace=False,
+        )
     data_dir = Path(tempfile.mkdtemp(prefix="tonsurance-pg-"))
     port = _free_port()
     env = {**os.environ, "POSTGRES_EXTRA_OPTS": "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"}

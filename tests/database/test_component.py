@@ -1,0 +1,90 @@
+"""The Database component's wiring, under Pulumi's mocks (no engine, no database)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.database import BackupPolicy, Database, DatabaseArgs
+from database.migrations import migration_set_checksum
+from tests.database.conftest import REPO
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources[args.typ] = args
+        outputs = dict(args.inputs)
+        if args.typ.endswith(":Backup"):
+            outputs |= {"backup_id": "20250115-143000-1a2b", "location": "/backups/20250115-143000-1a2b.dump"}
+        if args.typ.endswith(":SqlMigrations"):
+            outputs |= {"applied": [{"name": m["name"]} for m in args.inputs["migrations"]], "schema_version": 4}
+        return [f"{args.name}-id", outputs]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+@pytest.fixture
+def mocks() -> RecordingMocks:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    return mocks
+
+
+BACKUP = "pulumi-python:dynamic/database:Backup"
+MIGRATIONS = "pulumi-python:dynamic/database:SqlMigrations"
+
+
+@pulumi.runtime.test
+def test_migrations_take_the_id_of_the_backup_they_wait_for(mocks, migrations):
+    database = Database("database", DatabaseArgs(
+        dsn="postgresql://app:pw@db:5432/tonsurance",
+        migrations_dir=str(REPO / "migrations"),
+        single_transaction=True,
+        timescaledb_required=True,
+        backup=BackupPolicy(store_url="s3://tonsurance-backups/mainnet/", s3_region="eu-central-1"),
+    ))
+
+    def check(values):
+        backup_id, schema_version, applied = values
+        backup = mocks.resources[BACKUP].inputs
+        schema = mocks.resources[MIGRATIONS].inputs
+        assert backup["trigger"] == migration_set_checksum(migrations)
+        assert backup["store_url"] == "s3://tonsurance-backups/mainnet/" and backup["s3_region"] == "eu-central-1"
+        assert schema["backup_id"] == backup_id == "20250115-143000-1a2b"
+        assert schema["single_transaction"] is True and schema["timescaledb_required"] is True
+        assert [m["name"] for m in schema["migrations"]] == [m.name for m in migrations]
+        assert schema_version == 4 and applied == [m.name for m in migrations]
+
+    return pulumi.Output.all(database.backup_id, database.schema_version, database.applied_migrations).apply(check)
+
+
+@pulumi.runtime.test
+def test_local_stack_backs_up_to_an_absolute_folder(mocks, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    database = Database("database", DatabaseArgs(
+        dsn="host=/srv/pg port=55432 user=postgres dbname=tonsurance",
+        migrations_dir=str(REPO / "migrations"),
+        backup=BackupPolicy(store_url=".state/backups"),
+    ))
+
+    def check(_):
+        assert mocks.resources[BACKUP].inputs["store_url"] == (Path(tmp_path) / ".state" / "backups").as_uri()
+
+    return database.schema_version.apply(check)
+
+
+@pulumi.runtime.test
+def test_without_a_backup_policy_only_migrations_are_registered(mocks):
+    database = Database("database", DatabaseArgs(dsn="host=/srv/pg dbname=t", migrations_dir=str(REPO / "migrations")))
+
+    def check(_):
+        assert BACKUP not in mocks.resources
+        assert MIGRATIONS in mocks.resources and mocks.resources[MIGRATIONS].inputs.get("backup_id") is None
+        assert database.backup_id is None
+
+    return database.schema_version.apply(check)
