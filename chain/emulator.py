@@ -2,8 +2,8 @@
 
 pytvm's own Python layer is not used: its `EmulatorEngineC.default()` needs pkg_resources, its ctypes
 signatures declare three 64-bit arguments as 32-bit (logical time, the balance in c7, the amount of an
-internal message) and its default config is a toy. We bind the library ourselves with the C signatures
-of emulator-extern.h and always pass the full mainnet config cell.
+internal message), it never frees the JSON answers, and its default config is a toy. We bind the library
+ourselves with the C signatures of emulator-extern.h and always pass the full mainnet config cell.
 """
 from __future__ import annotations
 
@@ -53,12 +53,12 @@ def _library() -> ctypes.CDLL:
         "transaction_emulator_set_rand_seed": (cbool, [ptr, cstr]),
         "transaction_emulator_set_ignore_chksig": (cbool, [ptr, cbool]),
         "transaction_emulator_set_libs": (cbool, [ptr, cstr]),
-        "transaction_emulator_emulate_transaction": (cstr, [ptr, cstr, cstr]),
+        "transaction_emulator_emulate_transaction": (ptr, [ptr, cstr, cstr]),  # strdup'ed JSON, see _take
         "transaction_emulator_destroy": (None, [ptr]),
         "tvm_emulator_create": (ptr, [cstr, cstr, cint]),
         "tvm_emulator_set_c7": (cbool, [ptr, cstr, u32, u64, cstr, cstr]),
         "tvm_emulator_set_gas_limit": (cbool, [ptr, i64]),
-        "tvm_emulator_run_get_method": (cstr, [ptr, cint, cstr]),
+        "tvm_emulator_run_get_method": (ptr, [ptr, cint, cstr]),
         "tvm_emulator_destroy": (None, [ptr]),
     }
     for name, (restype, argtypes) in signatures.items():
@@ -66,6 +66,23 @@ def _library() -> ctypes.CDLL:
         function.restype, function.argtypes = restype, argtypes
     lib.emulator_set_verbosity_level(0)
     return lib
+
+
+@functools.cache
+def _libc_free():
+    free = ctypes.CDLL("libc.so.6").free
+    free.argtypes, free.restype = [ctypes.c_void_p], None
+    return free
+
+
+def _take(pointer: int | None) -> dict:
+    """Decode a JSON answer of the library and free it (the library strdup()s every answer)."""
+    if not pointer:
+        raise EmulatorError("libemulator returned no answer")
+    try:
+        return json.loads(ctypes.string_at(pointer))
+    finally:
+        _libc_free()(pointer)
 
 
 @dataclass(frozen=True)
@@ -97,8 +114,7 @@ class TransactionEmulator:
                 and lib.transaction_emulator_set_rand_seed(self._handle, rand_seed.hex().encode())):
             raise EmulatorError("libemulator rejected unixtime, lt or random seed")
         account_b64 = shard_account if isinstance(shard_account, bytes) else b64(shard_account)
-        raw = lib.transaction_emulator_emulate_transaction(self._handle, account_b64, b64(message))
-        result = json.loads(raw)
+        result = _take(lib.transaction_emulator_emulate_transaction(self._handle, account_b64, b64(message)))
         if result.get("success"):
             return EmulationResult(True, result["transaction"].encode(), result["shard_account"].encode(),
                                    vm_log=result.get("vm_log", ""))
@@ -134,7 +150,7 @@ def run_get_method(*, code: Cell, data: Cell, address: str, unixtime: int, balan
         if not lib.tvm_emulator_set_c7(handle, address.encode(), unixtime, balance, seed, _config_b64()):
             raise EmulatorError("libemulator rejected the getter context (c7)")
         lib.tvm_emulator_set_gas_limit(handle, gas_limit)
-        result = json.loads(lib.tvm_emulator_run_get_method(handle, method_id, b64(stack)))
+        result = _take(lib.tvm_emulator_run_get_method(handle, method_id, b64(stack)))
     finally:
         lib.tvm_emulator_destroy(handle)
     if not result.get("success"):
