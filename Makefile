@@ -1,0 +1,32 @@
+# Entry points. `make up` deploys the local stack; `make test` runs every test. Both bootstrap first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# The local stack keeps its state in a file backend under the work tree. Its passphrase only protects
+# throwaway localnet keys, so it is not a secret; testnet and mainnet take theirs from the environment.
+LOCAL_ENV := PULUMI_BACKEND_URL=file://$(CURDIR)/.state/pulumi PULUMI_CONFIG_PASSPHRASE=tonsurance-local
+
+.PHONY: up preview destroy test bootstrap lock
+
+bootstrap:
+	scripts/bootstrap
+
+up: bootstrap
+	. scripts/env.sh && mkdir -p .state/pulumi && export $(LOCAL_ENV) && \
+	pulumi stack select local --create --secrets-provider passphrase && \
+	pulumi up --stack local --yes --skip-preview
+
+preview: bootstrap
+	. scripts/env.sh && export $(LOCAL_ENV) && pulumi preview --stack local
+
+destroy: bootstrap
+	. scripts/env.sh && export $(LOCAL_ENV) && pulumi destroy --stack local --yes
+
+test: bootstrap
+	. scripts/env.sh && .venv/bin/python -m pytest
+
+# Re-pin transitive Python dependencies after changing requirements.txt.
+lock:
+	.venv/bin/python -m pip install --quiet -r requirements.txt
+	{ echo "# Transitive pins (pip freeze of the virtualenv). Regenerate with: make lock"; \
+	  .venv/bin/python -m pip freeze --all | grep -v '^pip=='; } > constraints.txt
