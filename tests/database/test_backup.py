@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
 
-from database.backup import BackupManifest, BackupVerificationError, count_rows, create_backup, restore_backup, verify_backup
+from database.backup import BackupError, BackupManifest, BackupVerificationError, count_rows, create_backup, restore_backup, verify_backup
 from database.dsn import describe
 from database.migrations import apply_migrations
 from database.storage import BackupNotFoundError, LocalFolderStore, S3Store
@@ -210,3 +210,17 @@ def test_restore_cli_reports_errors_without_a_traceback(second_database, tmp_pat
 def _counts(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn) as conn:
         return count_rows(conn)
+
+
+def test_restore_blocked_by_newer_dependent_objects_changes_nothing(populated, tmp_path):
+    store = LocalFolderStore(tmp_path)
+    backup_id = create_backup(populated, store).manifest.backup_id
+    with psycopg.connect(populated) as conn:  # created after the backup, depends on a backed-up table
+        conn.execute("CREATE TABLE claims (policy_id BIGINT REFERENCES policies (policy_id))")
+        conn.execute("DELETE FROM deposits")
+
+    with pytest.raises(BackupError, match="pg_restore failed for tonsurance_app@.*cannot drop .*policies"):
+        restore_backup(store, backup_id, populated)
+
+    assert scalar(populated, "SELECT count(*) FROM deposits") == 0  # the single transaction was rolled back
+    assert "claims" in tables(populated)
