@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Sequence
 
 from pytoniq_core import Address, Cell
 from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
@@ -23,9 +23,20 @@ NETWORKS: tuple[str, ...] = ("localnet", "testnet", "mainnet")
 MAX_SCAN = 4096   # transactions of one account scanned when looking for a sent message
 
 __all__ = [
-    "AccountInfo", "ChainClient", "ChainError", "ChainSettings", "ConfigError", "GetMethodError", "MessageRejected",
-    "MessageTimeout", "NetworkError", "OutMessage", "SentMessage", "TxRecord", "connect",
+    "AccountInfo", "AccountsNotActive", "ChainClient", "ChainError", "ChainSettings", "ConfigError", "GetMethodError",
+    "MessageRejected", "MessageTimeout", "NetworkError", "OutMessage", "SentMessage", "TxRecord", "connect",
 ]
+
+
+class AccountsNotActive(ChainError):
+    """Some accounts did not become active in time; lists them with what was observed."""
+
+    def __init__(self, waiting: dict[str, AccountInfo], total: int, waited_seconds: float):
+        self.waiting = waiting
+        shown = ", ".join(f"{address} ({info.status}, balance {info.balance})"
+                          for address, info in list(waiting.items())[:10])
+        more = f" and {len(waiting) - 10} more" if len(waiting) > 10 else ""
+        super().__init__(f"{len(waiting)} of {total} account(s) not active after {waited_seconds:.1f}s: {shown}{more}")
 
 
 class MessageTimeout(ChainError):
@@ -152,6 +163,24 @@ class ChainClient(ABC):
             waited = time.monotonic() - started
             if waited >= timeout_seconds:
                 raise MessageTimeout(sent, waited, self.describe_account(sent.destination, after_lt))
+            time.sleep(min(self.settings.poll_interval_seconds, max(0.0, timeout_seconds - waited)))
+
+    def wait_for_active(self, addresses: Sequence[Address], timeout_seconds: float) -> dict[str, AccountInfo]:
+        """Poll until every address is active (raw address -> AccountInfo), or raise AccountsNotActive."""
+        waiting = {raw_address(a): a for a in addresses}
+        ready: dict[str, AccountInfo] = {}
+        started = time.monotonic()
+        while True:
+            observed = {key: self.account(address) for key, address in waiting.items()}
+            for key, info in observed.items():
+                if info.status == "active":
+                    ready[key] = info
+                    del waiting[key]
+            if not waiting:
+                return ready
+            waited = time.monotonic() - started
+            if waited >= timeout_seconds:
+                raise AccountsNotActive({key: observed[key] for key in waiting}, len(addresses), waited)
             time.sleep(min(self.settings.poll_interval_seconds, max(0.0, timeout_seconds - waited)))
 
     def describe_account(self, address: Address, after_lt: int = 0) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from pytoniq_core import Address, Cell
 
-from chain.client import ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError, connect
+from chain.client import (AccountsNotActive, ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError,
+                          connect)
 from chain.wallets import Transfer, WalletKey, WalletV4R2
 from tests.chain.conftest import TON, address_of, counter_state_init, op_body
 
@@ -177,3 +178,23 @@ def v4r2_message(wallet: WalletV4R2, transfer: Transfer, seqno: int) -> Cell:
               .store_uint(0, 8).store_uint(1, 8).store_ref(transfer.message).end_cell())
     body = begin_cell().store_bytes(wallet.key.sign(signed)).store_cell(signed).end_cell()
     return MessageAny(ExternalMsgInfo(None, wallet.address, 0), wallet.state_init, body).serialize()
+
+
+def test_wait_for_active_returns_once_delayed_deploys_land(localnet, user):
+    wallet, transfer = funded_wallet(localnet)
+    localnet.set_faults(delay_seconds=1)
+    localnet.send_message(v4r2_message(wallet, transfer, seqno=0))
+    ready = localnet.wait_for_active([wallet.address, transfer.destination], timeout_seconds=10)
+    assert set(ready) == {raw(wallet.address), raw(transfer.destination)}
+    assert all(info.status == "active" for info in ready.values())
+
+
+def test_wait_for_active_names_the_accounts_that_are_not(localnet, user):
+    localnet.fund(user, TON)
+    missing = address_of(counter_state_init(123))
+    with pytest.raises(AccountsNotActive) as not_active:
+        localnet.wait_for_active([user, missing], timeout_seconds=0.1)
+    assert set(not_active.value.waiting) == {raw(user), raw(missing)}
+    text = str(not_active.value)
+    assert text.startswith("2 of 2 account(s) not active") and f"{raw(user)} (uninit, balance" in text
+    assert f"{raw(missing)} (nonexist, balance 0)" in text

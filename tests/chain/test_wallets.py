@@ -15,8 +15,8 @@ import pytest
 from pytoniq_core import Address, Cell
 
 from chain.client import ChainSettings, MessageRejected, MessageTimeout, connect
-from chain.wallets import (EXPIRY_MARGIN_SECONDS, AmbiguousSend, HighloadWalletV3, InsufficientFunds, IntentConflict, SendError, SendFailed,
-                           Transfer, WalletKey, WalletV4R2)
+from chain.wallets import (EXPIRY_MARGIN_SECONDS, AmbiguousSend, HighloadWalletV3, InsufficientFunds, IntentConflict,
+                           SendError, SendFailed, Transfer, WalletKey, WalletV4R2)
 from tests.chain.conftest import HIGHLOAD_SEED, TON, deploy_transfers
 
 ROOT = Path(__file__).resolve().parents[2]
