@@ -161,8 +161,8 @@ def apply_migrations(
     with connect(dsn, autocommit=True) as conn:
         # The lock is held until the connection closes, also when a migration fails.
         _acquire_lock(conn, lock_timeout_seconds, where)
-        conn.execute(_CREATE_SCHEMA_MIGRATIONS)
         _require_timescaledb_available(conn, timescaledb_required, where)
+        conn.execute(_CREATE_SCHEMA_MIGRATIONS)
         applied = _read_applied(conn)
         check_drift(migrations, applied, where)
         pending = pending_migrations(migrations, {row.version for row in applied})

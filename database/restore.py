@@ -14,6 +14,8 @@ import argparse
 import os
 import sys
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from database.backup import BackupError, BackupManifest, restore_backup, tables_not_in_backup
 from database.dsn import DatabaseConnectionError, describe, parse
 from database.storage import BackupNotFoundError, store_from_url
@@ -23,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _restore(args)
-    except (BackupError, BackupNotFoundError, DatabaseConnectionError, ValueError) as error:
+    except (BackupError, BackupNotFoundError, DatabaseConnectionError, ValueError, BotoCoreError, ClientError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 def _restore(args: argparse.Namespace) -> int:
     target_dsn = args.target_dsn or os.environ.get(args.target_dsn_env or "", "")
     if not target_dsn:
-        print(f"error: environment variable {args.target_dsn_env} is empty", file=sys.stderr)
+        print("error: the target DSN is empty", file=sys.stderr)
         return 2
     store = store_from_url(args.store, endpoint_url=args.s3_endpoint_url, region=args.s3_region)
     manifest = BackupManifest.from_json(store.manifest(args.backup_id))
@@ -45,7 +47,10 @@ def _restore(args: argparse.Namespace) -> int:
     print(f"Target: {target}")
     print("The target's tables are replaced by the backup's: data written since the backup is LOST.")
     if not args.yes:
-        answer = input(f"Type the target database name ({dbname}) to restore: ").strip()
+        try:
+            answer = input(f"Type the target database name ({dbname}) to restore: ").strip()
+        except EOFError:  # no terminal, no answer
+            answer = ""
         if answer != dbname:
             print("Not confirmed; nothing was changed.", file=sys.stderr)
             return 1

@@ -180,6 +180,8 @@ def test_restore_cli_asks_for_confirmation(postgres, populated, second_database,
     refused = _restore_cli(args, second_database, answer="yes\n")  # not the database name
     assert refused.returncode == 1
     assert "nothing was changed" in refused.stderr
+    no_answer = _restore_cli(args, second_database, answer="")  # stdin closed, e.g. in a pipeline
+    assert no_answer.returncode == 1 and "nothing was changed" in no_answer.stderr
     assert tables(second_database) == set()
 
     confirmed = _restore_cli(args, second_database, answer="restore_target\n")
