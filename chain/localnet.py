@@ -53,32 +53,34 @@ class LocalnetClient(ChainClient):
 
     # ---- file ----------------------------------------------------------------------------------------
     def _load(self) -> dict:
+        """The chain state, parsed again only when the file was replaced since the last read."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
             return _fresh_state()
         signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if self._cache is None or self._cache[0] != signature:
-            try:
-                state = json.loads(self.path.read_text())
-            except json.JSONDecodeError as error:
-                raise ConfigError(f"{self.path}: not a localnet chain file ({error})") from None
-            if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
-                raise ConfigError(f"{self.path}: not a localnet chain file of format {FORMAT_VERSION}")
-            self._cache = (signature, state)
+            self._cache = (signature, self._parse(self.path.read_text()))
         return self._cache[1]
+
+    def _parse(self, text: str) -> dict:
+        try:
+            state = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{self.path}: not a localnet chain file ({error})") from None
+        if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+            raise ConfigError(f"{self.path}: not a localnet chain file of format {FORMAT_VERSION}")
+        return state
 
     def _update(self, change: Callable[[dict, Sandbox], T]) -> T:
         """Apply `change` to the chain under the lock and persist it; an exception persists nothing."""
         with exclusive_lock(self.path):
-            self._cache = None
-            state = json.loads(json.dumps(self._load()))  # private copy: a failed change leaves the cache intact
+            state = self._parse(self.path.read_text()) if self.path.exists() else _fresh_state()
             sandbox = self._sandbox(state)
             self._deliver_due(state, sandbox)
             result = change(state, sandbox)
             state["chain"] = sandbox.to_state()
             write_json_atomically(self.path, state)
-            self._cache = None
             return result
 
     def _sandbox(self, state: dict) -> Sandbox:
