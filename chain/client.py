@@ -56,6 +56,7 @@ class ChainSettings:
     liteserver_config_path: str | None = None   # testnet/mainnet: a global network config JSON file
     request_timeout_seconds: float = 10.0       # one liteserver request
     retries: int = 3                             # extra attempts on transient errors
+    retry_backoff_seconds: float = 0.5           # pause before retry n: n x this
     poll_interval_seconds: float = 0.5           # how often waits look at the chain
 
     def __post_init__(self) -> None:
@@ -65,7 +66,8 @@ class ChainSettings:
             raise ConfigError("localnet needs localnet_path (the chain file, e.g. .state/localnet/local.json)")
         if self.network != "localnet" and not self.liteserver_config_path:
             raise ConfigError(f"{self.network} needs liteserver_config_path (a global network config JSON file)")
-        if self.request_timeout_seconds <= 0 or self.retries < 0 or self.poll_interval_seconds <= 0:
+        if self.request_timeout_seconds <= 0 or self.poll_interval_seconds <= 0 or self.retries < 0 \
+                or self.retry_backoff_seconds < 0:
             raise ConfigError("timeouts and poll interval must be positive, retries non-negative")
 
 

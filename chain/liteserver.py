@@ -32,7 +32,6 @@ ZERO_STATE_ROOT_HASHES = {
     "testnet": "gj+B8wb/AmlPk1z1AhVI484rhrUpgSr2oSFIh56VoSg=",
 }
 TRANSIENT_LITESERVER_CODES = {651, 652, -400, -503}   # block not ready / not in db / temporarily unavailable
-RETRY_BACKOFF_SECONDS = 0.5
 STARTUP_TIMEOUT_FACTOR = 3   # connecting to the liteservers may take a few request timeouts
 
 BalancerFactory = Callable[[dict, float], Any]
@@ -95,7 +94,7 @@ class LiteserverClient(ChainClient):
                             type(error).__name__)
                 if attempt < attempts:
                     # sleep inside the loop so pytoniq's peer checker can reconnect meanwhile
-                    loop.run_until_complete(asyncio.sleep(RETRY_BACKOFF_SECONDS * attempt))
+                    loop.run_until_complete(asyncio.sleep(self.settings.retry_backoff_seconds * attempt))
         raise NetworkError(f"{what} on {self.network} failed after {attempts} attempt(s) "
                            f"(timeout {self.settings.request_timeout_seconds}s each): "
                            f"{type(last).__name__}: {last}") from None

@@ -112,7 +112,7 @@ def fake(chain):
 @pytest.fixture
 def settings(tmp_path):
     return ChainSettings("testnet", liteserver_config_path=network_config(tmp_path), request_timeout_seconds=0.5,
-                         retries=2, poll_interval_seconds=0.01)
+                         retries=2, retry_backoff_seconds=0.01, poll_interval_seconds=0.01)
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_retries_run_out_into_a_network_error(client, fake, user):
 
 def test_a_hanging_liteserver_times_out(tmp_path, fake):
     settings = ChainSettings("testnet", liteserver_config_path=network_config(tmp_path),
-                             request_timeout_seconds=0.05, retries=1)
+                             request_timeout_seconds=0.05, retries=1, retry_backoff_seconds=0.01)
     client = LiteserverClient(settings, balancer_factory=lambda config, timeout: fake)
     fake.delay_seconds = 5
     started = time.monotonic()
