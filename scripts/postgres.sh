@@ -66,7 +66,11 @@ cmd_start() {
       --auth-local=trust --auth-host=scram-sha-256 2>&1)" || die "initdb failed: $log"
   fi
 
-  if ! is_running "$datadir"; then
+  if is_running "$datadir"; then
+    local running_port
+    running_port="$(sed -n 4p "$datadir/postmaster.pid")"  # line 4 of postmaster.pid is the port
+    [ "$running_port" = "$port" ] || die "the server of $datadir is already running on port $running_port, not $port"
+  else
     as_owner "$PG_BIN/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $port -k $datadir ${POSTGRES_EXTRA_OPTS:-}" start >/dev/null \
       || die "server did not start, see $datadir/server.log"

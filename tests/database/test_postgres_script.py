@@ -22,6 +22,12 @@ def test_start_is_idempotent_and_creates_the_database(postgres):
         assert conn.execute("SELECT current_database()").fetchone()[0] == "tonsurance_local"
 
 
+def test_start_refuses_a_running_server_on_another_port(postgres):
+    result = script("start", str(postgres.data_dir), str(postgres.port + 1))
+    assert result.returncode == 1
+    assert f"already running on port {postgres.port}, not {postgres.port + 1}" in result.stderr
+
+
 def test_missing_server_binaries_say_how_to_install_them(tmp_path):
     result = script("start", str(tmp_path / "data"), "55999", PG_VERSION="99")
     assert result.returncode == 1
