@@ -198,3 +198,14 @@ def test_wait_for_active_names_the_accounts_that_are_not(localnet, user):
     text = str(not_active.value)
     assert text.startswith("2 of 2 account(s) not active") and f"{raw(user)} (uninit, balance" in text
     assert f"{raw(missing)} (nonexist, balance 0)" in text
+
+
+def test_threads_of_one_process_are_serialized_too(localnet, user):
+    # the Pulumi provider serves resources from several threads of one process
+    import threading
+    workers = [threading.Thread(target=lambda: [localnet.fund(user, TON) for _ in range(10)]) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(localnet.transactions(user, 100)) == 40
