@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -202,7 +203,6 @@ def test_wait_for_active_names_the_accounts_that_are_not(localnet, user):
 
 def test_threads_of_one_process_are_serialized_too(localnet, user):
     # the Pulumi provider serves resources from several threads of one process
-    import threading
     workers = [threading.Thread(target=lambda: [localnet.fund(user, TON) for _ in range(10)]) for _ in range(4)]
     for worker in workers:
         worker.start()
