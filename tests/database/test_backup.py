@@ -226,3 +226,18 @@ def test_restore_blocked_by_newer_dependent_objects_changes_nothing(populated, t
 
     assert scalar(populated, "SELECT count(*) FROM deposits") == 0  # the single transaction was rolled back
     assert "claims" in tables(populated)
+
+
+def test_restore_cli_from_s3(populated, second_database, s3_endpoint, aws_credentials):
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="cli-backups")
+    store = S3Store("cli-backups", "testnet/", endpoint_url=s3_endpoint)
+    backup_id = create_backup(populated, store).manifest.backup_id
+
+    result = _restore_cli(
+        ["--store", "s3://cli-backups/testnet", "--s3-endpoint-url", s3_endpoint, "--backup-id", backup_id, "--yes"],
+        second_database,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert f"s3://cli-backups/testnet/{backup_id}.dump" in result.stdout
+    assert _counts(second_database) == _counts(populated)
