@@ -1,0 +1,176 @@
+"""What the TON providers (`ton_contract.py`, `shard_batch.py`) share.
+
+Resource inputs carry plain values only: the chain settings as a dict, the deployer mnemonic (a Pulumi
+secret; the engine unwraps it before a provider method runs) and the path of the wallets' send journal.
+Every method builds its client and wallet from them, so the providers pickle and hold nothing between calls.
+
+Money rules applied here:
+- before anything is sent, each deploy is executed on a private in-memory chain (the same TVM and
+  config) and refused unless the account comes out active with the expected code;
+- wallets send through the journal (chain/wallets.py), so a re-run after any interruption converges on
+  the recorded message instead of signing a second one;
+- the faucet tops up the deployer only on localnet.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import pulumi
+from pytoniq_core import Address, Cell, StateInit
+
+from chain.client import AccountInfo, ChainClient, ChainError, ChainSettings
+from chain.files import exclusive_lock
+from chain.localnet import LocalnetClient
+from chain.sandbox import Sandbox, raw_address
+from chain.wallets import FEE_RESERVE_PER_TRANSFER, WalletKey
+
+TON = 10**9
+# What a deployer wallet needs beyond the transfers and the wallets' own reserve: its own deployment on
+# first use and the forwarding fees. Localnet tops up to this margin; public networks fail with the figure.
+WALLET_MARGIN = TON // 10
+DEFAULT_WAIT_SECONDS = 120.0
+
+
+class DeployRefused(ChainError):
+    """Nothing was sent: the deploy would not produce the expected contract, or the address is taken."""
+
+
+class DerivedAddressMismatch(ChainError):
+    """A contract derives an address that differs from the one the program computed."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A contract to deploy: its address and the StateInit whose hash that address is."""
+    address: Address
+    state_init: StateInit
+
+    @property
+    def code_hash(self) -> str:
+        return self.state_init.code.hash.hex()
+
+    @property
+    def raw(self) -> str:
+        return raw_address(self.address)
+
+
+@dataclass(frozen=True)
+class DeployEffect:
+    """The computed outcome of one deploy message on a private copy of the TVM."""
+    target: Target
+    success: bool
+    exit_code: int | None
+    status: str
+    code_hash: str | None
+    balance: int
+    fees: int
+
+    @property
+    def deploys(self) -> bool:
+        return self.success and self.status == "active" and self.code_hash == self.target.code_hash
+
+
+def chain_input(settings: ChainSettings) -> dict[str, Any]:
+    """The resource input describing how to reach the chain (plain values, picklable)."""
+    return {"network": settings.network, "localnet_path": settings.localnet_path,
+            "liteserver_config_path": settings.liteserver_config_path}
+
+
+def chain_settings(props: dict[str, Any]) -> ChainSettings:
+    chain = props["chain"]
+    return ChainSettings(chain["network"], localnet_path=chain.get("localnet_path"),
+                         liteserver_config_path=chain.get("liteserver_config_path"))
+
+
+def deployer_key(props: dict[str, Any]) -> WalletKey:
+    """The deployer's key from the secret input; the error never repeats the words."""
+    return WalletKey.from_mnemonic(props["deployer_mnemonic"])
+
+
+def cell_from_b64(boc: str) -> Cell:
+    return Cell.one_from_boc(base64.b64decode(boc))
+
+
+def cell_to_b64(cell: Cell) -> str:
+    return base64.b64encode(cell.to_boc()).decode()
+
+
+def target_of(code: Cell, data: Cell) -> Target:
+    state_init = StateInit(code=code, data=data)
+    return Target(Address((0, state_init.serialize().hash)), state_init)
+
+
+def friendly_address(raw: str, network: str) -> str:
+    """The user-friendly bounceable form, test-only flagged off mainnet (as config.py writes addresses)."""
+    return Address(raw).to_str(is_user_friendly=True, is_bounceable=True, is_test_only=network != "mainnet")
+
+
+def compute_deploys(now: int, sender: Address, targets: Sequence[Target], value: int) -> list[DeployEffect]:
+    """Execute each deploy message (value + StateInit, bounceable) on a fresh in-memory chain."""
+    sandbox = Sandbox(now=now)
+    effects = []
+    for target in targets:
+        records = sandbox.send_internal(sender=sender, to=target.address, value=value,
+                                        state_init=target.state_init, bounce=True)
+        deploy_tx = records[0]
+        info = sandbox.account(target.address)
+        effects.append(DeployEffect(target, deploy_tx.success, deploy_tx.exit_code, info.status, info.code_hash,
+                                    info.balance, sum(r.total_fees for r in records)))
+    return effects
+
+
+def require_deployable(effects: Sequence[DeployEffect], what: str) -> None:
+    failing = [e for e in effects if not e.deploys]
+    if failing:
+        shown = "; ".join(f"{e.target.raw}: transaction {'succeeded' if e.success else 'failed'} "
+                          f"(exit code {e.exit_code}), account {e.status}" for e in failing[:5])
+        raise DeployRefused(f"{what}: the deploy message was executed on a private copy of the TVM and would not "
+                            f"produce the expected contract, so nothing was sent ({shown})")
+
+
+def require_expected_code(info: AccountInfo, target: Target, what: str) -> None:
+    """An active account at the target address must run the expected code (otherwise it is not ours)."""
+    if info.status == "frozen":
+        raise DeployRefused(f"{what} at {target.raw} is frozen (balance {info.balance} nanotons); "
+                            "unfreeze it by hand before deploying")
+    if info.status == "active" and info.code_hash != target.code_hash:
+        raise DeployRefused(f"{what} at {target.raw} is active with code {info.code_hash}, "
+                            f"expected {target.code_hash}; not touching it")
+
+
+def drift(info: AccountInfo, expected_code_hash: str) -> str | None:
+    """What differs between the account on chain and the deployed contract, or None."""
+    if info.status != "active":
+        return f"account is {info.status} (balance {info.balance} nanotons)"
+    if info.code_hash != expected_code_hash:
+        return f"account runs code {info.code_hash}, expected {expected_code_hash}"
+    return None
+
+
+@contextlib.contextmanager
+def deployer_turn(props: dict[str, Any]) -> Iterator[None]:
+    """One funding-and-send at a time per journal: a balance checked for a send stays true until it is signed."""
+    with exclusive_lock(Path(f"{props['journal_path']}.deployer")):
+        yield
+
+
+def fund_on_localnet(client: ChainClient, wallet: Address, needed: int) -> int:
+    """Localnet only: top the wallet up to `needed` plus the margin from the faucet. Returns nanotons funded."""
+    if not isinstance(client, LocalnetClient):
+        return 0
+    balance = client.account(wallet).balance
+    if balance >= needed + FEE_RESERVE_PER_TRANSFER:
+        return 0
+    amount = needed + WALLET_MARGIN - balance
+    client.fund(wallet, amount)
+    pulumi.log.info(f"localnet faucet: funded deployer wallet {raw_address(wallet)} with {amount / TON:.3f} TON")
+    return amount
+
+
+def wallet_needs(values: Sequence[int]) -> int:
+    """What chain/wallets.py requires on the wallet before it signs these transfers."""
+    return sum(values) + FEE_RESERVE_PER_TRANSFER * (len(values) + 1)

@@ -1,0 +1,47 @@
+"""What the engine does with a dynamic provider: serialize it with dill, load it in another process, call it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pulumi.dynamic.dynamic import serialize_provider
+from pytoniq_core import Address
+
+from contracts.pricing_oracle import PricingOracle
+from dynamic_providers.shard_batch import ShardBatchProvider
+from dynamic_providers.ton_contract import TonContractProvider
+from tests.providers.conftest import ADMIN
+
+REPO = Path(__file__).resolve().parents[2]
+
+HOST = """
+import base64, json, sys
+import dill
+request = json.load(sys.stdin)
+load = lambda key: dill.loads(base64.b64decode(request[key]))
+contract = load("contract")
+oracle = contract.create(request["oracle"])
+contract.create(request["router"])
+shards = load("batch").create(request["shards"])
+print(json.dumps({"oracle": oracle.id, "shards": shards.outs["deployed_ids"]}))
+"""
+
+
+def test_providers_pickle_and_run_in_a_fresh_process(client, inputs):
+    router = inputs.router()
+    shards = inputs.shards(router["address"], range(4))
+    request = {
+        "contract": serialize_provider(TonContractProvider()),
+        "batch": serialize_provider(ShardBatchProvider()),
+        "router": router, "oracle": inputs.oracle(), "shards": shards,
+    }
+    result = subprocess.run([sys.executable, "-c", HOST], cwd=REPO, input=json.dumps(request),
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["shards"] == [0, 1, 2, 3]
+    assert PricingOracle(Address(answer["oracle"])).get_admin(client.run_get_method) == ADMIN
+
