@@ -1,0 +1,217 @@
+"""Every validation rule of config.py, on raw values as the Pulumi runtime hands them over."""
+
+import hashlib
+import json
+
+import pytest
+from pytoniq_core import Address
+from pytoniq_core.crypto.keys import mnemonic_new
+
+from config import ConfigError, SecretValue, parse_stack_config
+
+MNEMONIC = " ".join(mnemonic_new(24))
+IMAGES = {s: f"ghcr.io/tonsurance/{s.lower()}:1.0.0"
+          for s in ("backend", "pricingKeeper", "bridgeHealthKeeper", "apiV2", "websocketV2")}
+
+
+def address(seed: str, testnet: bool = True) -> str:
+    raw = Address("0:" + hashlib.sha256(seed.encode()).hexdigest())
+    return raw.to_str(is_user_friendly=True, is_bounceable=True, is_test_only=testnet)
+
+
+def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
+    testnet = network != "mainnet"
+    raw = {
+        "network": network,
+        "shardCount": "256" if network == "mainnet" else "16",
+        "adminAddress": address("admin", testnet),
+        "keeperAddresses": json.dumps([address("k1", testnet), address("k2", testnet)]),
+        "treasuryAddress": address("treasury", testnet),
+        "claimsProcessorAddress": address("claims", testnet),
+        "deployerMnemonic": MNEMONIC,
+        "namespace": f"tonsurance-{network}",
+        "images": json.dumps(IMAGES),
+        "database": json.dumps({"host": "127.0.0.1", "port": 5432, "name": "tonsurance", "user": "tonsurance"}),
+        "databasePassword": "s3cret-db-password",
+    }
+    if network != "localnet":
+        raw["liteserverConfig"] = "config/testnet-global.config.json"
+    raw.update(overrides)
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+SECRETS = {"deployerMnemonic", "databasePassword"}
+
+
+def parse(raw, secrets=SECRETS, stack="test"):
+    return parse_stack_config(stack, raw, set(secrets))
+
+
+def error_for(raw, secrets=SECRETS) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse(raw, secrets)
+    return info.value
+
+
+def test_local_config_parses_with_defaults():
+    cfg = parse(raw_config())
+    assert cfg.ton.network == "localnet"
+    assert cfg.ton.shard_count == 16
+    assert cfg.ton.shard_batch_size == 16
+    assert cfg.ton.localnet_path == ".state/localnet/chain.json"
+    assert cfg.ton.deployer_mnemonic.value == MNEMONIC
+    assert len(cfg.ton.keeper_addresses) == 2
+    assert cfg.database.timescaledb_required is False
+    assert cfg.database.backup_before_migrate is False
+    assert not cfg.is_mainnet
+
+
+def test_mainnet_defaults_require_backup_timescaledb_and_one_transaction():
+    cfg = parse(raw_config("mainnet"))
+    assert cfg.is_mainnet
+    assert cfg.ton.shard_count == 256
+    assert (cfg.database.timescaledb_required, cfg.database.backup_before_migrate,
+            cfg.database.single_transaction) == (True, True, True)
+    assert cfg.ton.localnet_path is None
+
+
+@pytest.mark.parametrize("network", ["devnet", "Mainnet", None])
+def test_network_must_be_known(network):
+    err = error_for(raw_config(network=network) if network else {**raw_config(), "network": ""})
+    assert err.key == "tonsurance:network"
+
+
+@pytest.mark.parametrize("count, expected", [("17", "must be 16 or 256, got 17"), ("0", "must be 16 or 256"),
+                                             ("sixteen", "must be an integer")])
+def test_shard_count(count, expected):
+    err = error_for(raw_config(shardCount=count))
+    assert err.key == "tonsurance:shardCount"
+    assert expected in str(err)
+
+
+def test_shard_batch_size_bounds():
+    assert error_for(raw_config(shardBatchSize="0")).key == "tonsurance:shardBatchSize"
+    assert parse(raw_config(shardBatchSize="32")).ton.shard_batch_size == 32
+
+
+@pytest.mark.parametrize("value", ["EQ-not-an-address", "0:zz", "", "kQC"])
+def test_malformed_address(value):
+    err = error_for(raw_config(adminAddress=value or None))
+    assert err.key == "tonsurance:adminAddress"
+
+
+def test_testnet_address_refused_on_mainnet():
+    err = error_for(raw_config("mainnet", treasuryAddress=address("treasury", testnet=True)))
+    assert err.key == "tonsurance:treasuryAddress"
+    assert "testnet address but the stack's network is mainnet" in str(err)
+
+
+def test_mainnet_address_refused_on_testnet():
+    err = error_for(raw_config("testnet", adminAddress=address("admin", testnet=False)))
+    assert "mainnet address but the stack's network is testnet" in str(err)
+
+
+def test_raw_address_refused_on_mainnet_but_accepted_on_localnet():
+    raw_form = "0:" + "ab" * 32
+    assert "user-friendly form" in str(error_for(raw_config("mainnet", adminAddress=raw_form)))
+    assert parse(raw_config(adminAddress=raw_form)).ton.admin_address == Address(raw_form).to_str(
+        is_user_friendly=True, is_bounceable=True, is_test_only=True)
+
+
+def test_masterchain_address_refused():
+    err = error_for(raw_config(adminAddress="-1:" + "ab" * 32))
+    assert "workchain 0" in str(err)
+
+
+def test_keeper_addresses_rules():
+    assert error_for(raw_config(keeperAddresses=None)).key == "tonsurance:keeperAddresses"
+    assert error_for(raw_config(keeperAddresses="[]")).key == "tonsurance:keeperAddresses"
+    assert "must be a list" in str(error_for(raw_config(keeperAddresses=address("k1"))))
+    k = address("k1")
+    assert "twice" in str(error_for(raw_config(keeperAddresses=json.dumps([k, k]))))
+    assert error_for(raw_config(keeperAddresses=json.dumps([k, "nope"]))).key == "tonsurance:keeperAddresses[1]"
+
+
+def test_missing_secret():
+    raw = raw_config(deployerMnemonic=None)
+    err = error_for(raw)
+    assert err.key == "tonsurance:deployerMnemonic"
+    assert "pulumi config set --secret deployerMnemonic" in str(err)
+
+
+def test_plaintext_where_secret_required_is_refused_without_echoing_it():
+    err = error_for(raw_config(), secrets={"databasePassword"})
+    assert err.key == "tonsurance:deployerMnemonic"
+    assert "plaintext" in str(err)
+    assert MNEMONIC.split()[0] not in str(err).split()
+    err = error_for(raw_config(), secrets={"deployerMnemonic"})
+    assert err.key == "tonsurance:databasePassword"
+    assert "s3cret-db-password" not in str(err)
+
+
+def test_invalid_mnemonic_is_refused_without_echoing_it():
+    words = MNEMONIC.split()
+    bad = " ".join(words[1:] + words[:1])  # same words, wrong order: checksum fails
+    err = error_for(raw_config(deployerMnemonic=bad))
+    assert err.key == "tonsurance:deployerMnemonic"
+    assert not any(w in str(err).split() for w in words)
+    assert "24-word" in str(error_for(raw_config(deployerMnemonic="abandon " * 12)))
+
+
+def test_secret_value_never_shows_in_repr():
+    cfg = parse(raw_config())
+    assert MNEMONIC not in repr(cfg)
+    assert "s3cret-db-password" not in repr(cfg)
+    assert str(SecretValue("x")) == "SecretValue(***)"
+
+
+def test_liteserver_config_required_off_localnet():
+    err = error_for(raw_config("testnet", liteserverConfig=None))
+    assert err.key == "tonsurance:liteserverConfig"
+
+
+@pytest.mark.parametrize("path", ["/etc/chain.json", "../chain.json"])
+def test_localnet_path_stays_inside_project(path):
+    assert error_for(raw_config(localnetPath=path)).key == "tonsurance:localnetPath"
+
+
+@pytest.mark.parametrize("namespace", ["Tonsurance", "ton_surance", "-x", "a" * 64])
+def test_namespace_must_be_dns_label(namespace):
+    assert error_for(raw_config(namespace=namespace)).key == "tonsurance:namespace"
+
+
+def test_images_rules():
+    missing = {k: v for k, v in IMAGES.items() if k != "apiV2"}
+    assert "missing: apiV2" in str(error_for(raw_config(images=json.dumps(missing))))
+    assert "unknown services" in str(error_for(raw_config(images=json.dumps({**IMAGES, "frontend": "x:1"}))))
+    untagged = {**IMAGES, "backend": "ghcr.io/tonsurance/backend"}
+    assert error_for(raw_config(images=json.dumps(untagged))).key == "tonsurance:images.backend"
+    latest = {**IMAGES, "backend": "ghcr.io/tonsurance/backend:latest"}
+    assert parse(raw_config(images=json.dumps(latest)))  # allowed off mainnet
+    assert "must pin a version on mainnet" in str(error_for(raw_config("mainnet", images=json.dumps(latest))))
+
+
+def test_database_rules():
+    assert error_for(raw_config(database=None)).key == "tonsurance:database"
+    no_host = json.dumps({"port": 5432, "name": "t", "user": "u"})
+    assert error_for(raw_config(database=no_host)).key == "tonsurance:database.host"
+    bad_port = json.dumps({"host": "h", "port": 70000, "name": "t", "user": "u"})
+    assert error_for(raw_config(database=bad_port)).key == "tonsurance:database.port"
+    extra = json.dumps({"host": "h", "name": "t", "user": "u", "password": "x"})
+    assert "unknown keys password" in str(error_for(raw_config(database=extra)))
+    assert error_for(raw_config(database="not json")).key == "tonsurance:database"
+
+
+def test_mainnet_cannot_skip_verified_backup():
+    err = error_for(raw_config("mainnet", backupBeforeMigrate="false"))
+    assert err.key == "tonsurance:backupBeforeMigrate"
+
+
+def test_boolean_must_be_true_or_false():
+    assert error_for(raw_config(timescaledbRequired="yes")).key == "tonsurance:timescaledbRequired"
+
+
+def test_unknown_key_is_reported_as_typo():
+    err = error_for(raw_config(shardcount="16"))
+    assert err.key == "tonsurance:shardcount"
+    assert "not a known configuration key" in str(err)
