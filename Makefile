@@ -5,6 +5,8 @@ SHELL := /bin/bash
 # The local stack keeps its state in a file backend under the work tree. Its passphrase only protects
 # throwaway localnet keys, so it is not a secret; testnet and mainnet take theirs from the environment.
 LOCAL_ENV := PULUMI_BACKEND_URL=file://$(CURDIR)/.state/pulumi PULUMI_CONFIG_PASSPHRASE=tonsurance-local
+# The local stack's PostgreSQL: data directory and port as in Pulumi.local.yaml (tonsurance:database).
+LOCAL_POSTGRES := scripts/postgres.sh start .state/postgres 55432 tonsurance
 
 .PHONY: up preview destroy test bootstrap lock
 
@@ -12,14 +14,17 @@ bootstrap:
 	scripts/bootstrap
 
 up: bootstrap
+	$(LOCAL_POSTGRES)
 	. scripts/env.sh && mkdir -p .state/pulumi && export $(LOCAL_ENV) && \
 	pulumi stack select local --create --secrets-provider passphrase && \
 	pulumi up --stack local --yes --skip-preview
 
 preview: bootstrap
+	$(LOCAL_POSTGRES)
 	. scripts/env.sh && export $(LOCAL_ENV) && pulumi preview --stack local
 
 destroy: bootstrap
+	$(LOCAL_POSTGRES)
 	. scripts/env.sh && export $(LOCAL_ENV) && pulumi destroy --stack local --yes
 
 test: bootstrap

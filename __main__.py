@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.database import BackupPolicy, Database, DatabaseArgs
 from components.platform import Platform, PlatformArgs
 from config import ConfigError, load_stack_config
 
@@ -16,9 +17,20 @@ platform = Platform("platform", PlatformArgs(
     labels={"tonsurance.io/network": cfg.ton.network},
 ))
 
+database = Database("database", DatabaseArgs(
+    dsn=pulumi.Output.secret(cfg.database.dsn()),
+    single_transaction=cfg.database.single_transaction,
+    timescaledb_required=cfg.database.timescaledb_required,
+    backup=BackupPolicy(store_url=cfg.database.backup_store, s3_region=cfg.database.backup_s3_region)
+    if cfg.database.backup_before_migrate else None,
+))
+
 pulumi.export("network", cfg.ton.network)
 pulumi.export("shard_count", cfg.ton.shard_count)
 pulumi.export("admin_address", cfg.ton.admin_address)
 pulumi.export("keeper_addresses", list(cfg.ton.keeper_addresses))
 pulumi.export("namespace", platform.namespace)
 pulumi.export("manifests_dir", platform.manifests_dir)
+pulumi.export("database_schema_version", database.schema_version)
+pulumi.export("database_migrations", database.applied_migrations)
+pulumi.export("database_backup_id", database.backup_id)

@@ -11,6 +11,7 @@ engine; `load_stack_config` feeds it from the Pulumi runtime.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -70,14 +71,24 @@ class KubernetesConfig:
 
 @dataclass(frozen=True)
 class DatabaseConfig:
-    host: str
+    host: str  # a host name, or on localnet the server's Unix socket directory inside the project
     port: int
     name: str
     user: str
-    password: SecretValue
+    password: SecretValue | None  # None only on localnet, whose socket needs no password
     timescaledb_required: bool
     backup_before_migrate: bool
     single_transaction: bool
+    backup_store: str | None  # s3://bucket/prefix, or on localnet a folder inside the project
+    backup_s3_region: str | None
+
+    def dsn(self) -> str:
+        """The libpq connection string, password included: wrap it in a Pulumi secret at once."""
+        from psycopg.conninfo import make_conninfo
+
+        host = os.path.abspath(self.host) if self.host.startswith(".") else self.host
+        password = {"password": self.password.value} if self.password else {}
+        return make_conninfo(host=host, port=self.port, dbname=self.name, user=self.user, **password)
 
 
 @dataclass(frozen=True)
@@ -266,15 +277,36 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
     if unknown_db:
         raise ConfigError("database", f"has unknown keys {', '.join(unknown_db)}")
     is_public_network = network in ("testnet", "mainnet")
+    host = db["host"]
+    if host.startswith((".", "/")):
+        if is_public_network:
+            raise ConfigError("database.host", f"must be a host name on {network}, got the path {host!r}")
+        host = _relative_path("database.host", host)
+    if is_public_network or read.optional("databasePassword") is not None:
+        password = read.secret("databasePassword", "the PostgreSQL password")
+    else:
+        password = None
+    backup_before_migrate = read.boolean("backupBeforeMigrate", default=network == "mainnet")
+    backup_store = read.optional("backupStore")
+    if backup_store is None and backup_before_migrate:
+        raise ConfigError("backupStore", "is required when backupBeforeMigrate is true: s3://bucket/prefix"
+                                         + (" or a folder inside the project" if not is_public_network else ""))
+    if backup_store is not None:
+        if is_public_network and not backup_store.startswith("s3://"):
+            raise ConfigError("backupStore", f"must be an s3://bucket/prefix URL on {network}, got {backup_store!r}")
+        if not backup_store.startswith("s3://"):
+            backup_store = _relative_path("backupStore", backup_store)
     database = DatabaseConfig(
-        host=db["host"],
+        host=host,
         port=port,
         name=db["name"],
         user=db["user"],
-        password=read.secret("databasePassword", "the PostgreSQL password"),
+        password=password,
         timescaledb_required=read.boolean("timescaledbRequired", default=is_public_network),
-        backup_before_migrate=read.boolean("backupBeforeMigrate", default=network == "mainnet"),
+        backup_before_migrate=backup_before_migrate,
         single_transaction=read.boolean("migrationsInOneTransaction", default=network == "mainnet"),
+        backup_store=backup_store,
+        backup_s3_region=read.optional("backupS3Region"),
     )
     if network == "mainnet" and not (database.timescaledb_required and database.backup_before_migrate):
         raise ConfigError("backupBeforeMigrate", "mainnet requires a verified backup before migrations and TimescaleDB")

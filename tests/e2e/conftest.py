@@ -1,3 +1,7 @@
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tests.e2e.harness import TOOLS, StackCopy, stack_copy
@@ -10,8 +14,19 @@ def _toolchain_present():
 
 
 @pytest.fixture
-def local_stack(tmp_path) -> StackCopy:
+def project_dir():
+    """A folder for a project copy that the `postgres` user can traverse (pytest's tmp_path is private)."""
+    base = Path(tempfile.mkdtemp(prefix="tonsurance-e2e-"))
+    base.chmod(0o755)
+    yield base / "project"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def local_stack(project_dir) -> StackCopy:
     """A throwaway copy of the `local` stack; destroyed at the end so no provider state is left behind."""
-    copy = stack_copy(tmp_path / "project")
+    copy = stack_copy(project_dir)
+    copy.start_postgres()
     yield copy
     copy.stack.destroy(on_output=lambda _line: None)
+    copy.stop_postgres()

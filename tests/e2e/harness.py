@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,22 @@ class StackCopy:
         for path in sorted(self.manifests_dir.rglob("*.yaml")):
             objects.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
         return objects
+
+    def start_postgres(self) -> None:
+        """Start the copy's own PostgreSQL on a free port and point the stack's database config at it."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "start", str(self.postgres_dir), str(port),
+                        "tonsurance"], check=True)
+        self.set_config("tonsurance:database.port", str(port), path=True)
+
+    def stop_postgres(self) -> None:
+        subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", str(self.postgres_dir)], check=True)
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.work_dir / ".state" / "postgres"
 
     def outputs(self) -> dict[str, Any]:
         return {name: out.value for name, out in self.stack.outputs().items()}

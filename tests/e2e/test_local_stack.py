@@ -20,6 +20,9 @@ def test_local_stack_lifecycle(local_stack):
     assert outputs["namespace"] == "tonsurance-local"
     assert len(outputs["keeper_addresses"]) == 2
     assert outputs["manifests_dir"] == str(local_stack.manifests_dir)
+    assert outputs["database_schema_version"] == 4
+    assert outputs["database_migrations"][0] == "001_initial_schema.sql"
+    assert outputs["database_backup_id"]  # the local stack takes a verified backup before migrating
 
     namespaces = [o for o in local_stack.rendered_objects() if o["kind"] == "Namespace"]
     assert [n["metadata"]["name"] for n in namespaces] == ["tonsurance-local"]

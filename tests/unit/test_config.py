@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 
 import pytest
 from pytoniq_core import Address
@@ -36,6 +37,8 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
     }
     if network != "localnet":
         raw["liteserverConfig"] = "config/testnet-global.config.json"
+    if network == "mainnet":
+        raw["backupStore"] = "s3://tonsurance-backups/mainnet/"
     raw.update(overrides)
     return {k: v for k, v in raw.items() if v is not None}
 
@@ -205,6 +208,37 @@ def test_database_rules():
 def test_mainnet_cannot_skip_verified_backup():
     err = error_for(raw_config("mainnet", backupBeforeMigrate="false"))
     assert err.key == "tonsurance:backupBeforeMigrate"
+
+
+def test_local_database_over_socket_needs_no_password():
+    socket_db = json.dumps({"host": ".state/postgres", "port": 55432, "name": "tonsurance", "user": "postgres"})
+    cfg = parse(raw_config(database=socket_db, databasePassword=None))
+    assert cfg.database.password is None
+    dsn = cfg.database.dsn()
+    assert "password" not in dsn
+    assert f"host={os.path.abspath('.state/postgres')}" in dsn
+
+
+def test_dsn_carries_the_password():
+    assert "password=s3cret-db-password" in parse(raw_config()).database.dsn()
+
+
+def test_database_password_required_off_localnet():
+    err = error_for(raw_config("testnet", databasePassword=None))
+    assert err.key == "tonsurance:databasePassword"
+
+
+def test_socket_directory_refused_off_localnet():
+    socket_db = json.dumps({"host": "/var/run/postgresql", "name": "t", "user": "u"})
+    assert error_for(raw_config("mainnet", database=socket_db)).key == "tonsurance:database.host"
+
+
+def test_backup_store_rules():
+    assert error_for(raw_config(backupBeforeMigrate="true")).key == "tonsurance:backupStore"
+    assert parse(raw_config(backupBeforeMigrate="true", backupStore=".state/backups")).database.backup_store \
+        == ".state/backups"
+    assert "s3://" in str(error_for(raw_config("mainnet", backupStore=".state/backups")))
+    assert error_for(raw_config("mainnet", backupStore=None)).key == "tonsurance:backupStore"
 
 
 def test_boolean_must_be_true_or_false():
