@@ -1,0 +1,159 @@
+"""TonsuranceContracts wiring under Pulumi's mocks: offline addresses, dependencies, protection, outputs."""
+from __future__ import annotations
+
+import asyncio
+
+import pulumi
+import pytest
+from pytoniq_core import Address
+
+from chain.sandbox import raw_address
+from components.contracts import TonsuranceContracts, TonsuranceContractsArgs, plan_contracts
+from contracts.base import load_artifact
+from dynamic_providers.ton_deploy import target_of
+from contracts.multi_tranche_vault import TRANCHES, token_deployment
+from contracts.policy_router import shard_deployment
+
+CONTRACT = "pulumi-python:dynamic/ton:Contract"
+BATCH = "pulumi-python:dynamic/ton:ShardBatch"
+MNEMONIC = "test words " * 8  # never validated here: the providers never run under mocks
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources[args.name] = args
+        outputs = dict(args.inputs)
+        if args.typ == BATCH:
+            outputs["shards"] = args.inputs["addresses"]
+        return [args.inputs.get("address", f"{args.name}-id"), outputs]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+@pytest.fixture
+def mocks() -> RecordingMocks:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    return mocks
+
+
+def args(network: str = "localnet", shard_count: int = 16, batch: int = 16, **extra) -> TonsuranceContractsArgs:
+    return TonsuranceContractsArgs(
+        network=network, admin_address="0:" + "a1" * 32, keeper_addresses=("0:" + "b1" * 32, "0:" + "b2" * 32),
+        treasury_address="0:" + "c1" * 32, claims_processor_address="0:" + "d1" * 32, shard_count=shard_count,
+        shard_batch_size=batch, deployer_mnemonic=MNEMONIC, journal_path="/tmp/journal.json",
+        localnet_path="/tmp/chain.json" if network == "localnet" else None,
+        liteserver_config_path=None if network == "localnet" else "/tmp/global.config.json", **extra)
+
+
+class Recorder:
+    """A transformation on the component: sees every child's options (dependencies, protection)."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, pulumi.ResourceOptions] = {}
+        self.props: dict[str, dict] = {}
+
+    def __call__(self, a: pulumi.ResourceTransformationArgs):
+        self.options[a.name], self.props[a.name] = a.opts, a.props
+        return None
+
+
+def test_plan_computes_every_address_offline():
+    plan = plan_contracts(args(batch=5))
+    assert [b.shard_ids for b in plan.batches] == [(0, 1, 2, 3, 4), (5, 6, 7, 8, 9), (10, 11, 12, 13, 14), (15,)]
+    router = target_of(plan.router.code, plan.router.data).address
+    assert {b.router for b in plan.batches} == {raw_address(router)}
+    assert plan.shard_addresses() == [raw_address(shard_deployment(router, i, 16).address) for i in range(16)]
+    oracle = target_of(plan.oracle.code, plan.oracle.data).address
+    vault_refs = plan.vault.data.refs[1].begin_parse()  # ^[claims_processor oracle] (contracts/README.md)
+    assert vault_refs.load_address() == Address("0:" + "d1" * 32) and vault_refs.load_address() == oracle
+
+
+@pulumi.runtime.test
+def test_dependencies_run_oracle_vault_tokens_router_shards(mocks):
+    recorder = Recorder()
+    contracts = TonsuranceContracts("contracts", args(), pulumi.ResourceOptions(transformations=[recorder]))
+
+    def check(_):
+        deps = {name: [d._name for d in (o.depends_on or [])] for name, o in recorder.options.items()}
+        tokens = [f"contracts-sure-{n}" for n in ("btc", "snr", "mezz", "jnr", "jnr-plus", "eqt")]
+        assert deps["contracts-pricing-oracle"] == []
+        assert deps["contracts-multi-tranche-vault"] == ["contracts-pricing-oracle"]
+        assert all(deps[t] == ["contracts-multi-tranche-vault"] for t in tokens)
+        assert sorted(deps["contracts-policy-router"]) == sorted(tokens)
+        assert deps["contracts-policy-shards-000-015"] == ["contracts-policy-router"]
+        assert not any(o.protect or o.retain_on_delete for o in recorder.options.values())
+        types = [r.typ for r in mocks.resources.values()]
+        assert types.count(CONTRACT) == 9 and types.count(BATCH) == 1
+
+    return pulumi.Output.all(contracts.keeper_config, contracts.policy_shard_addresses).apply(check)
+
+
+@pulumi.runtime.test
+def test_mainnet_contracts_are_protected_and_retained(mocks):
+    recorder = Recorder()
+    contracts = TonsuranceContracts("contracts", args("mainnet", 256, 16),
+                                    pulumi.ResourceOptions(transformations=[recorder]))
+
+    def check(shards):
+        children = [o for name, o in recorder.options.items() if name != "contracts"]
+        assert len(children) == 9 + 16
+        assert all(o.protect and o.retain_on_delete for o in children)
+        assert len(shards) == 256 and len(set(shards)) == 256
+        assert all(not Address(s).is_test_only for s in shards)
+
+    return contracts.policy_shard_addresses.apply(check)
+
+
+@pulumi.runtime.test
+def test_the_vault_checks_the_token_addresses_computed_here(mocks):
+    contracts = TonsuranceContracts("contracts", args())
+
+    def check(tokens):
+        vault = mocks.resources["contracts-multi-tranche-vault"].inputs
+        expected = {t.id: raw_address(token_deployment(Address(vault["address"]), t).address) for t in TRANCHES}
+        assert {int(d["args"][0]): d["address"] for d in vault["derived_addresses"]} == expected
+        assert {d["getter"] for d in vault["derived_addresses"]} == {"get_tranche_token_address"}
+        assert sorted(Address(a).to_str(is_user_friendly=False) for a in tokens.values()) == sorted(expected.values())
+
+    return contracts.sure_token_addresses.apply(check)
+
+
+@pulumi.runtime.test
+def test_keeper_config_and_outputs(mocks):
+    contracts = TonsuranceContracts("contracts", args("testnet"))
+
+    def check(values):
+        env, oracle, router, hashes, shards = values
+        assert env["PRICING_ORACLE_ADDRESS"] == oracle and env["POLICY_ROUTER_ADDRESS"] == router
+        assert {k for k in env if k.startswith("SURE_")} == {
+            "SURE_BTC_ADDRESS", "SURE_SNR_ADDRESS", "SURE_MEZZ_ADDRESS", "SURE_JNR_ADDRESS", "SURE_JNR_PLUS_ADDRESS",
+            "SURE_EQT_ADDRESS"}
+        assert env["SHARD_COUNT"] == "16" and env["TON_NETWORK"] == "testnet"
+        assert env["TON_RPC_URL"].startswith("https://testnet.")
+        assert Address(oracle).is_test_only
+        assert hashes["PricingOracle"] == load_artifact("PricingOracle").code_hash
+        assert hashes["PolicyShard"] == load_artifact("PolicyShard").code_hash
+        assert len(shards) == 16
+
+    return pulumi.Output.all(contracts.keeper_config, contracts.pricing_oracle_address,
+                             contracts.policy_router_address, contracts.code_hashes,
+                             contracts.policy_shard_addresses).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_mnemonic_is_a_secret_input(mocks):
+    recorder = Recorder()
+    TonsuranceContracts("contracts", args(), pulumi.ResourceOptions(transformations=[recorder]))
+    mnemonics = [p["deployer_mnemonic"] for name, p in recorder.props.items() if name != "contracts"]
+    assert len(mnemonics) == 10 and MNEMONIC not in repr(args())
+
+    async def secret_flags() -> list[bool]:
+        return [await m.is_secret() for m in mnemonics]
+
+    return pulumi.Output.from_input(asyncio.ensure_future(secret_flags())).apply(lambda flags: all(flags) or
+                                                                                  pytest.fail("not secret"))
