@@ -1,0 +1,82 @@
+"""The toolchain scripts/bootstrap builds: pinned versions, our language host, and a warm re-run that builds nothing."""
+
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import language_pb2, language_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".tools"
+
+
+def pinned() -> dict[str, str]:
+    lines = (ROOT / "toolchain" / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_cli_and_python_sdk_are_the_pinned_version():
+    out = subprocess.run([TOOLS / "bin" / "pulumi", "version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "v" + pinned()["PULUMI_VERSION"]
+    assert version("pulumi") == pinned()["PULUMI_VERSION"]
+
+
+def test_kubernetes_plugin_is_installed_at_the_sdk_version():
+    plugin = (TOOLS / "pulumi-home" / "plugins" / f"resource-kubernetes-v{pinned()['KUBERNETES_PROVIDER_VERSION']}"
+              / "pulumi-resource-kubernetes")
+    assert plugin.exists()
+    assert version("pulumi-kubernetes") == pinned()["KUBERNETES_PROVIDER_VERSION"]
+
+
+@pytest.fixture
+def language_host():
+    """Our language host, started the way the engine starts it: engine address last, port on stdout."""
+    proc = subprocess.Popen([TOOLS / "bin" / "pulumi-language-python", "127.0.0.1:1"],
+                            stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline())
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield language_pb2_grpc.LanguageRuntimeStub(channel)
+    channel.close()
+    proc.kill()
+    proc.wait()
+
+
+def program_info(options: dict) -> language_pb2.ProgramInfo:
+    opts = struct_pb2.Struct()
+    opts.update(options)
+    return language_pb2.ProgramInfo(root_directory=str(ROOT), program_directory=str(ROOT), entry_point=".",
+                                    options=opts)
+
+
+def test_language_host_reports_its_version(language_host):
+    info = language_host.GetPluginInfo(empty_pb2.Empty())
+    assert info.version == pinned()["PULUMI_VERSION"]
+
+
+def test_language_host_runs_python_of_the_project_virtualenv(language_host):
+    about = language_host.About(language_pb2.AboutRequest(info=program_info({"virtualenv": ".venv"})))
+    assert about.executable == str(ROOT / ".venv" / "bin" / "python")
+    assert about.version.startswith("3.11")
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({}, "Pulumi.yaml must set runtime.options.virtualenv"),
+    ({"virtualenv": "no-such-venv"}, "has no bin/python: run scripts/bootstrap"),
+])
+def test_language_host_refuses_to_run_without_the_virtualenv(language_host, options, expected):
+    response = language_host.Run(language_pb2.RunRequest(project="p", stack="s", pwd=str(ROOT),
+                                                         info=program_info(options)))
+    assert expected in response.error
+
+
+def test_warm_bootstrap_rebuilds_nothing():
+    binaries = [TOOLS / "bin" / "pulumi", TOOLS / "bin" / "pulumi-language-python",
+                TOOLS / "plugins" / "pulumi-resource-kubernetes"]
+    before = [b.stat().st_mtime_ns for b in binaries]
+    out = subprocess.run([ROOT / "scripts" / "bootstrap"], capture_output=True, text=True, check=True)
+    assert [b.stat().st_mtime_ns for b in binaries] == before
+    assert "building" not in out.stderr and "installing" not in out.stderr, out.stderr
+    assert "ready in" in out.stderr
