@@ -12,7 +12,7 @@ deploy value alone changes nothing. read reports drift per shard; delete never t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -42,7 +42,7 @@ class ShardBatchArgs:
     addresses: dict[int, str]                  # shard id -> raw address, as the program computed them
     deploy_value: int                          # nanotons per shard
     chain: ChainSettings
-    deployer_mnemonic: pulumi.Input[str]       # made a secret by the resource
+    deployer_mnemonic: pulumi.Input[str] = field(repr=False)  # made a secret by the resource
     journal_path: str
     wait_seconds: float = DEFAULT_WAIT_SECONDS
 

@@ -50,7 +50,7 @@ class TonContractArgs:
     data: Any                                  # pytoniq_core Cell: the init data
     deploy_value: int                          # nanotons sent with the deploy message
     chain: ChainSettings
-    deployer_mnemonic: pulumi.Input[str]       # made a secret by the resource
+    deployer_mnemonic: pulumi.Input[str] = field(repr=False)  # made a secret by the resource
     journal_path: str                          # the deployer wallets' send journal
     derived_addresses: tuple[DerivedAddress, ...] = field(default_factory=tuple)
     wait_seconds: float = DEFAULT_WAIT_SECONDS
