@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.contracts import TonsuranceContracts, TonsuranceContractsArgs
 from components.database import BackupPolicy, Database, DatabaseArgs
 from components.platform import Platform, PlatformArgs
 from config import ConfigError, load_stack_config
@@ -25,6 +26,8 @@ database = Database("database", DatabaseArgs(
     if cfg.database.backup_before_migrate else None,
 ))
 
+contracts = TonsuranceContracts("contracts", TonsuranceContractsArgs.from_stack_config(cfg))
+
 pulumi.export("network", cfg.ton.network)
 pulumi.export("shard_count", cfg.ton.shard_count)
 pulumi.export("admin_address", cfg.ton.admin_address)
@@ -34,3 +37,5 @@ pulumi.export("manifests_dir", platform.manifests_dir)
 pulumi.export("database_schema_version", database.schema_version)
 pulumi.export("database_migrations", database.applied_migrations)
 pulumi.export("database_backup_id", database.backup_id)
+for name, value in contracts.stack_outputs().items():
+    pulumi.export(name, value)
