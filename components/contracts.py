@@ -71,7 +71,8 @@ class TonsuranceContractsArgs:
                    shard_count=ton.shard_count, shard_batch_size=ton.shard_batch_size,
                    deployer_mnemonic=ton.deployer_mnemonic.value,
                    journal_path=absolute(f".state/journal/{cfg.stack}-deployer.json"),
-                   localnet_path=absolute(ton.localnet_path), liteserver_config_path=absolute(ton.liteserver_config_path))
+                   localnet_path=absolute(ton.localnet_path),
+                   liteserver_config_path=absolute(ton.liteserver_config_path))
 
     @property
     def protected(self) -> bool:

@@ -96,9 +96,10 @@ class ShardBatchProvider(ResourceProvider):
                     infos[i] = active[targets[i].raw]
                     require_expected_code(infos[i], targets[i], f"policy shard {i}")
                 outputs = {"deploy_tx_hash": sent.external_tx_hash, "fees": sent.fees, "faucet_funded": funded}
-                pulumi.log.info(f"{what}: deployed shard(s) {missing} in one highload message "
-                                f"(wallet transaction {sent.external_tx_hash}{', journaled earlier' if sent.reused else ''})"
-                                f"; {len(targets) - len(missing)} already active")
+                earlier = ", journaled earlier" if sent.reused else ""
+                pulumi.log.info(f"{what}: deployed {len(missing)} shard(s) ({_id_ranges(missing)}) in one highload "
+                                f"message (wallet transaction {sent.external_tx_hash}{earlier}); "
+                                f"{len(targets) - len(missing)} already active")
             else:
                 pulumi.log.info(f"{what}: every shard is already active with the expected code: adopted, no message")
         adopted = [i for i in targets if i not in missing]
@@ -167,6 +168,17 @@ def _targets(props: dict[str, Any]) -> dict[int, Target]:
 def _describe(props: dict[str, Any]) -> str:
     ids = [int(i) for i in props["shard_ids"]]
     return f"shards {min(ids)}-{max(ids)} of {int(props['shard_count'])}"
+
+
+def _id_ranges(ids: list[int]) -> str:
+    """[0, 1, 2, 5] -> "0-2, 5"."""
+    ranges: list[list[int]] = []
+    for i in ids:
+        if ranges and i == ranges[-1][1] + 1:
+            ranges[-1][1] = i
+        else:
+            ranges.append([i, i])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
 
 
 def _compared(props: dict[str, Any], key: str) -> Any:

@@ -7,8 +7,10 @@ developer's `local` stack. Later issues extend `StackCopy` rather than writing t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -69,11 +71,62 @@ class StackCopy:
     def postgres_dir(self) -> Path:
         return self.work_dir / ".state" / "postgres"
 
+    @property
+    def localnet_path(self) -> Path:
+        return self.work_dir / self.stack.get_config("tonsurance:localnetPath").value
+
+    def localnet(self):
+        """A client of the copy's localnet chain file (the chain the stack's providers deploy to)."""
+        from chain.client import ChainSettings, connect
+        return connect(ChainSettings("localnet", localnet_path=str(self.localnet_path), poll_interval_seconds=0.05))
+
+    def external_messages(self) -> int:
+        """External messages processed on the copy's localnet, over every account's history."""
+        from pytoniq_core import Address
+        chain = self.localnet()
+        accounts = json.loads(self.localnet_path.read_text())["chain"]["transactions"]
+        return sum(tx.in_external for a in accounts for tx in chain.transactions(Address(a), 1000))
+
+    def start_up(self, log: Path) -> subprocess.Popen:
+        """`pulumi up` as a separate CLI run in its own session, so kill_run can end it with its plugins."""
+        return subprocess.Popen(
+            [str(TOOLS / "bin" / "pulumi"), "up", "--yes", "--skip-preview", "--non-interactive",
+             "--stack", self.stack.name], cwd=self.work_dir, env={**os.environ, **engine_env(self.work_dir)},
+            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill_run(self, run: subprocess.Popen) -> None:
+        """SIGKILL the CLI and every plugin it started (they share its session), then release the stack's
+        lock as an operator would after a crash (`pulumi cancel`)."""
+        for pid in _session_members(run.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        run.wait()
+        self.stack.cancel()
+
+    def state_file_text(self) -> str:
+        """The stack's checkpoint as the file backend stores it (secrets encrypted)."""
+        stacks = self.work_dir / ".state" / "pulumi" / ".pulumi" / "stacks"
+        return "".join(p.read_text() for p in stacks.rglob(f"{self.stack.name}.json"))
+
     def outputs(self) -> dict[str, Any]:
         return {name: out.value for name, out in self.stack.outputs().items()}
 
     def set_config(self, key: str, value: str, secret: bool = False, path: bool = False) -> None:
         self.stack.set_config(key, auto.ConfigValue(value=value, secret=secret), path=path)
+
+
+def _session_members(session_id: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session_id:  # fields after "(comm)": state ppid pgrp session ...
+            members.append(int(stat.parent.name))
+    return members
 
 
 def copy_project(dest: Path) -> Path:

@@ -13,12 +13,14 @@ from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_new
 
 from chain.client import ChainSettings, connect
+from chain.sandbox import raw_address
 from chain.wallets import HighloadWalletV3, WalletKey, WalletV4R2
 from contracts.base import TON, load_artifact
-from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVaultConfig, init_data as vault_init_data, token_deployment
+from contracts.multi_tranche_vault import (
+    TRANCHES, MultiTrancheVaultConfig, init_data as vault_init_data, token_deployment,
+)
 from contracts.policy_router import PolicyRouterConfig, init_data as router_init_data, shard_deployment
 from contracts.pricing_oracle import PricingOracleConfig, init_data as oracle_init_data
-from chain.sandbox import raw_address
 from dynamic_providers.shard_batch import ShardBatchArgs, batch_inputs
 from dynamic_providers.ton_contract import DerivedAddress, TonContractArgs, contract_inputs
 
