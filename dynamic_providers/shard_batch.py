@@ -26,8 +26,8 @@ from contracts.base import read_address
 from contracts.policy_shard import PolicyShardConfig, init_data as shard_init_data
 from dynamic_providers.ton_deploy import (
     DEFAULT_WAIT_SECONDS, DerivedAddressMismatch, Target, cell_from_b64, cell_to_b64, chain_input, chain_settings,
-    compute_deploys, deployer_key, deployer_turn, drift, fund_on_localnet, require_deployable,
-    require_expected_code, target_of, wallet_needs,
+    compute_deploys, deployer_key, deployer_turn, drift, ensure_funds, require_deployable,
+    require_expected_code, target_of,
 )
 
 REPLACE_KEYS = ("network", "router", "shard_count", "shard_ids", "shard_code_hash")
@@ -88,7 +88,7 @@ class ShardBatchProvider(ResourceProvider):
                     wallet = HighloadWalletV3(client, deployer_key(props), props["journal_path"])
                     require_deployable(compute_deploys(client.now(), wallet.address,
                                                        [targets[i] for i in missing], value), what)
-                    funded = fund_on_localnet(client, wallet.address, wallet_needs([value] * len(missing)))
+                    funded = ensure_funds(client, wallet.address, [value] * len(missing))
                     sent = wallet.send([Transfer(targets[i].address, value, state_init=targets[i].state_init)
                                         for i in missing], wait_seconds=wait)
                 active = client.wait_for_active([targets[i].address for i in missing], wait)

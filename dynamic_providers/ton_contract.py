@@ -26,8 +26,8 @@ from chain.wallets import Transfer, WalletV4R2
 from contracts.base import read_address
 from dynamic_providers.ton_deploy import (
     DEFAULT_WAIT_SECONDS, DerivedAddressMismatch, Target, cell_from_b64, cell_to_b64, chain_input, chain_settings,
-    compute_deploys, deployer_key, deployer_turn, drift, fund_on_localnet, require_deployable,
-    require_expected_code, target_of, wallet_needs,
+    compute_deploys, deployer_key, deployer_turn, drift, ensure_funds, require_deployable,
+    require_expected_code, target_of,
 )
 
 # A change to any of these is another contract at another address (or on another chain): replace.
@@ -95,7 +95,7 @@ class TonContractProvider(ResourceProvider):
                 with deployer_turn(props):
                     wallet = WalletV4R2(client, deployer_key(props), props["journal_path"])
                     require_deployable(compute_deploys(client.now(), wallet.address, [target], value), what)
-                    funded = fund_on_localnet(client, wallet.address, wallet_needs([value]))
+                    funded = ensure_funds(client, wallet.address, [value])
                     sent = wallet.send([Transfer(target.address, value, state_init=target.state_init)],
                                        wait_seconds=float(props["wait_seconds"]))
                 info = client.wait_for_active([target.address], float(props["wait_seconds"]))[target.raw]

@@ -7,6 +7,7 @@ import pytest
 from pytoniq_core import Address
 
 from chain.client import MessageTimeout, connect
+from contracts.base import TON
 from contracts.policy_router import PolicyRouter
 from contracts.policy_shard import PolicyShard
 from dynamic_providers.shard_batch import ShardBatchProvider
@@ -41,6 +42,14 @@ def test_a_batch_deploys_its_shards_with_one_highload_message(client, inputs, ro
         assert shard.get_shard_id(run) == int(i) and shard.get_router(run) == Address(router)
         assert PolicyRouter(Address(router)).get_shard_address(run, int(i)) == Address(address)
     assert created.outs["faucet_funded"] > 0 and created.outs["fees"] > 0
+
+
+def test_a_large_batch_pays_for_forwarding_its_link_message(client, inputs, highload):
+    """128 StateInits in one internal_transfer: forwarding it costs the wallet about 0.18 TON."""
+    router = TonContractProvider().create(inputs.router(shard_count=256)).id
+    created = provider.create(inputs.shards(router, range(128), shard_count=256))
+    assert len(created.outs["deployed_ids"]) == 128 and created.outs["fees"] > TON // 10
+    assert all(client.account(Address(a)).status == "active" for a in created.outs["shards"].values())
 
 
 def test_only_the_shards_not_yet_active_are_deployed(client, inputs, router, highload):

@@ -7,14 +7,15 @@ import pytest
 from pytoniq_core import Address
 
 from chain.client import ChainSettings, connect
-from chain.liteserver import ZERO_STATE_ROOT_HASHES
-from chain.sandbox import raw_address
+from chain.liteserver import LiteserverClient
+from chain.sandbox import Sandbox, raw_address
 from contracts.base import TON
 from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.policy_router import PolicyRouterConfig, unchecked_init_data
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig, init_data as oracle_init_data
 from dynamic_providers.ton_contract import TonContractProvider
-from dynamic_providers.ton_deploy import DeployRefused, DerivedAddressMismatch, fund_on_localnet
+from dynamic_providers.ton_deploy import DeployRefused, DerivedAddressMismatch, ensure_funds
+from tests.chain.test_liteserver import FakeBalancer, network_config
 from tests.providers.conftest import ADMIN, KEEPERS, engine_view, external_count, journal_text
 
 provider = TonContractProvider()
@@ -158,11 +159,17 @@ def test_the_mnemonic_is_not_in_outputs_journal_or_errors(inputs, mnemonic, jour
     assert not any(word in str(error.value).split() for word in words)
 
 
-def test_the_faucet_is_never_used_off_localnet(tmp_path):
-    config = tmp_path / "testnet.json"
-    root_hash = ZERO_STATE_ROOT_HASHES["testnet"]
-    config.write_text(json.dumps({"liteservers": [{"ip": 1, "port": 1, "id": {"key": "AAAA"}}],
-                                  "validator": {"zero_state": {"root_hash": root_hash, "file_hash": "y"}}}))
-    settings = ChainSettings("testnet", liteserver_config_path=str(config))
-    client = connect(settings)
-    assert fund_on_localnet(client, Address("0:" + "11" * 32), 10 * TON) == 0
+def test_off_localnet_a_short_deployer_fails_before_signing_and_is_never_funded(tmp_path):
+    chain = Sandbox(now=1_800_000_000)
+    settings = ChainSettings("testnet", liteserver_config_path=network_config(tmp_path), request_timeout_seconds=0.5,
+                             retries=0, poll_interval_seconds=0.01)
+    client = LiteserverClient(settings, balancer_factory=lambda _config, _timeout: FakeBalancer(chain))
+    wallet = Address("0:" + "11" * 32)
+    chain.fund(wallet, TON // 10)
+
+    with pytest.raises(DeployRefused, match=r"holds 0\.100 TON; deploying 1 contract\(s\) needs about 1\.1"):
+        ensure_funds(client, wallet, [TON])
+    assert chain.account(wallet).balance == TON // 10  # no faucet off localnet
+
+    chain.fund(wallet, 2 * TON)
+    assert ensure_funds(client, wallet, [TON]) == 0
