@@ -10,7 +10,7 @@ guide: the deployment guide's way: one external message per contract from a wall
 Both deploy the same contracts with the same deploy values on a fresh localnet each, and the figures
 are read from the chain afterwards: external messages, transactions, fees burned, faucet funding.
 
-    .venv/bin/python bench/deploy.py [--batch-sizes 16,32,64,256] [--skip-guide]
+    .venv/bin/python bench/deploy.py [--batch-sizes 16,64] [--skip-guide]     (--batch-sizes "": guide only)
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from components.contracts import TonsuranceContractsArgs, plan_contracts  # noqa
 from contracts.policy_router import shard_deployment  # noqa: E402
 from dynamic_providers.shard_batch import ShardBatchProvider, batch_inputs  # noqa: E402
 from dynamic_providers.ton_contract import TonContractProvider, contract_inputs  # noqa: E402
-from dynamic_providers.ton_deploy import TON, target_of, wallet_needs  # noqa: E402
+from dynamic_providers.ton_deploy import TON, ensure_funds, target_of  # noqa: E402
 
 SHARD_COUNT = 256
 GUIDE_SHARDS_PER_REGISTRATION = 3
@@ -97,8 +97,9 @@ def guide(directory: Path) -> Figures:
     contracts += [(shard_deployment(router, i, SHARD_COUNT), shard_value) for i in range(SHARD_COUNT)]
     registrations = [list(range(first, min(first + GUIDE_SHARDS_PER_REGISTRATION, SHARD_COUNT)))
                      for first in range(0, SHARD_COUNT, GUIDE_SHARDS_PER_REGISTRATION)]
-    client.fund(wallet.address, wallet_needs([v for _, v in contracts] + [REGISTRATION_VALUE] * len(registrations))
-                + TON)
+    # Funded once, up front, by the same rule the providers apply (values, wallet reserve, forwarding).
+    with contextlib.redirect_stderr(io.StringIO()):  # its progress line
+        ensure_funds(client, wallet.address, [v for _, v in contracts] + [REGISTRATION_VALUE] * len(registrations))
 
     started = time.perf_counter()
     # The guide's "Batch n/26: shards 0-9" is a progress line: a wallet v4 message carries at most 4
@@ -119,7 +120,7 @@ def main() -> None:
     options = parser.parse_args()
 
     print(f"{'way':<22} {'external':>8} {'txs':>8} {'fees (TON)':>12} {'funded (TON)':>12} {'wall (s)':>9}")
-    for size in (int(s) for s in options.batch_sizes.split(",")):
+    for size in (int(s) for s in options.batch_sizes.split(",") if s):
         with tempfile.TemporaryDirectory() as directory:
             print(ours(Path(directory), size).row(), flush=True)
     if not options.skip_guide:
