@@ -6,7 +6,7 @@ import json
 import pytest
 from pytoniq_core import Address
 
-from chain.client import ChainSettings, connect
+from chain.client import AccountInfo, ChainSettings, MessageTimeout, connect
 from chain.liteserver import LiteserverClient
 from chain.sandbox import Sandbox, raw_address
 from contracts.base import TON
@@ -14,7 +14,9 @@ from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.policy_router import PolicyRouterConfig, unchecked_init_data
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig, init_data as oracle_init_data
 from dynamic_providers.ton_contract import TonContractProvider
-from dynamic_providers.ton_deploy import DeployRefused, DerivedAddressMismatch, ensure_funds
+from dynamic_providers.ton_deploy import (
+    DeployRefused, DerivedAddressMismatch, cell_from_b64, ensure_funds, require_expected_code, target_of,
+)
 from tests.chain.test_liteserver import FakeBalancer, network_config
 from tests.providers.conftest import ADMIN, KEEPERS, engine_view, external_count, journal_text
 
@@ -59,6 +61,30 @@ def test_create_after_a_lost_answer_reuses_the_journal_instead_of_sending_again(
 
     assert created.outs["status"] == "active"
     assert external_count(client, deployer.address) == 1
+
+
+def test_a_deploy_not_seen_in_time_fails_and_the_next_run_converges(client, inputs, deployer, settings):
+    connect(settings).set_faults(delay_seconds=3600)
+    props = {**inputs.oracle(), "wait_seconds": 0.3}
+    with pytest.raises(MessageTimeout):
+        provider.create(props)
+
+    connect(settings).set_faults(delay_seconds=0)
+    created = provider.create(inputs.oracle())  # same deploy: the journal re-broadcasts the signed message
+
+    assert created.outs["deployed_by"] == "message" and created.outs["status"] == "active"
+    client.advance_time(3601)  # the first broadcast arrives late: the wallet's seqno makes it a no-op
+    assert external_count(client, deployer.address) == 1
+
+
+@pytest.mark.parametrize("info, message", [
+    (AccountInfo("frozen", 5, None, None, None, None, 1, "h"), "is frozen"),
+    (AccountInfo("active", 5, None, None, "ab" * 32, None, 1, "h"), "is active with code abab"),
+])
+def test_an_address_held_by_something_else_is_refused(inputs, info, message):
+    target = target_of(cell_from_b64(inputs.oracle()["code_boc"]), cell_from_b64(inputs.oracle()["data_boc"]))
+    with pytest.raises(DeployRefused, match=message):
+        require_expected_code(info, target, "PricingOracle contract")
 
 
 def test_diff_replaces_on_code_or_data_and_ignores_the_deploy_value_and_provider(inputs):
