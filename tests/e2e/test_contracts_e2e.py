@@ -106,6 +106,12 @@ def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
     assert externals == 9 + 1  # nine wallet v4r2 deploys, one highload message for the 16 shards
 
     stack.stack.up(expect_no_changes=True, on_output=lambda _line: None)
+    ours = [r["urn"] for r in exported["resources"] if r["type"] in (CONTRACT, BATCH)]
+    stack.stack.refresh(target=ours, on_output=lambda _line: None)  # reads every account back
+    refreshed = [r for r in stack.stack.export_stack().deployment["resources"] if r["urn"] in ours]
+    assert len(refreshed) == 10 and all(r["outputs"].get("drift") is None for r in refreshed)  # null: omitted
+    assert all(r["outputs"]["status"] == "active" for r in refreshed if r["type"] == CONTRACT)
+    stack.stack.up(expect_no_changes=True, on_output=lambda _line: None)
     assert stack.external_messages() == externals
 
     source = stack.work_dir / "contracts" / "func" / "pricing_oracle.fc"

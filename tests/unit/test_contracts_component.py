@@ -157,3 +157,16 @@ def test_the_mnemonic_is_a_secret_input(mocks):
 
     return pulumi.Output.from_input(asyncio.ensure_future(secret_flags())).apply(lambda flags: all(flags) or
                                                                                   pytest.fail("not secret"))
+
+
+def test_args_from_the_stack_config(tmp_path, monkeypatch):
+    from tests.unit.test_config import MNEMONIC as CONFIG_MNEMONIC, parse, raw_config
+    monkeypatch.chdir(tmp_path)
+    local = TonsuranceContractsArgs.from_stack_config(parse(raw_config(), stack="local"))
+    assert local.journal_path == str(tmp_path / ".state" / "journal" / "local-deployer.json")
+    assert local.localnet_path.startswith(str(tmp_path)) and not local.protected
+    assert local.deployer_mnemonic == CONFIG_MNEMONIC and CONFIG_MNEMONIC not in repr(local)
+
+    mainnet = TonsuranceContractsArgs.from_stack_config(parse(raw_config("mainnet"), stack="mainnet"))
+    assert mainnet.protected and mainnet.shard_count == 256 and mainnet.localnet_path is None
+    assert mainnet.liteserver_config_path == str(tmp_path / "config" / "testnet-global.config.json")
