@@ -94,9 +94,6 @@ class ContractsPlan:
     router: TonContractArgs
     batches: list[ShardBatchArgs]
 
-    def shard_addresses(self) -> list[str]:
-        return [b.addresses[i] for b in self.batches for i in b.shard_ids]
-
 
 def tranche_name(symbol: str) -> str:
     return symbol.removeprefix("SURE-")
