@@ -2,7 +2,8 @@
 
 1. up deploys 1 oracle, 1 vault, 6 tokens, 1 router and 16 shards; getters confirm admin, keepers, the
    six tranches and the 16 routed shards; the state holds the mnemonic only encrypted; a second up
-   changes nothing and sends no external message; a new oracle code is a replace in preview and in up.
+   changes nothing and sends no external message; a new oracle code is a replace in preview and in up;
+   after destroy (which leaves the contracts on chain) an up adopts them all without a message.
 2. a run killed while the shard batches are in flight converges on the next up, every shard deployed once.
 """
 from __future__ import annotations
@@ -131,6 +132,12 @@ def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
     assert chain.run_get_method(new_oracle, "get_code_version") == [2]
     assert chain.account(oracle.address).status == "active"  # the replaced contract stays on chain
     assert stack.external_messages() == externals + 8
+
+    # Dropped from the stack, still on chain: a new stack adopts every contract without a message.
+    stack.stack.destroy(on_output=lambda _line: None)
+    stack.stack.up(on_output=lambda _line: None)
+    assert stack.external_messages() == externals + 8
+    assert Address(stack.outputs()["pricing_oracle_address"]) == new_oracle
 
 
 def test_a_run_killed_during_the_shard_batches_converges(local_stack, tmp_path):
