@@ -99,7 +99,8 @@ def guide(directory: Path) -> Figures:
                      for first in range(0, SHARD_COUNT, GUIDE_SHARDS_PER_REGISTRATION)]
     # Funded once, up front, by the same rule the providers apply (values, wallet reserve, forwarding).
     with contextlib.redirect_stderr(io.StringIO()):  # its progress line
-        ensure_funds(client, wallet.address, [v for _, v in contracts] + [REGISTRATION_VALUE] * len(registrations))
+        ensure_funds(client, wallet, [Transfer(t.address, v, state_init=t.state_init) for t, v in contracts]
+                     + [Transfer(router, REGISTRATION_VALUE)] * len(registrations))
 
     started = time.perf_counter()
     # The guide's "Batch n/26: shards 0-9" is a progress line: a wallet v4 message carries at most 4

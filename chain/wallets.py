@@ -67,7 +67,13 @@ INTERNAL_TRANSFER_OP = 0xAE42E5A4
 ACTION_SEND_MSG = 0x0EC3C86D
 QUERY_ID_SPACE = 8192 * 1023         # shift:13 bits x bit_number 0..1022
 SEND_MODE_PAY_FEES_SEPARATELY = 1    # no +2: a transfer that cannot be sent fails the whole action list
-FEE_RESERVE_PER_TRANSFER = 10_000_000  # 0.01 TON: forwarding and the wallet's own gas, generously
+FEE_RESERVE_PER_TRANSFER = 10_000_000  # 0.01 TON: the wallet's own gas per message, generously
+# Basechain message forwarding prices (config param 25, the same on mainnet and testnet): the balance check
+# adds what forwarding each message the wallet sends costs, since large StateInits make it significant.
+FWD_LUMP_PRICE = 400_000
+FWD_BIT_PRICE = 26_214_400        # per 2^16 bits
+FWD_CELL_PRICE = 2_621_440_000    # per 2^16 cells
+MAX_EXTERNAL_MESSAGE_BYTES = 65_535  # config param 43 (size limits): max_ext_msg_size
 CLOCK_SKEW_SECONDS = 30              # highload: created_at must not be ahead of the block time
 # A message past valid-until may still sit in a shard block not yet visible through the masterchain (and
 # liteserver time is not block time): only this long after valid-until is "never landed" a safe verdict.
@@ -149,6 +155,20 @@ class Transfer:
         return MessageAny(info, self.state_init, self.body if self.body is not None else Cell.empty()).serialize()
 
 
+def forward_fee(message: Cell) -> int:
+    """What forwarding `message` costs its sender: its distinct cells and their bits, the root cell not counted."""
+    seen: set[bytes] = set()
+    bits, pending = 0, list(message.refs)
+    while pending:
+        cell = pending.pop()
+        if cell.hash in seen:
+            continue
+        seen.add(cell.hash)
+        bits += len(cell.bits)
+        pending.extend(cell.refs)
+    return FWD_LUMP_PRICE + -(-(FWD_BIT_PRICE * bits + FWD_CELL_PRICE * len(seen)) // 2**16)
+
+
 def fingerprint(transfers: Sequence[Transfer]) -> str:
     """What the transfers do, as one hash: two sends of the same fingerprint are the same intent."""
     digest = hashlib.sha256()
@@ -198,7 +218,7 @@ class SendJournal:
         return self.read()["sends"].get(intent_id)
 
 
-class _JournaledWallet(ABC):
+class JournaledWallet(ABC):
     kind = ""
     max_transfers = 0
 
@@ -224,6 +244,22 @@ class _JournaledWallet(ABC):
     @abstractmethod
     def _slot_consumed(self, record: dict) -> bool:
         """Whether the wallet on chain shows the record's seqno / query id as used."""
+
+    def _carried(self, transfers: list[Transfer]) -> list[Cell]:
+        """The messages the external message itself carries: importing it costs as much as forwarding them."""
+        return [t.message for t in transfers]
+
+    def _forwarded(self, transfers: list[Transfer]) -> list[Cell]:
+        """Every internal message the wallet sends, and pays forwarding for, to make these transfers."""
+        return [t.message for t in transfers]
+
+    def required_balance(self, transfers: Sequence[Transfer]) -> int:
+        """What the wallet must hold to send `transfers`: their values, importing the external message,
+        forwarding every internal message, and gas."""
+        transfers = list(transfers)
+        messages = self._carried(transfers) + self._forwarded(transfers)
+        return (sum(t.value for t in transfers) + FEE_RESERVE_PER_TRANSFER * (len(transfers) + 1)
+                + sum(forward_fee(m) for m in messages))
 
     # ---- the protocol --------------------------------------------------------------------------------
     def send(self, transfers: Sequence[Transfer], *, intent_id: str | None = None, wait_seconds: float = 60.0,
@@ -267,13 +303,17 @@ class _JournaledWallet(ABC):
     def _sign_and_record(self, data: dict, intent: str, prints: str, transfers: list[Transfer],
                          previous: dict | None) -> dict:
         info = self.client.account(self.address)
-        needed = sum(t.value for t in transfers) + FEE_RESERVE_PER_TRANSFER * (len(transfers) + 1)
+        needed = self.required_balance(transfers)
         if info.balance < needed:
             raise InsufficientFunds(f"{self.kind} wallet {raw_address(self.address)} holds {info.balance} nanotons; "
                                     f"sending {len(transfers)} transfer(s) needs about {needed}")
         signed = self._sign(data, transfers, info.status == "active")
         message = MessageAny(ExternalMsgInfo(None, self.address, 0),
                              None if info.status == "active" else self.state_init, signed.pop("body")).serialize()
+        size = len(message.to_boc())
+        if size > MAX_EXTERNAL_MESSAGE_BYTES:
+            raise SendError(f"intent {intent!r}: the external message for {len(transfers)} transfer(s) would be "
+                            f"{size} bytes; validators refuse more than {MAX_EXTERNAL_MESSAGE_BYTES}: send fewer at once")
         record = {
             "intent": intent, "fingerprint": prints, "wallet": raw_address(self.address), "kind": self.kind,
             "status": "signed", "attempt": (previous["attempt"] + 1) if previous else 1,
@@ -336,17 +376,23 @@ class _JournaledWallet(ABC):
         return self._result(record, reused=False)
 
     def _follow_links(self, record: dict, tx: TxRecord, deadline: float) -> list[TxRecord]:
-        """Highload: the wallet transactions that executed each internal_transfer link after the external one."""
-        wanted = list(record.get("link_body_hashes", []))
+        """Highload: the wallet transactions that executed the internal_transfer links this send emitted.
+
+        Waits only for links some transaction actually sent: one that failed, or sent nothing (a wallet short
+        of funds), ends the chain, and the caller settles with what ran.
+        """
+        wanted = set(record.get("link_body_hashes", []))
         while True:
             recent = self.client.transactions(self.address, 16 + 2 * len(wanted))
-            found = {t.in_body_hash: t for t in recent
-                     if t.lt > tx.lt and not t.in_external and t.in_sender == self.address}
-            if all(h in found for h in wanted):
-                return [found[h] for h in wanted]
+            found = {t.in_body_hash: t for t in recent if t.lt > tx.lt and not t.in_external
+                     and t.in_sender == self.address and t.in_body_hash in wanted}
+            emitted = {m.body.hash.hex() for t in [tx, *found.values()] for m in t.out_messages
+                       if m.dest == self.address and m.body.hash.hex() in wanted}
+            if emitted <= found.keys():
+                return sorted(found.values(), key=lambda t: t.lt)
             if time.monotonic() >= deadline:
                 raise SendError(f"intent {record['intent']!r}: the external message was processed (tx {tx.hash}) "
-                                f"but {sum(h not in found for h in wanted)} internal batch link(s) are not yet")
+                                f"but {len(emitted - found.keys())} internal batch link(s) are not yet")
             time.sleep(self.client.settings.poll_interval_seconds)
 
     def _update(self, data: dict, record: dict, **fields) -> None:
@@ -370,7 +416,7 @@ def _summary(record: dict) -> dict:
     return {k: record[k] for k in ("attempt", "status", "body_hash", "valid_until") if k in record}
 
 
-class WalletV4R2(_JournaledWallet):
+class WalletV4R2(JournaledWallet):
     """The standard wallet v4r2: up to 4 transfers per message, replay-protected by seqno."""
     kind = "wallet_v4r2"
     max_transfers = V4R2_MAX_TRANSFERS
@@ -407,7 +453,7 @@ class WalletV4R2(_JournaledWallet):
         return self.seqno() > record["seqno"]
 
 
-class HighloadWalletV3(_JournaledWallet):
+class HighloadWalletV3(JournaledWallet):
     """Highload wallet v3: hundreds of transfers in one external message, replay-protected by query id."""
     kind = "highload_wallet_v3"
     max_transfers = HIGHLOAD_MAX_TRANSFERS
@@ -442,15 +488,17 @@ class HighloadWalletV3(_JournaledWallet):
                 return query_id
         raise SendError(f"no free query id found on highload wallet {raw_address(self.address)}")
 
-    def _link(self, transfers: list[Transfer], query_id: int) -> tuple[Cell, int, list[str]]:
-        """The internal_transfer message to self for these transfers: (message, value, link body hashes)."""
+    def _link(self, transfers: list[Transfer], query_id: int) -> tuple[Cell, int, list[str], list[Cell]]:
+        """The internal_transfer message to self for these transfers: (message, value, link body hashes,
+        every link message, this one first)."""
         here, rest = (transfers, []) if len(transfers) <= TRANSFERS_PER_LINK + 1 else \
             (transfers[:TRANSFERS_PER_LINK], transfers[TRANSFERS_PER_LINK:])
         actions = [(SEND_MODE_PAY_FEES_SEPARATELY, t.message) for t in here]
         value = sum(t.value for t in here) + FEE_RESERVE_PER_TRANSFER * (len(here) + 1)
         later: list[str] = []
+        later_links: list[Cell] = []
         if rest:
-            next_message, next_value, later = self._link(rest, query_id)
+            next_message, next_value, later, later_links = self._link(rest, query_id)
             actions.append((SEND_MODE_PAY_FEES_SEPARATELY, next_message))
             value += next_value
         out_list = Cell.empty()
@@ -459,12 +507,12 @@ class HighloadWalletV3(_JournaledWallet):
                         .store_ref(message).end_cell())
         body = begin_cell().store_uint(INTERNAL_TRANSFER_OP, 32).store_uint(query_id, 64).store_ref(out_list).end_cell()
         message = Transfer(self.address, value, body, bounce=False).message
-        return message, value, [body.hash.hex()] + later
+        return message, value, [body.hash.hex()] + later, [message] + later_links
 
     def _sign(self, data: dict, transfers: list[Transfer], active: bool) -> dict:
         query_id = self._allocate_query_id(data, active)
         created_at = self.client.now() - CLOCK_SKEW_SECONDS
-        message, _, links = self._link(transfers, query_id)
+        message, _, links, _ = self._link(transfers, query_id)
         signed = (begin_cell().store_uint(HIGHLOAD_V3_WALLET_ID + self.workchain, 32).store_ref(message)
                   .store_uint(SEND_MODE_PAY_FEES_SEPARATELY, 8).store_uint(query_id, 23).store_uint(created_at, 64)
                   .store_uint(self.timeout_seconds, 22).end_cell())
@@ -474,3 +522,9 @@ class HighloadWalletV3(_JournaledWallet):
 
     def _slot_consumed(self, record: dict) -> bool:
         return self.processed(record["query_id"])
+
+    def _carried(self, transfers: list[Transfer]) -> list[Cell]:
+        return [self._link(transfers, 0)[0]]
+
+    def _forwarded(self, transfers: list[Transfer]) -> list[Cell]:
+        return super()._forwarded(transfers) + self._link(transfers, 0)[3]

@@ -88,9 +88,10 @@ class ShardBatchProvider(ResourceProvider):
                     wallet = HighloadWalletV3(client, deployer_key(props), props["journal_path"])
                     require_deployable(compute_deploys(client.now(), wallet.address,
                                                        [targets[i] for i in missing], value), what)
-                    funded = ensure_funds(client, wallet.address, [value] * len(missing))
-                    sent = wallet.send([Transfer(targets[i].address, value, state_init=targets[i].state_init)
-                                        for i in missing], wait_seconds=wait)
+                    transfers = [Transfer(targets[i].address, value, state_init=targets[i].state_init)
+                                 for i in missing]
+                    funded = ensure_funds(client, wallet, transfers)
+                    sent = wallet.send(transfers, wait_seconds=wait)
                 active = client.wait_for_active([targets[i].address for i in missing], wait)
                 for i in missing:
                     infos[i] = active[targets[i].raw]

@@ -95,9 +95,9 @@ class TonContractProvider(ResourceProvider):
                 with deployer_turn(props):
                     wallet = WalletV4R2(client, deployer_key(props), props["journal_path"])
                     require_deployable(compute_deploys(client.now(), wallet.address, [target], value), what)
-                    funded = ensure_funds(client, wallet.address, [value])
-                    sent = wallet.send([Transfer(target.address, value, state_init=target.state_init)],
-                                       wait_seconds=float(props["wait_seconds"]))
+                    transfers = [Transfer(target.address, value, state_init=target.state_init)]
+                    funded = ensure_funds(client, wallet, transfers)
+                    sent = wallet.send(transfers, wait_seconds=float(props["wait_seconds"]))
                 info = client.wait_for_active([target.address], float(props["wait_seconds"]))[target.raw]
                 require_expected_code(info, target, what)
                 outputs = {"deployed_by": "message", "deploy_tx_hash": sent.external_tx_hash, "fees": sent.fees,

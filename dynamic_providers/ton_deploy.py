@@ -26,15 +26,12 @@ from chain.client import AccountInfo, ChainClient, ChainError, ChainSettings
 from chain.files import exclusive_lock
 from chain.localnet import LocalnetClient
 from chain.sandbox import Sandbox, raw_address
-from chain.wallets import FEE_RESERVE_PER_TRANSFER, WalletKey
+from chain.wallets import JournaledWallet, Transfer, WalletKey
 
 TON = 10**9
-# What a deployer wallet needs beyond the transfers and chain/wallets.py's own reserve: its deployment on
-# first use and its gas (WALLET_MARGIN), and forwarding the highload link message that carries every
-# transfer with its StateInit, paid from the wallet's balance (measured: 0.18 TON for 128 shards; 2 mTON
-# per transfer leaves room). Without it a large batch fails in the wallet's action phase.
+# What a deployer wallet needs beyond chain/wallets.py's own requirement (values, forwarding, gas per
+# message): its deployment on first use and the gas of a large batch.
 WALLET_MARGIN = TON // 10
-FORWARD_RESERVE_PER_TRANSFER = 2 * TON // 1000
 DEFAULT_WAIT_SECONDS = 120.0
 
 
@@ -161,26 +158,23 @@ def deployer_turn(props: dict[str, Any]) -> Iterator[None]:
         yield
 
 
-def ensure_funds(client: ChainClient, wallet: Address, values: Sequence[int]) -> int:
-    """Make sure the deployer wallet can pay for deploys of these values; returns the nanotons funded.
+def ensure_funds(client: ChainClient, wallet: JournaledWallet, transfers: Sequence[Transfer]) -> int:
+    """Make sure the deployer wallet can send these transfers; returns the nanotons funded.
 
     Localnet: the faucet tops the wallet up. Elsewhere nothing is funded: a short wallet fails here, before
     anything is signed, with the amount to send it.
     """
-    required = wallet_needs(values) + WALLET_MARGIN + FORWARD_RESERVE_PER_TRANSFER * len(values)
-    balance = client.account(wallet).balance
+    required = wallet.required_balance(transfers) + WALLET_MARGIN
+    balance = client.account(wallet.address).balance
     if balance >= required:
         return 0
     if not isinstance(client, LocalnetClient):
-        raise DeployRefused(f"deployer wallet {raw_address(wallet)} holds {balance / TON:.3f} TON; deploying "
-                            f"{len(values)} contract(s) needs about {required / TON:.3f} TON (deploy values, "
+        raise DeployRefused(f"deployer wallet {raw_address(wallet.address)} holds {balance / TON:.3f} TON; deploying "
+                            f"{len(transfers)} contract(s) needs about {required / TON:.3f} TON (deploy values, "
                             "forwarding and wallet fees): fund it and run the update again")
     amount = required - balance
-    client.fund(wallet, amount)
-    pulumi.log.info(f"localnet faucet: funded deployer wallet {raw_address(wallet)} with {amount / TON:.3f} TON")
+    client.fund(wallet.address, amount)
+    pulumi.log.info(f"localnet faucet: funded deployer wallet {raw_address(wallet.address)} with {amount / TON:.3f} TON")
     return amount
 
 
-def wallet_needs(values: Sequence[int]) -> int:
-    """What chain/wallets.py requires on the wallet before it signs these transfers."""
-    return sum(values) + FEE_RESERVE_PER_TRANSFER * (len(values) + 1)

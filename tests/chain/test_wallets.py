@@ -13,13 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from pytoniq_core import Address, Cell
+from pytoniq_core import Address, Cell, StateInit, begin_cell
 from pytoniq_core.crypto.keys import mnemonic_new
 
 from chain.client import ChainSettings, MessageRejected, MessageTimeout, connect
-from chain.wallets import (EXPIRY_MARGIN_SECONDS, AmbiguousSend, HighloadWalletV3, InsufficientFunds, IntentConflict,
-                           SendError, SendFailed, Transfer, WalletKey, WalletV4R2)
-from tests.chain.conftest import HIGHLOAD_SEED, TON, deploy_transfers
+from chain.wallets import (EXPIRY_MARGIN_SECONDS, FEE_RESERVE_PER_TRANSFER, AmbiguousSend, HighloadWalletV3,
+                           InsufficientFunds, IntentConflict, SendError, SendFailed, Transfer, WalletKey, WalletV4R2,
+                           forward_fee)
+from tests.chain.conftest import HIGHLOAD_SEED, TON, address_of, counter_state_init, deploy_transfers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -244,3 +245,54 @@ def test_slow_network_with_duplicate_broadcasts_still_sends_once(localnet, journ
     localnet.advance_time(5)                                  # let every queued copy reach the wallet
     assert transactions_of(localnet, transfers) == [1] * 3
     assert len(external_txs(localnet, wallet)) == 1           # the duplicates were refused by the wallet
+
+
+def heavy_transfers(first_id: int, count: int, cells: int = 16) -> list[Transfer]:
+    """Counter deploys whose data also carries `cells` full cells: forwarding them costs more than gas reserves."""
+    code = counter_state_init(0).code
+    transfers = []
+    for contract_id in range(first_id, first_id + count):
+        filler = None
+        for j in range(cells):
+            builder = begin_cell().store_uint(contract_id, 32).store_uint(j, 32).store_bytes(bytes(119))
+            filler = (builder.store_ref(filler) if filler else builder).end_cell()
+        data = begin_cell().store_uint(contract_id, 32).store_uint(0, 32).store_ref(filler).end_cell()
+        state_init = StateInit(code=code, data=data)
+        transfers.append(Transfer(address_of(state_init), TON // 20, state_init=state_init))
+    return transfers
+
+
+def test_the_balance_check_counts_forwarding_of_every_message(localnet, journal):
+    transfers = heavy_transfers(9000, 8)
+    gas_and_values = sum(t.value for t in transfers) + FEE_RESERVE_PER_TRANSFER * (len(transfers) + 1)
+    wallet = highload(localnet, journal, funds=gas_and_values)
+    forwarding = sum(forward_fee(t.message) for t in transfers)
+    assert wallet.required_balance(transfers) > gas_and_values + forwarding  # the link message is forwarded too
+
+    with pytest.raises(InsufficientFunds):
+        wallet.send(transfers)  # would fail in the wallet's action phase: refused before signing instead
+    assert not journal.exists() or not json.loads(journal.read_text())["sends"]
+    assert transactions_of(localnet, transfers) == [0] * len(transfers)
+
+    localnet.fund(wallet.address, wallet.required_balance(transfers) - gas_and_values)
+    assert wallet.send(transfers).transfers_sent == len(transfers)
+    assert all(localnet.account(t.destination).status == "active" for t in transfers)
+
+
+def test_a_batch_the_wallet_cannot_forward_fails_at_once_with_nothing_sent(localnet, journal, monkeypatch):
+    transfers = heavy_transfers(9100, 8)
+    wallet = highload(localnet, journal, funds=sum(t.value for t in transfers))
+    monkeypatch.setattr(wallet, "required_balance", lambda _transfers: 0)  # let a short wallet sign
+    with pytest.raises(SendFailed, match="nothing was sent") as failed:
+        wallet.send(transfers, wait_seconds=5)  # settles on the failed transaction, no wait for links
+    assert not failed.value.partial
+    assert transactions_of(localnet, transfers) == [0] * len(transfers)
+
+
+def test_a_batch_too_large_for_one_external_message_is_refused_before_anything_is_journaled(localnet, journal):
+    transfers = heavy_transfers(9200, 64)
+    wallet = highload(localnet, journal, funds=1000 * TON)
+    with pytest.raises(SendError, match=r"validators refuse more than 65535: send fewer at once"):
+        wallet.send(transfers)
+    assert not journal.exists() or not json.loads(journal.read_text())["sends"]
+    assert transactions_of(localnet, transfers) == [0] * len(transfers)

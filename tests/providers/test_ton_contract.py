@@ -5,10 +5,12 @@ import json
 
 import pytest
 from pytoniq_core import Address
+from pytoniq_core.crypto.keys import mnemonic_new
 
 from chain.client import AccountInfo, ChainSettings, MessageTimeout, connect
 from chain.liteserver import LiteserverClient
 from chain.sandbox import Sandbox, raw_address
+from chain.wallets import Transfer, WalletKey, WalletV4R2
 from contracts.base import TON
 from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.policy_router import PolicyRouterConfig, unchecked_init_data
@@ -190,12 +192,13 @@ def test_off_localnet_a_short_deployer_fails_before_signing_and_is_never_funded(
     settings = ChainSettings("testnet", liteserver_config_path=network_config(tmp_path), request_timeout_seconds=0.5,
                              retries=0, poll_interval_seconds=0.01)
     client = LiteserverClient(settings, balancer_factory=lambda _config, _timeout: FakeBalancer(chain))
-    wallet = Address("0:" + "11" * 32)
-    chain.fund(wallet, TON // 10)
+    wallet = WalletV4R2(client, WalletKey.from_mnemonic(mnemonic_new()), tmp_path / "journal.json")
+    chain.fund(wallet.address, TON // 10)
+    transfers = [Transfer(Address("0:" + "11" * 32), TON)]
 
     with pytest.raises(DeployRefused, match=r"holds 0\.100 TON; deploying 1 contract\(s\) needs about 1\.1"):
-        ensure_funds(client, wallet, [TON])
-    assert chain.account(wallet).balance == TON // 10  # no faucet off localnet
+        ensure_funds(client, wallet, transfers)
+    assert chain.account(wallet.address).balance == TON // 10  # no faucet off localnet
 
-    chain.fund(wallet, 2 * TON)
-    assert ensure_funds(client, wallet, [TON]) == 0
+    chain.fund(wallet.address, 2 * TON)
+    assert ensure_funds(client, wallet, transfers) == 0
