@@ -29,7 +29,6 @@ database = Database("database", DatabaseArgs(
 contracts = TonsuranceContracts("contracts", TonsuranceContractsArgs.from_stack_config(cfg))
 
 pulumi.export("network", cfg.ton.network)
-pulumi.export("shard_count", cfg.ton.shard_count)
 pulumi.export("admin_address", cfg.ton.admin_address)
 pulumi.export("keeper_addresses", list(cfg.ton.keeper_addresses))
 pulumi.export("namespace", platform.namespace)

@@ -201,7 +201,7 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
     shard_count = read.integer("shardCount")
     if shard_count not in SHARD_COUNTS:
         raise ConfigError("shardCount", f"must be 16 or 256, got {shard_count}")
-    shard_batch_size = read.integer("shardBatchSize", default=16)
+    shard_batch_size = read.integer("shardBatchSize", default=64)  # see docs/contracts-deploy.md
     if not 1 <= shard_batch_size <= 256:
         raise ConfigError("shardBatchSize", f"must be between 1 and 256, got {shard_batch_size}")
 

@@ -60,7 +60,7 @@ def test_local_config_parses_with_defaults():
     cfg = parse(raw_config())
     assert cfg.ton.network == "localnet"
     assert cfg.ton.shard_count == 16
-    assert cfg.ton.shard_batch_size == 16
+    assert cfg.ton.shard_batch_size == 64
     assert cfg.ton.localnet_path == ".state/localnet/chain.json"
     assert cfg.ton.deployer_mnemonic.value == MNEMONIC
     assert len(cfg.ton.keeper_addresses) == 2
