@@ -35,9 +35,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 @pytest.fixture
-def mocks() -> RecordingMocks:
+def mocks(pulumi_mocks) -> RecordingMocks:
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, preview=False)
+    pulumi_mocks(mocks)
     return mocks
 
 
