@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytoniq_core import Address, Cell, HashMap, StateInit  # noqa: E402
+from pytoniq_core import Address, StateInit  # noqa: E402
 
-from chain.emulator import blockchain_config  # noqa: E402
+from chain.fees import ForwardPrices  # noqa: E402
 from chain.sandbox import Sandbox, TxRecord  # noqa: E402
 from contracts.base import TON, CoverageType, Deployment  # noqa: E402
 from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault, MultiTrancheVaultConfig, token_deployment  # noqa: E402
@@ -43,35 +43,6 @@ class Cost:
     gas: int
     fees: int  # nanotons
     inbound_forward_fee: int  # nanotons, paid by the sender's wallet
-
-
-@dataclass(frozen=True)
-class ForwardPrices:
-    lump_price: int
-    bit_price: int
-    cell_price: int
-
-    @staticmethod
-    def basechain() -> "ForwardPrices":
-        params = HashMap.parse(blockchain_config().begin_parse(), 32, key_deserializer=lambda bits: int(bits, 2),
-                               value_deserializer=lambda s: s.load_ref())
-        s = params[25].begin_parse()  # msg_forward_prices#ea lump_price bit_price cell_price ...
-        s.load_uint(8)
-        return ForwardPrices(s.load_uint(64), s.load_uint(64), s.load_uint(64))
-
-    def fee(self, refs: list[Cell]) -> int:
-        """Forwarding fee of a message whose StateInit and body are the given references of its root."""
-        seen: set[bytes] = set()
-        bits = 0
-        stack = list(refs)
-        while stack:
-            cell = stack.pop()
-            if cell.hash in seen:
-                continue
-            seen.add(cell.hash)
-            bits += len(cell.bits)
-            stack.extend(cell.refs)
-        return self.lump_price + -(-(self.bit_price * bits + self.cell_price * len(seen)) // 2**16)
 
 
 PRICES = ForwardPrices.basechain()

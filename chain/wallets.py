@@ -52,6 +52,7 @@ from pytoniq_core.tlb.custom.wallet import HighloadWalletV3Data, WalletV4Data
 from pytoniq_core.tlb.transaction import CurrencyCollection, ExternalMsgInfo, InternalMsgInfo, MessageAny
 
 from chain.client import ChainClient, ChainError, MessageRejected, MessageTimeout, NetworkError, SentMessage
+from chain.fees import forward_fee
 from chain.files import exclusive_lock, write_json_atomically
 from chain.sandbox import TxRecord, raw_address
 
@@ -68,11 +69,6 @@ ACTION_SEND_MSG = 0x0EC3C86D
 QUERY_ID_SPACE = 8192 * 1023         # shift:13 bits x bit_number 0..1022
 SEND_MODE_PAY_FEES_SEPARATELY = 1    # no +2: a transfer that cannot be sent fails the whole action list
 FEE_RESERVE_PER_TRANSFER = 10_000_000  # 0.01 TON: the wallet's own gas per message, generously
-# Basechain message forwarding prices (config param 25, the same on mainnet and testnet): the balance check
-# adds what forwarding each message the wallet sends costs, since large StateInits make it significant.
-FWD_LUMP_PRICE = 400_000
-FWD_BIT_PRICE = 26_214_400        # per 2^16 bits
-FWD_CELL_PRICE = 2_621_440_000    # per 2^16 cells
 MAX_EXTERNAL_MESSAGE_BYTES = 65_535  # config param 43 (size limits): max_ext_msg_size
 CLOCK_SKEW_SECONDS = 30              # highload: created_at must not be ahead of the block time
 # A message past valid-until may still sit in a shard block not yet visible through the masterchain (and
@@ -153,20 +149,6 @@ class Transfer:
         info = InternalMsgInfo(ihr_disabled=True, bounce=self.bounce, bounced=False, src=None, dest=self.destination,
                                value=CurrencyCollection(self.value), ihr_fee=0, fwd_fee=0, created_lt=0, created_at=0)
         return MessageAny(info, self.state_init, self.body if self.body is not None else Cell.empty()).serialize()
-
-
-def forward_fee(message: Cell) -> int:
-    """What forwarding `message` costs its sender: its distinct cells and their bits, the root cell not counted."""
-    seen: set[bytes] = set()
-    bits, pending = 0, list(message.refs)
-    while pending:
-        cell = pending.pop()
-        if cell.hash in seen:
-            continue
-        seen.add(cell.hash)
-        bits += len(cell.bits)
-        pending.extend(cell.refs)
-    return FWD_LUMP_PRICE + -(-(FWD_BIT_PRICE * bits + FWD_CELL_PRICE * len(seen)) // 2**16)
 
 
 def fingerprint(transfers: Sequence[Transfer]) -> str:
