@@ -193,11 +193,19 @@ def _relative_path(key: str, value: str) -> str:
 def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]) -> StackConfig:
     """Validate raw config (keys without the `tonsurance:` prefix) into a StackConfig or raise ConfigError."""
     read = _Reader(raw, secret_keys)
-
     network = read.required("network", f"one of {', '.join(NETWORKS)}")
     if network not in NETWORKS:
         raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, got {network!r}")
 
+    config = StackConfig(stack=stack, ton=_ton(read, network), kubernetes=_kubernetes(read, network),
+                         database=_database(read, network))
+    unknown_keys = sorted(set(raw) - read.seen)
+    if unknown_keys:
+        raise ConfigError(unknown_keys[0], "is not a known configuration key (typo?)")
+    return config
+
+
+def _ton(read: _Reader, network: str) -> TonConfig:
     shard_count = read.integer("shardCount")
     if shard_count not in SHARD_COUNTS:
         raise ConfigError("shardCount", f"must be 16 or 256, got {shard_count}")
@@ -229,7 +237,7 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
         raise ConfigError("liteserverConfig", f"is required on {network}: path to the network config file "
                                               "(global.config.json) used to reach liteservers")
 
-    ton = TonConfig(
+    return TonConfig(
         network=network,
         shard_count=shard_count,
         shard_batch_size=shard_batch_size,
@@ -242,6 +250,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
         liteserver_config_path=liteserver_config,
     )
 
+
+def _kubernetes(read: _Reader, network: str) -> KubernetesConfig:
     namespace = read.required("namespace", "a Kubernetes namespace name")
     if not _DNS_LABEL.match(namespace):
         raise ConfigError("namespace", f"must be a DNS-1123 label (lowercase letters, digits, '-'), got {namespace!r}")
@@ -258,12 +268,14 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
             raise ConfigError(f"images.{service}", f"must be an image reference with an explicit tag, got {image!r}")
         if network == "mainnet" and image.endswith(":latest"):
             raise ConfigError(f"images.{service}", "must pin a version on mainnet, not ':latest'")
-    kubernetes = KubernetesConfig(
+    return KubernetesConfig(
         namespace=namespace,
         render_manifests_to=_relative_path("renderManifestsTo", render_to) if render_to else None,
         images=dict(images),
     )
 
+
+def _database(read: _Reader, network: str) -> DatabaseConfig:
     db = read.structured("database", dict, '{"host": "127.0.0.1", "port": 5432, "name": "tonsurance", "user": "tonsurance"}')
     if db is None:
         raise ConfigError("database", "is required: an object with host, port, name and user")
@@ -308,14 +320,11 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
         backup_store=backup_store,
         backup_s3_region=read.optional("backupS3Region"),
     )
-    if network == "mainnet" and not (database.timescaledb_required and database.backup_before_migrate):
-        raise ConfigError("backupBeforeMigrate", "mainnet requires a verified backup before migrations and TimescaleDB")
-
-    unknown_keys = sorted(set(raw) - read.seen)
-    if unknown_keys:
-        raise ConfigError(unknown_keys[0], "is not a known configuration key (typo?)")
-
-    return StackConfig(stack=stack, ton=ton, kubernetes=kubernetes, database=database)
+    if network == "mainnet" and not database.backup_before_migrate:
+        raise ConfigError("backupBeforeMigrate", "cannot be false on mainnet: migrations run after a verified backup")
+    if network == "mainnet" and not database.timescaledb_required:
+        raise ConfigError("timescaledbRequired", "cannot be false on mainnet: the schema needs TimescaleDB there")
+    return database
 
 
 def load_stack_config() -> StackConfig:

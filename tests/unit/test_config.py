@@ -205,9 +205,11 @@ def test_database_rules():
     assert error_for(raw_config(database="not json")).key == "tonsurance:database"
 
 
-def test_mainnet_cannot_skip_verified_backup():
+def test_mainnet_cannot_skip_verified_backup_or_timescaledb():
     err = error_for(raw_config("mainnet", backupBeforeMigrate="false"))
     assert err.key == "tonsurance:backupBeforeMigrate"
+    err = error_for(raw_config("mainnet", timescaledbRequired="false"))
+    assert err.key == "tonsurance:timescaledbRequired"
 
 
 def test_local_database_over_socket_needs_no_password():
