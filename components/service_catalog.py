@@ -1,0 +1,122 @@
+"""The table of the five backend workloads: everything that differs between them, in one place.
+
+`components/service_workload.py` builds every workload from one row of this table (guestbook's
+`ServiceDeployment` shape), and other parts of the program read the same rows:
+
+- monitoring: one ServiceMonitor per row, port named `METRICS_PORT_NAME`, path `METRICS_PATH`, selecting
+  the Service by `selector_labels(row.name)`;
+- AWS: one Secrets Manager container per name in `secret_names(...)`, id `secret_id(stack, name)`;
+- ops: the image of each workload is `cfg.kubernetes.images[row.image_key]` (the rollback reads it back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+NETWORKS = ("localnet", "testnet", "mainnet")
+HTTP_PORT_NAME = "http"
+METRICS_PORT_NAME = "metrics"
+METRICS_PATH = "/metrics"
+HEALTH_PATH = "/health"
+CONTRACT_ADDRESSES = "contract-addresses"  # the ConfigMap built from the contracts' keeper_config
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret a workload reads: Kubernetes Secret `name` (key `value`), made by an ExternalSecret from
+    Secrets Manager id `tonsurance/<stack>/<name>`, exposed to the container as `env`."""
+
+    name: str
+    env: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # Kubernetes name of the workload, its Service and ServiceAccount
+    image_key: str  # key of `tonsurance:images`
+    component: str  # app.kubernetes.io/component
+    # rollout: an Argo Rollouts canary with analysis; singleton: one replica, Deployment with Recreate
+    kind: Literal["rollout", "singleton"]
+    port: int  # HTTP port (API, health)
+    metrics_port: int
+    secrets: tuple[SecretSpec, ...]
+    resources: Mapping[str, Resources]  # per network
+    public_host: str | None = None  # exposed through nginx at <public_host>.<domain>
+    calls: tuple[str, ...] = ()  # other workloads it calls in the namespace (NetworkPolicy egress)
+    internet: bool = False  # needs HTTPS egress outside the cluster (TON RPC, market data, Slack)
+
+    @property
+    def replicated(self) -> bool:
+        return self.kind == "rollout"
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.secrets)
+
+
+DATABASE_URL = SecretSpec("database-url", "DATABASE_URL")
+REDIS_URL = SecretSpec("redis-url", "REDIS_URL")
+JWT_SECRET = SecretSpec("jwt-secret", "JWT_SECRET")
+SLACK_WEBHOOK = SecretSpec("slack-webhook-url", "SLACK_WEBHOOK_URL")
+MARKET_DATA_KEYS = (SecretSpec("polymarket-api-key", "POLYMARKET_API_KEY"),
+                    SecretSpec("binance-api-key", "BINANCE_API_KEY"),
+                    SecretSpec("allianz-api-key", "ALLIANZ_API_KEY"))
+# In-cluster Redis reads its password from here; its ExternalSecret also renders `redis-url` from it.
+REDIS_PASSWORD = SecretSpec("redis-password", "REDIS_PASSWORD")
+
+
+def _sized(small: Resources, large: Resources) -> dict[str, Resources]:
+    return {"localnet": small, "testnet": small, "mainnet": large}
+
+
+_API = _sized(Resources("100m", "128Mi", "500m", "256Mi"), Resources("500m", "512Mi", "2", "1Gi"))
+_KEEPER = _sized(Resources("50m", "64Mi", "250m", "128Mi"), Resources("200m", "256Mi", "1", "512Mi"))
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    # Oracle aggregation and pricing: reads market data, serves prices to the API and the pricing keeper.
+    ServiceSpec("ocaml-backend", "backend", "backend", "rollout", 8080, 9090,
+                (DATABASE_URL, REDIS_URL, *MARKET_DATA_KEYS),
+                _sized(Resources("100m", "256Mi", "1", "512Mi"), Resources("1", "1Gi", "4", "2Gi")),
+                internet=True),
+    # Signs oracle updates with its own wallet: prices from the backend, messages to TON RPC.
+    ServiceSpec("pricing-keeper", "pricingKeeper", "keeper", "singleton", 8080, 9090,
+                (SecretSpec("pricing-keeper-mnemonic", "KEEPER_MNEMONIC"), SLACK_WEBHOOK), _KEEPER,
+                calls=("ocaml-backend",), internet=True),
+    # Watches the bridges and reports their health on chain with its own wallet; records it in Postgres.
+    ServiceSpec("bridge-health-keeper", "bridgeHealthKeeper", "keeper", "singleton", 8080, 9090,
+                (SecretSpec("bridge-health-keeper-mnemonic", "KEEPER_MNEMONIC"), DATABASE_URL, SLACK_WEBHOOK),
+                _KEEPER, internet=True),
+    ServiceSpec("api-v2", "apiV2", "api", "rollout", 8080, 9090, (DATABASE_URL, REDIS_URL, JWT_SECRET), _API,
+                public_host="api", calls=("ocaml-backend",)),
+    ServiceSpec("websocket-v2", "websocketV2", "websocket", "rollout", 8080, 9090, (REDIS_URL, JWT_SECRET), _API,
+                public_host="ws", calls=("ocaml-backend",)),
+)
+SERVICES_BY_NAME: Mapping[str, ServiceSpec] = {s.name: s for s in SERVICES}
+
+
+def selector_labels(name: str) -> dict[str, str]:
+    """The labels a workload's pods and Service are selected by (never change: selectors are immutable)."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "tonsurance"}
+
+
+def secret_names(redis_in_cluster: bool) -> tuple[str, ...]:
+    """Every secret name the stack's pods read from Secrets Manager, sorted. With in-cluster Redis the
+    `redis-url` Secret is rendered from `redis-password`; with a managed Redis it is stored whole."""
+    names = {name for service in SERVICES for name in service.secret_names}
+    if redis_in_cluster:
+        names = (names - {REDIS_URL.name}) | {REDIS_PASSWORD.name}
+    return tuple(sorted(names))
+
+
+def secret_id(stack: str, name: str) -> str:
+    """The Secrets Manager id of one secret of one stack."""
+    return f"tonsurance/{stack}/{name}"
