@@ -6,6 +6,7 @@ for liteservers. Examples:
     python -m chain account 0:ab..cd
     python -m chain get 0:ab..cd get_state
     python -m chain faults --drop-external 1    # localnet fault injection for the next send
+    python -m chain blocks 5                    # localnet: include external messages every 5 s (0: at once)
 """
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("drop-external", "fail-send", "fail-after-send"):
         faults.add_argument(f"--{name}", type=int)
     faults.add_argument("--delay-seconds", type=float)
+    blocks = commands.add_parser("blocks", help="show or set the localnet block interval (seconds, 0 = off)")
+    blocks.add_argument("seconds", type=int, nargs="?")
     return parser
 
 
@@ -64,7 +67,7 @@ def run(argv: list[str]) -> object:
     settings = ChainSettings(args.network, localnet_path=args.localnet_path if args.network == "localnet" else None,
                              liteserver_config_path=args.config)
     with connect(settings) as client:
-        if args.command in ("fund", "faults") and not isinstance(client, LocalnetClient):
+        if args.command in ("fund", "faults", "blocks") and not isinstance(client, LocalnetClient):
             raise ChainError(f"`{args.command}` exists on localnet only")
         if args.command == "account":
             info = client.account(Address(args.address))
@@ -79,6 +82,9 @@ def run(argv: list[str]) -> object:
         if args.command == "fund":
             info = client.fund(Address(args.address), int(args.ton * NANO))
             return {"address": args.address, "status": info.status, "balance": info.balance}
+        if args.command == "blocks":
+            interval = client.block_interval() if args.seconds is None else client.set_block_interval(args.seconds)
+            return {"block_interval": interval}
         changes = {k: v for k, v in vars(args).items()
                    if k in ("drop_external", "fail_send", "fail_after_send", "delay_seconds") and v is not None}
         return asdict(client.set_faults(**changes) if changes else client.faults())

@@ -15,7 +15,7 @@ from typing import Literal, Sequence
 from pytoniq_core import Address, Cell
 from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
 
-from chain.errors import ChainError, ConfigError, MessageRejected, NetworkError
+from chain.errors import ChainError, ConfigError, LiteserversDisagree, MessageRejected, NetworkError
 from chain.sandbox import AccountInfo, GetMethodError, OutMessage, TxRecord, raw_address
 
 Network = Literal["localnet", "testnet", "mainnet"]
@@ -58,6 +58,7 @@ class ChainSettings:
     retries: int = 3                             # extra attempts on transient errors
     retry_backoff_seconds: float = 0.5           # pause before retry n: n x this
     poll_interval_seconds: float = 0.5           # how often waits look at the chain
+    liteserver_quorum: int = 2                   # testnet/mainnet: liteservers that must agree on every read
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
@@ -69,6 +70,8 @@ class ChainSettings:
         if self.request_timeout_seconds <= 0 or self.poll_interval_seconds <= 0 or self.retries < 0 \
                 or self.retry_backoff_seconds < 0:
             raise ConfigError("timeouts and poll interval must be positive, retries non-negative")
+        if self.liteserver_quorum < 1:
+            raise ConfigError("liteserver_quorum must be at least 1 (2 on public networks: answers are cross-checked)")
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ class ChainClient(ABC):
         ready: dict[str, AccountInfo] = {}
         started = time.monotonic()
         while True:
-            observed = {key: self.account(address) for key, address in waiting.items()}
+            observed = {key: self._account_or_unknown(address) for key, address in waiting.items()}
             for key, info in observed.items():
                 if info.status == "active":
                     ready[key] = info
@@ -184,6 +187,13 @@ class ChainClient(ABC):
             if waited >= timeout_seconds:
                 raise AccountsNotActive({key: observed[key] for key in waiting}, len(addresses), waited)
             time.sleep(min(self.settings.poll_interval_seconds, max(0.0, timeout_seconds - waited)))
+
+    def _account_or_unknown(self, address: Address) -> AccountInfo:
+        """The account, or status `unknown` while the liteservers disagree about it (never taken as active)."""
+        try:
+            return self.account(address)
+        except LiteserversDisagree:
+            return AccountInfo("unknown", 0, None, None, None, None, 0, None)
 
     def describe_account(self, address: Address, after_lt: int = 0) -> str:
         info = self.account(address)

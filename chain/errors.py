@@ -19,3 +19,7 @@ class NetworkError(ChainError):
 
 class MessageRejected(ChainError):
     """The network refused an external message outright (the destination would not accept it)."""
+
+
+class LiteserversDisagree(NetworkError):
+    """Liteservers gave different answers to the same question: nothing is concluded from either."""

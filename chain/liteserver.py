@@ -5,6 +5,17 @@ must be the one of the requested network) when the client is built, and never do
 and its private event loop are created on the first request, so building a client opens nothing.
 Every request has a timeout and is retried on transient errors (timeouts, lost connections, no alive
 peer, liteserver "not ready"); definite answers (a getter's exit code, a refused message) are not retried.
+
+Answers are checked, because a lagging or lying liteserver could make a landed message look absent (a
+second send) or report a contract that does not exist as active:
+- proofs: pytoniq checks the Merkle proofs of account states, shard blocks and transaction chains
+  against the masterchain block the liteserver names (trust_level 1);
+- agreement: every read that a decision rests on (account state, transactions, get-methods) is asked of
+  `liteserver_quorum` different liteservers (default 2) and must come back the same; otherwise it is
+  asked again a few times (one may be a block behind) and then refused with `LiteserversDisagree`, so
+  neither "absent" nor "active" is concluded;
+- time: "now" is the last masterchain block's time (getMasterchainInfoExt.last_utime), the earliest of
+  the quorum's, never a liteserver's wall clock: a lagging server only makes expiry verdicts later.
 """
 from __future__ import annotations
 
@@ -12,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -21,6 +33,8 @@ from pytoniq.liteclient.client import LiteServerError, RunGetMethodError
 from pytoniq_core import Address, Cell
 
 from chain.client import ChainClient, ChainSettings, ConfigError, MessageRejected, NetworkError
+from chain.errors import LiteserversDisagree
+from chain.sandbox import raw_address
 from chain.sandbox import AccountInfo, GetMethodError, TxRecord, account_info, parse_transaction
 
 log = logging.getLogger(__name__)
@@ -33,6 +47,7 @@ ZERO_STATE_ROOT_HASHES = {
 }
 TRANSIENT_LITESERVER_CODES = {651, 652, -400, -503}   # block not ready / not in db / temporarily unavailable
 STARTUP_TIMEOUT_FACTOR = 3   # connecting to the liteservers may take a few request timeouts
+PROOF_TRUST_LEVEL = 1        # pytoniq: 2 takes answers as they come; 1 checks every proof; 0 also syncs key blocks
 
 BalancerFactory = Callable[[dict, float], Any]
 
@@ -59,7 +74,20 @@ def load_network_config(path: str, network: str) -> dict:
 
 
 def _pytoniq_balancer(config: dict, timeout_seconds: float) -> LiteBalancer:
-    return LiteBalancer.from_config(config, trust_level=2, timeout=max(1, int(timeout_seconds)))
+    return LiteBalancer.from_config(config, trust_level=PROOF_TRUST_LEVEL, timeout=max(1, int(timeout_seconds)))
+
+
+def _comparable(value: Any) -> Any:
+    """A value two answers can be compared by: cells and slices by hash, lists element-wise."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_comparable(v) for v in value)
+    if isinstance(value, Cell):
+        return value.hash.hex()
+    if hasattr(value, "to_cell"):
+        return value.to_cell().hash.hex()
+    if isinstance(value, Address):
+        return raw_address(value)
+    return value
 
 
 def _is_transient(error: BaseException) -> bool:
@@ -99,6 +127,31 @@ class LiteserverClient(ChainClient):
                            f"(timeout {self.settings.request_timeout_seconds}s each): "
                            f"{type(last).__name__}: {last}") from None
 
+    def _agreed(self, what: str, operation: Callable[[Any], Awaitable[T]], key: Callable[[T], Any]) -> T:
+        """The answer of `liteserver_quorum` different liteservers that agree on key(answer) (asked again a few
+        times while they differ: one may be a block behind), else LiteserversDisagree."""
+        quorum = self.settings.liteserver_quorum
+        if quorum <= 1:
+            return self._request(what, operation)
+        seen: list = []
+        for attempt in range(self.settings.retries + 1):
+            answers = self._request(what, lambda balancer: self._ask_quorum(balancer, what, operation))
+            seen = [key(answer) for answer in answers]
+            if all(k == seen[0] for k in seen):
+                return answers[0]
+            time.sleep(self.settings.poll_interval_seconds * (attempt + 1))
+        raise LiteserversDisagree(f"{what} on {self.network}: {quorum} liteservers keep giving different answers "
+                                  f"({'; '.join(map(str, seen))[:300]}); concluding nothing from them")
+
+    async def _ask_quorum(self, balancer: Any, what: str, operation: Callable[[Any], Awaitable[T]]) -> list[T]:
+        # pytoniq's balancer picks one peer per request; the question goes to several distinct ones here
+        alive = sorted(balancer._alive_peers)
+        quorum = self.settings.liteserver_quorum
+        if len(alive) < quorum:
+            raise NetworkError(f"{what} on {self.network}: {len(alive)} liteserver(s) answer, {quorum} must agree "
+                               f"(chain settings liteserver_quorum); nothing is concluded from fewer")
+        return list(await asyncio.gather(*(operation(balancer._peers[i]) for i in alive[:quorum])))
+
     async def _started_balancer(self) -> Any:
         if self._balancer is None:
             balancer = self._balancer_factory(self._config, self.settings.request_timeout_seconds)
@@ -130,15 +183,16 @@ class LiteserverClient(ChainClient):
 
     # ---- ChainClient ---------------------------------------------------------------------------------
     def account(self, address: Address) -> AccountInfo:
-        _, shard_account = self._request("account state", lambda b: b.raw_get_account_state(address))
+        _, shard_account = self._agreed("account state", lambda peer: peer.raw_get_account_state(address),
+                                        lambda answer: answer[1].cell.hash.hex() if answer[1] is not None else None)
         if shard_account is None:
             return AccountInfo("nonexist", 0, None, None, None, None, 0, None)
         return account_info(shard_account.cell)
 
     def run_get_method(self, address: Address, method: str | int, stack: list | None = None) -> list:
         try:
-            return self._request(f"get-method {method!r}",
-                                 lambda b: b.run_get_method(address, method, list(stack or [])))
+            return self._agreed(f"get-method {method!r}",
+                                lambda peer: peer.run_get_method(address, method, list(stack or [])), _comparable)
         except RunGetMethodError as error:
             raise GetMethodError(address, method, error.exit_code) from None
 
@@ -153,9 +207,16 @@ class LiteserverClient(ChainClient):
         newest = self.account(address)
         if newest.last_tx_lt == 0 or limit <= 0:
             return []
-        txs = self._request("transactions", lambda b: b.get_transactions(
-            address, limit, from_lt=newest.last_tx_lt, from_hash=bytes.fromhex(newest.last_tx_hash)))
+        txs = self._agreed("transactions", lambda peer: peer.get_transactions(
+            address, limit, from_lt=newest.last_tx_lt, from_hash=bytes.fromhex(newest.last_tx_hash)),
+            lambda answer: tuple(tx.cell.hash.hex() for tx in answer))
         return [parse_transaction(address, tx.cell) for tx in txs]
 
     def now(self) -> int:
-        return int(self._request("chain time", lambda b: b.get_time())["now"])
+        """The last masterchain block's time: the earliest the quorum reports (a lagging server delays expiry
+        verdicts; a server ahead of the others is ignored)."""
+        if self.settings.liteserver_quorum <= 1:
+            return int(self._request("chain time", lambda b: b.get_masterchain_info_ext())["last_utime"])
+        answers = self._request("chain time", lambda balancer: self._ask_quorum(
+            balancer, "chain time", lambda peer: peer.get_masterchain_info_ext()))
+        return min(int(answer["last_utime"]) for answer in answers)

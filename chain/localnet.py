@@ -10,6 +10,12 @@ Fault injection lives in the same file (so it reaches the Pulumi provider proces
   fail_send        the next N sends raise NetworkError before the message reaches the chain
   fail_after_send  the next N sends deliver the message, then raise NetworkError (the ambiguous case)
   delay_seconds    external messages are executed only this many seconds after they were sent
+
+Block latency (`set_block_interval`, default 0 = off) is the normal path, not a fault: with an interval of
+S seconds an external message is included only at the next block boundary (chain time a multiple of S),
+as a validator would include it, so every wait costs what it costs on a real network. The whole cascade
+of internal messages it causes runs in that block (TON needs about one more block per hop; see
+docs/chain.md). Like faults it lives in the file, so every process sharing the chain sees it.
 """
 from __future__ import annotations
 
@@ -42,7 +48,12 @@ class Faults:
 
 def _fresh_state() -> dict:
     return {"format": FORMAT_VERSION, "time_offset": 0, "faults": asdict(Faults()), "pending": [],
-            "chain": Sandbox(now=int(time.time())).to_state()}
+            "block_interval": 0, "chain": Sandbox(now=int(time.time())).to_state()}
+
+
+def next_block(now: int, interval: int) -> int:
+    """The chain time of the first block boundary strictly after `now` (0: no blocks, now)."""
+    return (now // interval + 1) * interval if interval > 0 else now
 
 
 class LocalnetClient(ChainClient):
@@ -124,8 +135,10 @@ class LocalnetClient(ChainClient):
             if faults["drop_external"] > 0:
                 faults["drop_external"] -= 1
                 return "dropped"
-            if faults["delay_seconds"] > 0:
-                state["pending"].append({"deliver_at": sandbox.now + faults["delay_seconds"],
+            interval = state.get("block_interval", 0)
+            if faults["delay_seconds"] > 0 or interval > 0:
+                arrives = sandbox.now + faults["delay_seconds"]
+                state["pending"].append({"deliver_at": next_block(int(arrives), interval) if interval else arrives,
                                          "message": base64.b64encode(message.to_boc()).decode()})
                 return "queued"
             try:
@@ -161,6 +174,19 @@ class LocalnetClient(ChainClient):
             sandbox.now += seconds
             return sandbox.now
         return self._update(advance)
+
+    def block_interval(self) -> int:
+        return int(self._load().get("block_interval", 0))
+
+    def set_block_interval(self, seconds: int) -> int:
+        """Include external messages only at block boundaries every `seconds` of chain time (0: at once)."""
+        if seconds < 0:
+            raise ValueError("the block interval is a non-negative number of seconds")
+
+        def store(state: dict, _sandbox: Sandbox) -> int:
+            state["block_interval"] = int(seconds)
+            return state["block_interval"]
+        return self._update(store)
 
     def faults(self) -> Faults:
         return Faults(**self._load()["faults"])

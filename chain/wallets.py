@@ -4,14 +4,24 @@ The send protocol, identical for localnet, testnet and mainnet:
 
 1. Under an exclusive lock on the journal file, look up the intent (caller-given id, or the fingerprint
    of its transfers). A recorded intent with other transfers is refused.
-2. Nothing recorded, or the recorded message expired / failed without sending anything: sign a new
-   message and write it to the journal (query id or seqno, valid-until, body and message hashes, the
-   wallet's last lt, the signed BOC) *before* it leaves the process.
+2. Nothing recorded, or the recorded message expired / failed without sending anything: before signing,
+   settle every other open message of the wallet. One that could reach any of the same destinations is
+   re-broadcast and waited for until it lands or can never land (created_at + timeout, plus a margin);
+   if it landed, nothing is signed (`Superseded`: the caller re-reads the chain and sends only what is
+   still missing). Highload wallet: a journal that does not know an active wallet cannot know its open
+   messages, so it records a fence (now + timeout + margin) and signs nothing before it (`JournalFence`).
+   Then sign a new message and write it to the journal (query id or seqno, valid-until, destinations,
+   body and message hashes, the wallet's last lt, the signed BOC) *before* it leaves the process. An
+   expired intent is re-signed with the *same* query id, so the chain itself lets at most one of the two land.
 3. Look for the recorded message on chain (a proof of absence back to the recorded lt). Found: settle.
 4. Not found and still valid: broadcast the *same* signed message (the wallet's replay protection
    makes a re-broadcast land at most once) and wait, re-broadcasting every few seconds.
 5. Not found, chain time past valid-until (plus a margin for block lag), and the wallet confirms the slot
    (seqno / query id) was not consumed: the message can never land; mark it expired and go to 2.
+
+Without the journal the chain still keeps a re-signed intent single: the first message of a highload
+wallet always has query id 0 and re-signed intents reuse theirs, so two signers of the same first or
+re-signed message collide on the wallet's replay protection (v4r2: the seqno does this by itself).
 
 A crash or timeout anywhere leaves the journal in a state from which a re-run converges by the same
 steps. Keys: WalletKey keeps the secret in memory only; it is never logged, pickled or journaled.
@@ -54,7 +64,7 @@ from pytoniq_core.tlb.transaction import CurrencyCollection, ExternalMsgInfo, In
 from chain.client import ChainClient, ChainError, MessageRejected, MessageTimeout, NetworkError, SentMessage
 from chain.fees import forward_fee
 from chain.files import exclusive_lock, write_json_atomically
-from chain.sandbox import TxRecord, raw_address
+from chain.sandbox import AccountInfo, TxRecord, raw_address
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +77,11 @@ TRANSFERS_PER_LINK = 253
 INTERNAL_TRANSFER_OP = 0xAE42E5A4
 ACTION_SEND_MSG = 0x0EC3C86D
 QUERY_ID_SPACE = 8192 * 1023         # shift:13 bits x bit_number 0..1022
+# The last query id (shift 8191, bit 1022) is reserved by the wallet's authors for emergency withdrawals
+# (their README: 8,380,415 = QUERY_ID_SPACE - 1 usable ids); the allocator never hands it out.
+EMERGENCY_QUERY_ID = (8191 << 10) | 1022
+FIRST_QUERY_ID = 0                   # every first message of an uninitialised wallet: signers collide on it
+OPEN = ("signed", "sent")            # a record whose message may still land
 SEND_MODE_PAY_FEES_SEPARATELY = 1    # no +2: a transfer that cannot be sent fails the whole action list
 FEE_RESERVE_PER_TRANSFER = 10_000_000  # 0.01 TON: the wallet's own gas per message, generously
 MAX_EXTERNAL_MESSAGE_BYTES = 65_535  # config param 43 (size limits): max_ext_msg_size
@@ -93,6 +108,24 @@ class SendFailed(SendError):
 
     def __init__(self, message: str, partial: bool):
         self.partial = partial
+        super().__init__(message)
+
+
+class Superseded(SendError):
+    """An earlier open message of the wallet landed while this intent waited for it and reached some of the
+    same destinations; nothing was signed: re-read the chain and send only what is still missing."""
+
+
+class OpenMessagePending(SendError):
+    """An earlier message that could reach the same destinations may still land; nothing was signed."""
+
+
+class JournalFence(SendError):
+    """The journal does not know this (active) highload wallet, so it cannot know its open messages; nothing
+    is signed before chain time `fence_until`, when any message signed elsewhere has landed or expired."""
+
+    def __init__(self, message: str, fence_until: int):
+        self.fence_until = fence_until
         super().__init__(message)
 
 
@@ -220,8 +253,12 @@ class JournaledWallet(ABC):
     def initial_data(self) -> Cell: ...
 
     @abstractmethod
-    def _sign(self, data: dict, transfers: list[Transfer], active: bool) -> dict:
-        """Sign a message for the transfers: {"body": external body, "valid_until": ..., seqno or query id, ...}."""
+    def _sign(self, data: dict, transfers: list[Transfer], active: bool, previous: dict | None) -> dict:
+        """Sign a message for the transfers: {"body": external body, "valid_until": ..., seqno or query id, ...}.
+        `previous` is the intent's earlier record (expired or failed), if any."""
+
+    def _check_fence(self, data: dict, info: AccountInfo) -> None:
+        """Refuse to sign while the journal cannot know the wallet's open messages (highload only)."""
 
     @abstractmethod
     def _slot_consumed(self, record: dict) -> bool:
@@ -260,36 +297,96 @@ class JournaledWallet(ABC):
                 return self._result(record, reused=True)
             while True:
                 if record is None or record["status"] in ("expired", "failed"):
-                    record = self._sign_and_record(data, intent, prints, transfers, record)
-                sent = self._sent(record)
-                tx = self.client.find_processed(self.address, record["body_hash"], record["after_lt"])
-                if tx is not None:
-                    return self._settle(data, record, tx, deadline)
-                if self._expired_unused(record):
-                    self._update(data, record, status="expired")
-                    log.info("intent %s: message %s expired unprocessed; signing a new one",
-                             intent, record["body_hash"])
-                    continue
-                self._broadcast(data, record)
-                remaining = deadline - time.monotonic()
-                try:
-                    tx = self.client.wait_for(sent, max(0.0, min(rebroadcast_seconds, remaining)), record["after_lt"])
-                except MessageTimeout as timeout:
-                    if time.monotonic() >= deadline:
-                        journaled = (f"; journal {self.journal.path} keeps it as {record['status']}, "
-                                     f"valid until {record['valid_until']}")
-                        raise MessageTimeout(sent, wait_seconds, timeout.observed + journaled) from None
+                    record = self._sign_and_record(data, intent, prints, transfers, record, deadline,
+                                                   rebroadcast_seconds)
+                tx = self._drive(data, record, deadline, rebroadcast_seconds, wait_seconds)
+                if tx is None:
+                    log.info("intent %s: message %s expired unprocessed; signing it again", intent, record["body_hash"])
                     continue
                 return self._settle(data, record, tx, deadline)
 
+    def settle_open(self) -> list[str]:
+        """Settle every open message of this wallet that landed or can no longer land (callers run this before
+        reading the chain, so a message that landed since the last run is recorded, not left `sent`); returns
+        the intents still open."""
+        wallet = raw_address(self.address)
+        with self.journal.session() as data:
+            still_open = []
+            for record in list(data["sends"].values()):
+                if record["wallet"] != wallet or record["status"] not in OPEN:
+                    continue
+                tx = self.client.find_processed(self.address, record["body_hash"], record["after_lt"])
+                if tx is not None:
+                    with contextlib.suppress(SendFailed):   # recorded in the journal either way
+                        self._settle(data, record, tx, time.monotonic())
+                elif self._expired_unused(record):
+                    self._update(data, record, status="expired")
+                else:
+                    still_open.append(record["intent"])
+            return still_open
+
+    def _drive(self, data: dict, record: dict, deadline: float, rebroadcast_seconds: float,
+               wait_seconds: float) -> TxRecord | None:
+        """Bring a recorded message on chain: its transaction, None once it can never land, or MessageTimeout."""
+        sent = self._sent(record)
+        while True:
+            tx = self.client.find_processed(self.address, record["body_hash"], record["after_lt"])
+            if tx is not None:
+                return tx
+            if self._expired_unused(record):
+                self._update(data, record, status="expired")
+                return None
+            self._broadcast(data, record)
+            remaining = deadline - time.monotonic()
+            try:
+                return self.client.wait_for(sent, max(0.0, min(rebroadcast_seconds, remaining)), record["after_lt"])
+            except MessageTimeout as timeout:
+                if time.monotonic() >= deadline:
+                    journaled = (f"; journal {self.journal.path} keeps it as {record['status']}, "
+                                 f"valid until {record['valid_until']}")
+                    raise MessageTimeout(sent, wait_seconds, timeout.observed + journaled) from None
+
+    def _settle_others(self, data: dict, intent: str, destinations: set[str], deadline: float,
+                       rebroadcast_seconds: float) -> None:
+        """Before signing for `intent`: settle every other open message of this wallet. One that may reach any
+        of the same destinations is driven until it lands or can never land; if it landed, raise Superseded."""
+        wallet = raw_address(self.address)
+        for other in list(data["sends"].values()):
+            if other["wallet"] != wallet or other["intent"] == intent or other["status"] not in OPEN:
+                continue
+            shared = destinations & set(other.get("destinations") or destinations)  # unknown: assume shared
+            if shared:
+                try:
+                    tx = self._drive(data, other, deadline, rebroadcast_seconds, 0.0)
+                except MessageTimeout:
+                    raise OpenMessagePending(
+                        f"intent {intent!r}: the open message of intent {other['intent']!r} (body hash "
+                        f"{other['body_hash']}) may still reach {len(shared)} of the same address(es); nothing new "
+                        f"is signed until it lands or can no longer land (chain time {other['valid_until']} + "
+                        f"{EXPIRY_MARGIN_SECONDS} s): run again later") from None
+            else:
+                tx = self.client.find_processed(self.address, other["body_hash"], other["after_lt"])
+            if tx is None:
+                continue
+            with contextlib.suppress(SendFailed):   # recorded in the journal either way
+                self._settle(data, other, tx, deadline)
+            if shared and other.get("transfers_sent"):
+                raise Superseded(
+                    f"intent {intent!r}: the earlier message of intent {other['intent']!r} landed meanwhile "
+                    f"(transaction {other['tx_hash']}) and reached {len(shared)} of the same address(es); nothing "
+                    f"was signed: re-read the chain and send only what is still missing")
+
     def _sign_and_record(self, data: dict, intent: str, prints: str, transfers: list[Transfer],
-                         previous: dict | None) -> dict:
+                         previous: dict | None, deadline: float, rebroadcast_seconds: float) -> dict:
+        destinations = {raw_address(t.destination) for t in transfers}
+        self._settle_others(data, intent, destinations, deadline, rebroadcast_seconds)
         info = self.client.account(self.address)
+        self._check_fence(data, info)
         needed = self.required_balance(transfers)
         if info.balance < needed:
             raise InsufficientFunds(f"{self.kind} wallet {raw_address(self.address)} holds {info.balance} nanotons; "
                                     f"sending {len(transfers)} transfer(s) needs about {needed}")
-        signed = self._sign(data, transfers, info.status == "active")
+        signed = self._sign(data, transfers, info.status == "active", previous)
         message = MessageAny(ExternalMsgInfo(None, self.address, 0),
                              None if info.status == "active" else self.state_init, signed.pop("body")).serialize()
         size = len(message.to_boc())
@@ -303,6 +400,7 @@ class JournaledWallet(ABC):
             "body_hash": MessageAny.deserialize(message.begin_parse()).body.hash.hex(),
             "message_boc": base64.b64encode(message.to_boc()).decode(),
             "transfer_hashes": [t.message.hash.hex() for t in transfers], "broadcasts": 0,
+            "destinations": sorted(destinations),
             "history": (previous.get("history", []) + [_summary(previous)]) if previous else [],
             **signed,
         }
@@ -420,7 +518,7 @@ class WalletV4R2(JournaledWallet):
             return 0
         return self.client.run_get_method(self.address, "seqno")[0]
 
-    def _sign(self, data: dict, transfers: list[Transfer], active: bool) -> dict:
+    def _sign(self, data: dict, transfers: list[Transfer], active: bool, previous: dict | None) -> dict:
         seqno = self.seqno() if active else 0
         valid_until = self.client.now() + self.ttl_seconds
         signed = (begin_cell().store_uint(V4R2_WALLET_ID + self.workchain, 32).store_uint(valid_until, 32)
@@ -460,15 +558,42 @@ class HighloadWalletV3(JournaledWallet):
             return False
         return self.client.run_get_method(self.address, "processed?", [query_id, 0])[0] != 0
 
-    def _allocate_query_id(self, data: dict, active: bool) -> int:
+    def _allocate_query_id(self, data: dict, active: bool, previous: dict | None) -> int:
+        """A query id for a new message. An expired intent keeps its id (so at most one of its messages can ever
+        be processed); an uninitialised wallet's first message is FIRST_QUERY_ID; otherwise the next id not yet
+        processed, never the reserved emergency id."""
         slot = data["wallets"].setdefault(raw_address(self.address), {"next_query": 0})
+        if previous is not None and previous["status"] == "expired":
+            return previous["query_id"]
+        if not active:
+            slot["next_query"] = max(slot["next_query"], FIRST_QUERY_ID + 1)
+            return FIRST_QUERY_ID
         for _ in range(1024):
             n = slot["next_query"]
-            slot["next_query"] = (n + 1) % QUERY_ID_SPACE
+            slot["next_query"] = (n + 1) % (QUERY_ID_SPACE - 1)   # the last id is the emergency one
             query_id = ((n // 1023) << 10) | (n % 1023)
-            if not active or not self.processed(query_id):
+            if not self.processed(query_id):
                 return query_id
         raise SendError(f"no free query id found on highload wallet {raw_address(self.address)}")
+
+    def _check_fence(self, data: dict, info: AccountInfo) -> None:
+        wallet = raw_address(self.address)
+        now = self.client.now()
+        slot = data["wallets"].get(wallet)
+        if slot is None and info.status == "active":
+            # A lost or unshared journal: messages signed elsewhere may be in flight, and the chain does not show
+            # them before they land. Each is valid at most `timeout` seconds after it was signed (before now).
+            slot = data["wallets"][wallet] = {"next_query": 0, "fence_until": now + self.timeout_seconds
+                                              + EXPIRY_MARGIN_SECONDS}
+            self.journal.save(data)
+        fence = (slot or {}).get("fence_until", 0)
+        if now <= fence:
+            raise JournalFence(
+                f"the send journal {self.journal.path} has no record of highload wallet {wallet}, which is already "
+                f"active: a message signed from another journal may still be in flight, so nothing is signed "
+                f"before chain time {fence} (in {fence - now} s, when any such message has landed or expired). "
+                f"Keep the journal beside the stack's state so every operator reads it; run again after that time",
+                fence)
 
     def _link(self, transfers: list[Transfer], query_id: int) -> tuple[Cell, int, list[str], list[Cell]]:
         """The internal_transfer message to self for these transfers: (message, value, link body hashes,
@@ -491,8 +616,8 @@ class HighloadWalletV3(JournaledWallet):
         message = Transfer(self.address, value, body, bounce=False).message
         return message, value, [body.hash.hex()] + later, [message] + later_links
 
-    def _sign(self, data: dict, transfers: list[Transfer], active: bool) -> dict:
-        query_id = self._allocate_query_id(data, active)
+    def _sign(self, data: dict, transfers: list[Transfer], active: bool, previous: dict | None) -> dict:
+        query_id = self._allocate_query_id(data, active, previous)
         created_at = self.client.now() - CLOCK_SKEW_SECONDS
         message, _, links, _ = self._link(transfers, query_id)
         signed = (begin_cell().store_uint(HIGHLOAD_V3_WALLET_ID + self.workchain, 32).store_ref(message)

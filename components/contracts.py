@@ -27,7 +27,7 @@ from contracts.policy_shard import ARTIFACT as SHARD_ARTIFACT
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig
 from dynamic_providers.shard_batch import ShardBatch, ShardBatchArgs
 from dynamic_providers.ton_contract import DerivedAddress, TonContract, TonContractArgs
-from dynamic_providers.ton_deploy import DEFAULT_WAIT_SECONDS, friendly_address
+from dynamic_providers.ton_deploy import DEFAULT_WAIT_SECONDS, friendly_address, journal_location
 
 # Where the keepers' TON client points by default off localnet (overridable per stack).
 DEFAULT_RPC_URLS = {"testnet": "https://testnet.toncenter.com/api/v2/jsonRPC",
@@ -70,7 +70,7 @@ class TonsuranceContractsArgs:
                    treasury_address=ton.treasury_address, claims_processor_address=ton.claims_processor_address,
                    shard_count=ton.shard_count, shard_batch_size=ton.shard_batch_size,
                    deployer_mnemonic=ton.deployer_mnemonic.value,
-                   journal_path=absolute(f".state/journal/{cfg.stack}-deployer.json"),
+                   journal_path=journal_location(cfg.stack, os.environ.get("PULUMI_BACKEND_URL")),
                    localnet_path=absolute(ton.localnet_path),
                    liteserver_config_path=absolute(ton.liteserver_config_path))
 

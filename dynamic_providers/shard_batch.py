@@ -21,13 +21,12 @@ from pytoniq_core import Address, Cell
 
 from chain.client import ChainSettings, connect
 from chain.sandbox import raw_address
-from chain.wallets import HighloadWalletV3, Transfer
+from chain.wallets import HighloadWalletV3
 from contracts.base import read_address
 from contracts.policy_shard import PolicyShardConfig, init_data as shard_init_data
 from dynamic_providers.ton_deploy import (
     DEFAULT_WAIT_SECONDS, DerivedAddressMismatch, Target, cell_from_b64, cell_to_b64, chain_input, chain_settings,
-    compute_deploys, deployer_key, deployer_turn, drift, ensure_funds, require_deployable,
-    require_expected_code, target_of,
+    deployer_key, deployer_turn, drift, require_expected_code, send_missing, target_of,
 )
 
 REPLACE_KEYS = ("network", "router", "shard_count", "shard_ids", "shard_code_hash")
@@ -83,15 +82,11 @@ class ShardBatchProvider(ResourceProvider):
                 require_expected_code(info, targets[i], f"policy shard {i}")
             _check_router_derives(client, Address(props["router"]), targets)
             missing = [i for i, info in infos.items() if info.status != "active"]
-            if missing:
-                with deployer_turn(props):
-                    wallet = HighloadWalletV3(client, deployer_key(props), props["journal_path"])
-                    require_deployable(compute_deploys(client.now(), wallet.address,
-                                                       [targets[i] for i in missing], value), what)
-                    transfers = [Transfer(targets[i].address, value, state_init=targets[i].state_init)
-                                 for i in missing]
-                    funded = ensure_funds(client, wallet, transfers)
-                    sent = wallet.send(transfers, wait_seconds=wait)
+            with deployer_turn(props):   # also when nothing is missing: settles what an earlier run left open
+                wallet = HighloadWalletV3(client, deployer_key(props), props["journal_path"])
+                sent, missing, funded = send_missing(client, wallet, {i: targets[i] for i in missing}, value,
+                                                     what, wait)
+            if sent is not None:
                 active = client.wait_for_active([targets[i].address for i in missing], wait)
                 for i in missing:
                     infos[i] = active[targets[i].raw]

@@ -22,12 +22,11 @@ from pytoniq_core import Address
 
 from chain.client import ChainSettings, connect
 from chain.sandbox import raw_address
-from chain.wallets import Transfer, WalletV4R2
+from chain.wallets import WalletV4R2
 from contracts.base import read_address
 from dynamic_providers.ton_deploy import (
     DEFAULT_WAIT_SECONDS, DerivedAddressMismatch, Target, cell_from_b64, cell_to_b64, chain_input, chain_settings,
-    compute_deploys, deployer_key, deployer_turn, drift, ensure_funds, require_deployable,
-    require_expected_code, target_of,
+    deployer_key, deployer_turn, drift, require_expected_code, send_missing, target_of,
 )
 
 # A change to any of these is another contract at another address (or on another chain): replace.
@@ -87,23 +86,21 @@ class TonContractProvider(ResourceProvider):
         with connect(chain_settings(props)) as client:
             info = client.account(target.address)
             require_expected_code(info, target, what)
-            if info.status == "active":
+            wait = float(props["wait_seconds"])
+            with deployer_turn(props):   # also when active: settles what an earlier run left open
+                wallet = WalletV4R2(client, deployer_key(props), props["journal_path"])
+                missing = {} if info.status == "active" else {target.raw: target}
+                sent, _, funded = send_missing(client, wallet, missing, int(props["deploy_value"]), what, wait)
+            if sent is None:
                 pulumi.log.info(f"{what} {target.raw} is already active with the expected code: adopted, "
                                 "no message sent")
             else:
-                value = int(props["deploy_value"])
-                with deployer_turn(props):
-                    wallet = WalletV4R2(client, deployer_key(props), props["journal_path"])
-                    require_deployable(compute_deploys(client.now(), wallet.address, [target], value), what)
-                    transfers = [Transfer(target.address, value, state_init=target.state_init)]
-                    funded = ensure_funds(client, wallet, transfers)
-                    sent = wallet.send(transfers, wait_seconds=float(props["wait_seconds"]))
-                info = client.wait_for_active([target.address], float(props["wait_seconds"]))[target.raw]
-                require_expected_code(info, target, what)
                 outputs = {"deployed_by": "message", "deploy_tx_hash": sent.external_tx_hash, "fees": sent.fees,
                            "faucet_funded": funded}
                 pulumi.log.info(f"{what} deployed at {target.raw} (wallet transaction {sent.external_tx_hash}"
                                 f"{', journaled earlier' if sent.reused else ''})")
+            info = client.wait_for_active([target.address], wait)[target.raw]
+            require_expected_code(info, target, what)
             _check_derived(client, target, kind, props.get("derived_addresses") or [])
         return CreateResult(target.raw, {**_recorded(props), **outputs, "status": info.status,
                                          "balance": info.balance, "drift": None})

@@ -8,13 +8,17 @@ Money rules applied here:
 - before anything is sent, each deploy is executed on a private in-memory chain (the same TVM and
   config) and refused unless the account comes out active with the expected code;
 - wallets send through the journal (chain/wallets.py), so a re-run after any interruption converges on
-  the recorded message instead of signing a second one;
+  the recorded message instead of signing a second one; the journal lives beside the stack's state
+  (`journal_location`), so every operator of a stack with a folder backend reads the same one;
+- before the missing contracts are computed, the wallet's open messages are settled and the chain is
+  read again (`send_missing`): what an earlier message deployed is adopted, never sent twice;
 - the deployer's balance is checked before signing; the faucet tops it up only on localnet.
 """
 from __future__ import annotations
 
 import base64
 import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -26,13 +30,15 @@ from chain.client import AccountInfo, ChainClient, ChainError, ChainSettings
 from chain.files import exclusive_lock
 from chain.localnet import LocalnetClient
 from chain.sandbox import Sandbox, raw_address
-from chain.wallets import JournaledWallet, Transfer, WalletKey
+from chain.wallets import JournaledWallet, SendResult, Superseded, Transfer, WalletKey
 
 TON = 10**9
 # What a deployer wallet needs beyond chain/wallets.py's own requirement (values, forwarding, gas per
 # message): its deployment on first use and the gas of a large batch.
 WALLET_MARGIN = TON // 10
 DEFAULT_WAIT_SECONDS = 120.0
+LOCAL_JOURNAL_DIR = ".state/journal"
+SUPERSEDED_READS = 3   # reads of the chain after an earlier message landed under a send (one is the norm)
 
 
 class DeployRefused(ChainError):
@@ -178,3 +184,39 @@ def ensure_funds(client: ChainClient, wallet: JournaledWallet, transfers: Sequen
     return amount
 
 
+
+
+def journal_location(stack: str, backend_url: str | None) -> str:
+    """Where the deployer's send journal lives: beside the stack's state when the Pulumi backend is a folder
+    (`file://DIR`, a shared volume included), so every operator and CI runner of the stack reads the same
+    journal; otherwise `.state/journal` of this checkout, and the wallets' fence protects the rest."""
+    if backend_url and backend_url.startswith("file://"):
+        folder = os.path.abspath(os.path.expanduser(backend_url.removeprefix("file://")))
+        return os.path.join(folder, ".tonsurance", "journal", f"{stack}-deployer.json")
+    return os.path.abspath(os.path.join(LOCAL_JOURNAL_DIR, f"{stack}-deployer.json"))
+
+
+def send_missing(client: ChainClient, wallet: JournaledWallet, targets: dict[Any, Target], value: int, what: str,
+                 wait_seconds: float) -> tuple[SendResult | None, list[Any], int]:
+    """Deploy the targets that are not active, in one message of `wallet` (call inside `deployer_turn`).
+
+    First the wallet's open messages are settled and the chain is read again, so what an earlier message
+    deployed (a killed run, a delayed batch, another operator) is adopted; the rest is executed on a private
+    TVM, funded and sent. If an earlier message lands while the wallet waits for it (Superseded), read again.
+    Returns (the send, or None when nothing was missing any more; the keys sent; nanotons funded).
+    """
+    funded = 0
+    for _ in range(SUPERSEDED_READS):
+        wallet.settle_open()
+        missing = [key for key, target in targets.items() if client.account(target.address).status != "active"]
+        if not missing:
+            return None, [], funded
+        require_deployable(compute_deploys(client.now(), wallet.address, [targets[k] for k in missing], value), what)
+        transfers = [Transfer(targets[k].address, value, state_init=targets[k].state_init) for k in missing]
+        funded += ensure_funds(client, wallet, transfers)
+        try:
+            return wallet.send(transfers, wait_seconds=wait_seconds), missing, funded
+        except Superseded as superseded:
+            pulumi.log.info(f"{what}: {superseded}")
+    raise ChainError(f"{what}: earlier messages kept landing while this one waited ({SUPERSEDED_READS} reads); "
+                     "run the update again")

@@ -15,23 +15,35 @@ from pytoniq_core import Address, Cell, Slice
 from pytoniq_core.tlb.account import ShardAccount
 from pytoniq_core.tlb.transaction import Transaction
 
-from chain.client import ChainSettings, ConfigError, MessageRejected, NetworkError, connect
-from chain.liteserver import ZERO_STATE_ROOT_HASHES, LiteserverClient, _pytoniq_balancer
+from chain.client import (AccountsNotActive, ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError,
+                          connect)
+from chain.errors import LiteserversDisagree
+from chain.liteserver import ZERO_STATE_ROOT_HASHES, LiteserverClient, _pytoniq_balancer, load_network_config
 from chain.sandbox import ExternalNotAccepted, GetMethodError, Sandbox, raw_address
-from chain.wallets import HighloadWalletV3, WalletKey
+from chain.wallets import EXPIRY_MARGIN_SECONDS, HighloadWalletV3, WalletKey
 from tests.chain.conftest import TON, address_of, counter_state_init, deploy_transfers, keypair
 
 
 class FakeBalancer:
-    """The subset of pytoniq's LiteBalancer the backend uses, answering from a Sandbox; failures are scripted."""
+    """The subset of pytoniq's LiteBalancer (and of its peers, the LiteClients) the backend uses, answering from
+    a Sandbox; failures are scripted. As a balancer it has itself and a second honest peer on the same chain;
+    a peer can be made to lag (answer from an older copy of the chain, its clock behind) or to lie."""
 
-    def __init__(self, chain: Sandbox):
+    def __init__(self, chain: Sandbox, peers: int = 2):
         self.chain = chain
         self.calls: list[str] = []
         self.failures: dict[str, list[BaseException]] = {}
         self.delay_seconds = 0.0
         self.started = self.closed = 0
         self.start_failures: list[BaseException] = []
+        self.clock_behind = 0
+        self.fake_accounts: dict[str, Sandbox] = {}   # raw address -> a chain where it exists (a lie)
+        self._peers = [self] + [FakeBalancer(chain, peers=0) for _ in range(peers - 1)]
+        self._alive_peers = set(range(len(self._peers)))
+
+    def lag_behind(self, snapshot: Sandbox, seconds: int) -> None:
+        """Answer from an older copy of the chain, with a clock `seconds` behind."""
+        self.chain, self.clock_behind = snapshot, seconds
 
     async def start_up(self):
         self.started += 1
@@ -50,7 +62,8 @@ class FakeBalancer:
 
     async def raw_get_account_state(self, address):
         def state():
-            stored = self.chain.to_state()["accounts"].get(raw_address(address))
+            chain = self.fake_accounts.get(raw_address(address), self.chain)
+            stored = chain.to_state()["accounts"].get(raw_address(address))
             if stored is None:
                 return None, None
             shard = ShardAccount.deserialize(Slice.one_from_boc(base64.b64decode(stored)))
@@ -82,8 +95,8 @@ class FakeBalancer:
             return parsed[:count]
         return await self._answer("get_transactions", txs)
 
-    async def get_time(self):
-        return await self._answer("get_time", lambda: {"now": self.chain.now})
+    async def get_masterchain_info_ext(self):
+        return await self._answer("get_masterchain_info_ext", lambda: {"last_utime": self.chain.now - self.clock_behind})
 
 
 def network_config(tmp_path, network="testnet", **changes) -> str:
@@ -238,3 +251,77 @@ def test_missing_or_unreadable_config_files_are_refused(tmp_path):
     (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(ConfigError, match="config of an unknown network"):
         connect(ChainSettings("mainnet", liteserver_config_path=str(tmp_path / "other.json")))
+
+
+# ---- lying and lagging liteservers -----------------------------------------------------------------------
+
+def deploy_counts(chain: Sandbox, transfers) -> list[int]:
+    return [len(chain.transactions(t.destination, 10)) for t in transfers]
+
+
+def externals(chain: Sandbox, wallet) -> int:
+    return sum(1 for t in chain.transactions(wallet.address, 100) if t.in_external)
+
+
+def test_the_default_balancer_checks_proofs(settings):
+    balancer = _pytoniq_balancer(load_network_config(settings.liteserver_config_path, "testnet"), 1.0)
+    assert [peer.trust_level for peer in balancer._peers] == [1, 1]   # 2 would take answers unchecked
+
+
+def test_a_liteserver_hiding_a_landed_message_never_causes_a_second_send(client, fake, chain, tmp_path):
+    wallet = HighloadWalletV3(client, WalletKey.from_seed(b"\x0a" * 32), tmp_path / "journal.json")
+    chain.fund(wallet.address, 50 * TON)
+    fake._peers[1].lag_behind(Sandbox.from_state(chain.to_state()), 0)   # frozen before the send: it never sees it
+    transfers = deploy_transfers(300, 4)
+    for _ in range(2):   # the run and a re-run: the landed message is neither found nor declared absent
+        with pytest.raises(LiteserversDisagree, match="different answers"):
+            wallet.send(transfers, wait_seconds=1)
+    assert fake.calls.count("raw_send_message") == 1 and externals(chain, wallet) == 1
+    assert deploy_counts(chain, transfers) == [1] * 4
+    fake._peers[1].chain = chain                                    # it catches up: the send settles as it was
+    result = wallet.send(transfers, wait_seconds=1)
+    assert result.attempts == 1 and externals(chain, wallet) == 1
+
+
+def test_a_liteserver_reporting_a_fake_active_account_is_never_believed(client, fake, chain):
+    state_init = counter_state_init(42)
+    address = address_of(state_init)
+    elsewhere = Sandbox(now=chain.now)
+    elsewhere.send_internal(sender=Address("0:" + "22" * 32), to=address, value=TON, state_init=state_init)
+    assert elsewhere.account(address).status == "active"
+    fake._peers[1].fake_accounts[raw_address(address)] = elsewhere
+    with pytest.raises(LiteserversDisagree):
+        client.account(address)
+    with pytest.raises(AccountsNotActive, match="unknown"):         # a wait never takes it as active
+        client.wait_for_active([address], 0.2)
+    assert chain.account(address).status == "nonexist"
+
+
+def test_a_clock_60_seconds_behind_only_delays_the_expiry_verdict(client, fake, chain, tmp_path):
+    fake._peers[1].clock_behind = 60
+    assert client.now() == chain.now - 60                           # the earliest masterchain time of the quorum
+    wallet = HighloadWalletV3(client, WalletKey.from_seed(b"\x0b" * 32), tmp_path / "journal.json")
+    chain.fund(wallet.address, 50 * TON)
+    transfers = deploy_transfers(400, 3)
+    lost = lambda: [ConnectionError("lost")] * 3                    # noqa: E731 - every attempt of one broadcast
+    fake.failures["raw_send_message"] = lost()
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, wait_seconds=0.2, rebroadcast_seconds=5)
+    record = json.loads((tmp_path / "journal.json").read_text())["sends"]
+    (first,) = record.values()
+    chain.now = first["valid_until"] + EXPIRY_MARGIN_SECONDS + 10    # expired by the true clock, not the lagging one
+    fake.failures["raw_send_message"] = lost()
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, wait_seconds=0.2, rebroadcast_seconds=5)
+    assert json.loads((tmp_path / "journal.json").read_text())["sends"][first["intent"]]["attempt"] == 1
+    chain.now += 60                                                 # now expired by every clock: signed again
+    result = wallet.send(transfers, wait_seconds=1)
+    again = json.loads((tmp_path / "journal.json").read_text())["sends"][first["intent"]]
+    assert result.attempts == 2 and again["query_id"] == first["query_id"]
+    assert deploy_counts(chain, transfers) == [1] * 3 and externals(chain, wallet) == 1
+
+
+def test_too_few_liteservers_to_agree_conclude_nothing(client, fake, user):
+    fake._alive_peers = {0}
+    with pytest.raises(NetworkError, match="1 liteserver\\(s\\) answer, 2 must agree"):
+        client.account(user)

@@ -14,6 +14,8 @@ from pytoniq_core import Address, Cell
 
 from chain.client import (AccountsNotActive, ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError,
                           connect)
+from chain.__main__ import main
+from chain.localnet import next_block
 from chain.wallets import Transfer, WalletKey, WalletV4R2
 from tests.chain.conftest import TON, address_of, counter_state_init, op_body
 
@@ -164,10 +166,10 @@ def external_to(address: Address) -> Cell:
     return MessageAny(ExternalMsgInfo(None, address, 0), None, Cell.empty()).serialize()
 
 
-def funded_wallet(localnet) -> tuple[WalletV4R2, Transfer]:
-    wallet = WalletV4R2(localnet, WalletKey.from_seed(bytes(32)), "/dev/null")
+def funded_wallet(localnet, seed: bytes = bytes(32)) -> tuple[WalletV4R2, Transfer]:
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(seed), "/dev/null")
     localnet.fund(wallet.address, 10 * TON)
-    state_init = counter_state_init(77)
+    state_init = counter_state_init(77 + seed[0])
     return wallet, Transfer(address_of(state_init), TON // 10, state_init=state_init)
 
 
@@ -209,3 +211,26 @@ def test_threads_of_one_process_are_serialized_too(localnet, user):
     for worker in workers:
         worker.join()
     assert len(localnet.transactions(user, 100)) == 40
+
+
+def test_block_interval_includes_messages_only_at_the_next_boundary(localnet, chain_file):
+    first, first_transfer = funded_wallet(localnet)
+    second, second_transfer = funded_wallet(localnet, seed=b"\x05" * 32)
+    assert localnet.block_interval() == 0
+    assert main(["--localnet-path", str(chain_file), "blocks", "60"]) == 0     # the CLI sets it in the file
+    assert localnet.block_interval() == 60
+    localnet.advance_time(60 - localnet.now() % 60 + 5)                      # 5 s into a block: 55 s to go
+    boundary = next_block(localnet.now(), 60)
+    localnet.send_message(v4r2_message(first, first_transfer, seqno=0))
+    localnet.send_message(v4r2_message(second, second_transfer, seqno=0))
+    assert [localnet.account(w.address).status for w in (first, second)] == ["uninit", "uninit"]
+    localnet.advance_time(boundary - localnet.now() - 2)                     # the block before: still nothing
+    assert [localnet.account(w.address).status for w in (first, second)] == ["uninit", "uninit"]
+    localnet.advance_time(2)                                                 # the boundary: both in one block
+    assert [localnet.account(w.address).status for w in (first, second)] == ["active", "active"]
+    localnet.set_block_interval(0)
+    third, third_transfer = funded_wallet(localnet, seed=b"\x06" * 32)
+    localnet.send_message(v4r2_message(third, third_transfer, seqno=0))
+    assert localnet.account(third.address).status == "active"                # off again: at once
+    with pytest.raises(ValueError):
+        localnet.set_block_interval(-1)

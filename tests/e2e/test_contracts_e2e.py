@@ -145,7 +145,7 @@ def test_a_run_killed_during_the_shard_batches_converges(local_stack, tmp_path):
     stack.set_config("tonsurance:shardBatchSize", "4")
     chain = stack.localnet()
     chain.set_faults(delay_seconds=2)  # every external message lands 2 s late: room to kill mid-batch
-    journal = stack.work_dir / ".state" / "journal" / "local-deployer.json"
+    journal = stack.work_dir / ".state" / "pulumi" / ".tonsurance" / "journal" / "local-deployer.json"
 
     run = stack.start_up(tmp_path / "killed-up.log")
     deadline = time.monotonic() + 240

@@ -7,6 +7,7 @@ import pytest
 from pytoniq_core import Address
 
 from chain.client import MessageTimeout, connect
+from chain.wallets import OpenMessagePending
 from contracts.base import TON
 from contracts.policy_router import PolicyRouter
 from contracts.policy_shard import PolicyShard
@@ -84,6 +85,27 @@ def test_an_interrupted_batch_converges_with_every_shard_deployed_once(client, s
     assert all(deploys_of(client, a) == 1 for a in created.outs["shards"].values())
     sends = json.loads(journal_text(journal))["sends"]
     assert [r["attempt"] for r in sends.values() if r["kind"] == "highload_wallet_v3"] == [1]
+
+
+def test_a_delayed_batch_then_a_changed_batch_size_deploys_each_shard_once(client, settings, inputs, router, highload,
+                                                                         journal):
+    """The double send a review found: batch 0-15 delayed, then shardBatchSize 8 asks for 0-7 and 8-15."""
+    connect(settings).set_faults(delay_seconds=30)
+    with pytest.raises(MessageTimeout):
+        provider.create(inputs.shards(router, range(16), wait=0.5))
+    with pytest.raises(OpenMessagePending, match="may still reach 8 of the same address"):
+        provider.create(inputs.shards(router, range(8), wait=0.5))   # its copies are delayed too: signs nothing
+    client.advance_time(31)                                          # the batch of 16 lands
+    connect(settings).set_faults(delay_seconds=0)
+
+    halves = [provider.create(inputs.shards(router, ids)) for ids in (range(8), range(8, 16))]
+
+    assert [h.outs["deployed_ids"] for h in halves] == [[], []]
+    assert [h.outs["adopted_ids"] for h in halves] == [list(range(8)), list(range(8, 16))]
+    assert external_count(client, highload.address) == 1
+    assert all(deploys_of(client, a) == 1 for h in halves for a in h.outs["shards"].values())
+    sends = json.loads(journal_text(journal))["sends"]
+    assert [r["status"] for r in sends.values() if r["kind"] == "highload_wallet_v3"] == ["confirmed"]
 
 
 def test_a_router_deriving_other_addresses_stops_the_batch_before_sending(client, inputs, highload, journal):

@@ -162,8 +162,13 @@ def test_the_mnemonic_is_a_secret_input(mocks):
 def test_args_from_the_stack_config(tmp_path, monkeypatch):
     from tests.unit.test_config import MNEMONIC as CONFIG_MNEMONIC, parse, raw_config
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     local = TonsuranceContractsArgs.from_stack_config(parse(raw_config(), stack="local"))
     assert local.journal_path == str(tmp_path / ".state" / "journal" / "local-deployer.json")
+    # a folder backend keeps the journal beside the stack's state, where every operator of the stack reads it
+    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path / 'shared' / 'state'}")
+    shared = TonsuranceContractsArgs.from_stack_config(parse(raw_config(), stack="local"))
+    assert shared.journal_path == str(tmp_path / "shared" / "state" / ".tonsurance" / "journal" / "local-deployer.json")
     assert local.localnet_path.startswith(str(tmp_path)) and not local.protected
     assert local.deployer_mnemonic == CONFIG_MNEMONIC and CONFIG_MNEMONIC not in repr(local)
 
