@@ -5,6 +5,7 @@ import pulumi
 from components.contracts import TonsuranceContracts, TonsuranceContractsArgs
 from components.database import BackupPolicy, Database, DatabaseArgs
 from components.platform import Platform, PlatformArgs
+from components.services import BackendServices, BackendServicesArgs
 from config import ConfigError, load_stack_config
 
 try:
@@ -28,6 +29,11 @@ database = Database("database", DatabaseArgs(
 
 contracts = TonsuranceContracts("contracts", TonsuranceContractsArgs.from_stack_config(cfg))
 
+services = BackendServices("services", BackendServicesArgs(
+    stack=cfg.stack, network=cfg.ton.network, namespace=platform.namespace, images=cfg.kubernetes.images,
+    contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
+), pulumi.ResourceOptions(provider=platform.provider))
+
 pulumi.export("network", cfg.ton.network)
 pulumi.export("admin_address", cfg.ton.admin_address)
 pulumi.export("keeper_addresses", list(cfg.ton.keeper_addresses))
@@ -38,3 +44,5 @@ pulumi.export("database_migrations", database.applied_migrations)
 pulumi.export("database_backup_id", database.backup_id)
 for name, value in contracts.stack_outputs().items():
     pulumi.export(name, value)
+pulumi.export("service_images", services.images)
+pulumi.export("service_hosts", services.hosts)

@@ -25,7 +25,12 @@ NETWORKS = ("localnet", "testnet", "mainnet")
 SHARD_COUNTS = (16, 256)
 SERVICES = ("backend", "pricingKeeper", "bridgeHealthKeeper", "apiV2", "websocketV2")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+# An image reference that names its version: a tag, a digest, or both (repo[:port]/name:tag@sha256:...).
+_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$"
+                    r"|^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}@sha256:[a-f0-9]{64}$")
+_HOST = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
+REDIS_IMAGE = "redis:7.4.1-alpine"
 
 
 class ConfigError(ValueError):
@@ -92,11 +97,39 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class RolloutConfig:
+    """The canary of the replicated services (20% -> pause -> 50% -> pause -> 100%) and its gates."""
+
+    replicas: int
+    pause_seconds: int
+    analysis: bool  # False only where no Prometheus exists (local): the canary then advances on pauses alone
+    prometheus_url: str | None
+    max_error_rate: float  # 5xx / all over 5 min
+    max_p99_ms: int  # p99 of http_request_duration_seconds over 5 min
+
+
+@dataclass(frozen=True)
+class ServicesConfig:
+    domain: str  # api.<domain> and ws.<domain>
+    tls_issuer: str  # cert-manager ClusterIssuer that signs the ingress certificates
+    rate_limit_rps: int  # per client IP, at the nginx ingress
+    ingress_namespace: str  # where the nginx ingress controller runs (NetworkPolicy source)
+    prometheus_namespace: str  # where Prometheus runs (NetworkPolicy source for the metrics port)
+    rollout: RolloutConfig
+    redis_in_cluster: bool  # True: a StatefulSet with a PVC; False: a managed Redis, URL from `redis-url`
+    redis_storage: str
+    redis_image: str
+    secret_store: str  # aws: Secrets Manager; fake: throwaway values in the store itself (local only)
+    aws_region: str | None
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     ton: TonConfig
     kubernetes: KubernetesConfig
     database: DatabaseConfig
+    services: ServicesConfig
 
     @property
     def is_mainnet(self) -> bool:
@@ -198,7 +231,7 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
         raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, got {network!r}")
 
     config = StackConfig(stack=stack, ton=_ton(read, network), kubernetes=_kubernetes(read, network),
-                         database=_database(read, network))
+                         database=_database(read, network), services=_services(read, network))
     unknown_keys = sorted(set(raw) - read.seen)
     if unknown_keys:
         raise ConfigError(unknown_keys[0], "is not a known configuration key (typo?)")
@@ -264,15 +297,112 @@ def _kubernetes(read: _Reader, network: str) -> KubernetesConfig:
     if unknown:
         raise ConfigError("images", f"names unknown services {', '.join(unknown)}; known: {', '.join(SERVICES)}")
     for service, image in images.items():
-        if not isinstance(image, str) or not _IMAGE.match(image):
-            raise ConfigError(f"images.{service}", f"must be an image reference with an explicit tag, got {image!r}")
-        if network == "mainnet" and image.endswith(":latest"):
-            raise ConfigError(f"images.{service}", "must pin a version on mainnet, not ':latest'")
+        _check_image(f"images.{service}", image, network)
     return KubernetesConfig(
         namespace=namespace,
         render_manifests_to=_relative_path("renderManifestsTo", render_to) if render_to else None,
         images=dict(images),
     )
+
+
+def _check_image(key: str, image: object, network: str) -> None:
+    if not isinstance(image, str) or not _IMAGE.match(image):
+        raise ConfigError(key, f"must be an image reference with an explicit tag or digest, got {image!r}")
+    if network != "localnet" and image.split("@")[0].endswith(":latest"):
+        raise ConfigError(key, f"must pin a version on {network}, not ':latest'")
+
+
+_SERVICES_KEYS = {"domain", "tlsIssuer", "rateLimitRps", "ingressNamespace", "prometheusNamespace", "replicas",
+                  "pauseSeconds", "analysis", "prometheusUrl", "maxErrorRate", "maxP99Ms", "redis", "redisStorage",
+                  "redisImage", "secretStore", "awsRegion"}
+# Defaults per network: (replicas, pause seconds). Mainnet is the guide's 2/10, 5/10, 10/10 with 5 min pauses.
+_ROLLOUT_DEFAULTS = {"localnet": (2, 10), "testnet": (2, 60), "mainnet": (10, 300)}
+_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}
+ANALYSIS_WINDOW_SECONDS = 300  # both analyses measure over 5 min
+
+
+def _services(read: _Reader, network: str) -> ServicesConfig:
+    raw = read.structured("services", dict, '{"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod", ...}') or {}
+    unknown = sorted(set(raw) - _SERVICES_KEYS)
+    if unknown:
+        raise ConfigError("services", f"has unknown keys {', '.join(unknown)}; known: {', '.join(sorted(_SERVICES_KEYS))}")
+    public = network != "localnet"
+
+    def get(key: str, kind: type, default: Any, needed: str | None = None) -> Any:
+        """raw[key] of type `kind`, else `default`; `needed` says what it is when there is no default."""
+        value = raw.get(key, default)
+        if value is None and needed:
+            raise ConfigError(f"services.{key}", f"is required on {network}: {needed}")
+        numeric = kind is float and isinstance(value, int)
+        if value is not None and (isinstance(value, bool) != (kind is bool) or not (isinstance(value, kind) or numeric)):
+            raise ConfigError(f"services.{key}", f"must be {_KINDS[kind]}, got {value!r}")
+        return value
+
+    def bounded(key: str, kind: type, default: float, low: float, high: float) -> Any:
+        value = get(key, kind, default)
+        if not low <= value <= high:
+            raise ConfigError(f"services.{key}", f"must be between {low} and {high}, got {value!r}")
+        return value
+
+    def label(key: str, default: str | None, needed: str | None = None) -> str:
+        value = get(key, str, default, needed)
+        if not _DNS_LABEL.match(value):
+            raise ConfigError(f"services.{key}", f"must be a DNS-1123 label, got {value!r}")
+        return value
+
+    domain = get("domain", str, None if public else "tonsurance.localhost", "the public DNS domain (api.<domain>)")
+    if not _HOST.match(domain):
+        raise ConfigError("services.domain", f"must be a DNS name like tonsurance.com, got {domain!r}")
+
+    replicas_default, pause_default = _ROLLOUT_DEFAULTS[network]
+    analysis = get("analysis", bool, public)
+    prometheus_url = get("prometheusUrl", str, None, "the Prometheus address the analyses query" if analysis else None)
+    if prometheus_url is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", prometheus_url):
+        raise ConfigError("services.prometheusUrl", f"must be an http(s):// URL, got {prometheus_url!r}")
+    rollout = RolloutConfig(
+        replicas=bounded("replicas", int, replicas_default, 1, 100),
+        pause_seconds=bounded("pauseSeconds", int, pause_default, 0, 86400),
+        analysis=analysis, prometheus_url=prometheus_url,
+        max_error_rate=float(bounded("maxErrorRate", float, 0.01, 0.0001, 0.5)),
+        max_p99_ms=bounded("maxP99Ms", int, 500, 10, 60000))
+    if network == "mainnet":
+        # The guide's gates are the floor on mainnet: an operator may tighten them, never loosen them.
+        if not rollout.analysis:
+            raise ConfigError("services.analysis", "cannot be false on mainnet: the canary is gated by Prometheus")
+        if rollout.replicas < 5:
+            raise ConfigError("services.replicas", f"must be at least 5 on mainnet (20% must be a minority), "
+                                                   f"got {rollout.replicas}")
+        if rollout.pause_seconds < ANALYSIS_WINDOW_SECONDS:
+            raise ConfigError("services.pauseSeconds", f"must be at least {ANALYSIS_WINDOW_SECONDS} on mainnet "
+                                                       f"(one full analysis window per step), got {rollout.pause_seconds}")
+        if rollout.max_error_rate > 0.01:
+            raise ConfigError("services.maxErrorRate", f"must be at most 0.01 on mainnet, got {rollout.max_error_rate}")
+        if rollout.max_p99_ms > 500:
+            raise ConfigError("services.maxP99Ms", f"must be at most 500 on mainnet, got {rollout.max_p99_ms}")
+
+    redis = get("redis", str, "external" if public else "in-cluster")
+    if redis not in ("in-cluster", "external"):
+        raise ConfigError("services.redis", f"must be in-cluster or external, got {redis!r}")
+    redis_storage = get("redisStorage", str, "1Gi" if network == "localnet" else "10Gi")
+    if not _QUANTITY.match(redis_storage):
+        raise ConfigError("services.redisStorage", f"must be a size like 10Gi, got {redis_storage!r}")
+    redis_image = get("redisImage", str, REDIS_IMAGE)
+    _check_image("services.redisImage", redis_image, network)
+
+    secret_store = get("secretStore", str, "aws" if public else "fake")
+    if secret_store not in ("aws", "fake"):
+        raise ConfigError("services.secretStore", f"must be aws or fake, got {secret_store!r}")
+    if public and secret_store == "fake":
+        raise ConfigError("services.secretStore", f"cannot be fake on {network}: secrets come from AWS Secrets Manager")
+    return ServicesConfig(
+        domain=domain,
+        tls_issuer=label("tlsIssuer", None if public else "tonsurance-local-ca", "a cert-manager ClusterIssuer name"),
+        rate_limit_rps=bounded("rateLimitRps", int, 20, 1, 10000),
+        ingress_namespace=label("ingressNamespace", "ingress-nginx"),
+        prometheus_namespace=label("prometheusNamespace", "monitoring"),
+        rollout=rollout, redis_in_cluster=redis == "in-cluster", redis_storage=redis_storage, redis_image=redis_image,
+        secret_store=secret_store,
+        aws_region=get("awsRegion", str, None, "the AWS region of Secrets Manager" if secret_store == "aws" else None))
 
 
 def _database(read: _Reader, network: str) -> DatabaseConfig:

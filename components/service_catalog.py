@@ -53,6 +53,7 @@ class ServiceSpec:
     public_host: str | None = None  # exposed through nginx at <public_host>.<domain>
     calls: tuple[str, ...] = ()  # other workloads it calls in the namespace (NetworkPolicy egress)
     internet: bool = False  # needs HTTPS egress outside the cluster (TON RPC, market data, Slack)
+    long_lived: bool = False  # WebSocket: the ingress keeps idle connections open for an hour
 
     @property
     def replicated(self) -> bool:
@@ -98,7 +99,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("api-v2", "apiV2", "api", "rollout", 8080, 9090, (DATABASE_URL, REDIS_URL, JWT_SECRET), _API,
                 public_host="api", calls=("ocaml-backend",)),
     ServiceSpec("websocket-v2", "websocketV2", "websocket", "rollout", 8080, 9090, (REDIS_URL, JWT_SECRET), _API,
-                public_host="ws", calls=("ocaml-backend",)),
+                public_host="ws", calls=("ocaml-backend",), long_lived=True),
 )
 SERVICES_BY_NAME: Mapping[str, ServiceSpec] = {s.name: s for s in SERVICES}
 

@@ -15,6 +15,10 @@ IMAGES = {s: f"ghcr.io/tonsurance/{s.lower()}:1.0.0"
           for s in ("backend", "pricingKeeper", "bridgeHealthKeeper", "apiV2", "websocketV2")}
 
 
+PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod", "awsRegion": "eu-central-1",
+                   "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090"}
+
+
 def address(seed: str, testnet: bool = True) -> str:
     raw = Address("0:" + hashlib.sha256(seed.encode()).hexdigest())
     return raw.to_str(is_user_friendly=True, is_bounceable=True, is_test_only=testnet)
@@ -37,6 +41,7 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
     }
     if network != "localnet":
         raw["liteserverConfig"] = "config/testnet-global.config.json"
+        raw["services"] = json.dumps(PUBLIC_SERVICES)
     if network == "mainnet":
         raw["backupStore"] = "s3://tonsurance-backups/mainnet/"
     raw.update(overrides)

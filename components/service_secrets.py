@@ -1,0 +1,81 @@
+"""Service secrets without their values: a ClusterSecretStore per stack and one ExternalSecret per secret.
+
+The program names keys in AWS Secrets Manager (`tonsurance/<stack>/<name>`); the External Secrets
+controller copies each into a Kubernetes Secret `<name>` (key `value`) that pods reference by name. No
+secret value passes through Pulumi. The `fake` store (local stack only; config.py refuses it elsewhere)
+holds throwaway values so the same objects stay valid with no AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.service_catalog import REDIS_PASSWORD, REDIS_URL, secret_id
+
+API_VERSION = "external-secrets.io/v1"
+SECRET_KEY = "value"  # the one key of every Secret the ExternalSecrets make
+REFRESH = "1h"  # how soon a rotated value reaches the Secret
+
+
+@dataclass(frozen=True)
+class ServiceSecretsArgs:
+    stack: str
+    namespace: pulumi.Input[str]
+    names: tuple[str, ...]  # every secret stored in Secrets Manager (service_catalog.secret_names)
+    store: str  # aws | fake
+    aws_region: str | None = None
+    # In-cluster Redis: `redis-url` is rendered from `redis-password` and this host instead of stored whole.
+    redis_host: pulumi.Input[str] | None = None
+
+
+def store_name(stack: str) -> str:
+    return f"tonsurance-{stack}"
+
+
+def fake_value(name: str) -> str:
+    return f"throwaway-local-{name}"
+
+
+class ServiceSecrets(pulumi.ComponentResource):
+    """`secrets` maps each Kubernetes Secret name to the ExternalSecret that produces it."""
+
+    secrets: dict[str, k8s.apiextensions.CustomResource]
+
+    def __init__(self, name: str, args: ServiceSecretsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("tonsurance:services:ServiceSecrets", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.store == "aws":
+            provider = {"aws": {"service": "SecretsManager", "region": args.aws_region}}
+        else:
+            provider = {"fake": {"data": [{"key": secret_id(args.stack, n), "value": fake_value(n)} for n in args.names]}}
+        store = k8s.apiextensions.CustomResource(
+            f"{name}-store", api_version=API_VERSION, kind="ClusterSecretStore",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=store_name(args.stack)),
+            # Cluster-scoped, so limited to this stack's namespace: another stack's pods cannot read it.
+            spec={"provider": provider, "conditions": [{"namespaces": [args.namespace]}]},
+            opts=child)
+
+        def external_secret(secret: str, data: list[dict], template: dict | None = None):
+            target = {"name": secret, "creationPolicy": "Owner", **({"template": template} if template else {})}
+            return k8s.apiextensions.CustomResource(
+                f"{name}-{secret}", api_version=API_VERSION, kind="ExternalSecret",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=secret, namespace=args.namespace,
+                                                    labels={"app.kubernetes.io/part-of": "tonsurance"}),
+                spec={"refreshInterval": REFRESH, "secretStoreRef": {"kind": "ClusterSecretStore", "name": store_name(args.stack)},
+                      "target": target, "data": data},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[store]))
+
+        self.secrets = {
+            secret: external_secret(secret, [{"secretKey": SECRET_KEY, "remoteRef": {"key": secret_id(args.stack, secret)}}])
+            for secret in args.names
+        }
+        if args.redis_host:
+            url = pulumi.Output.concat("redis://:{{ .password | urlquery }}@", args.redis_host, ":6379/0")
+            self.secrets[REDIS_URL.name] = external_secret(
+                REDIS_URL.name,
+                [{"secretKey": "password", "remoteRef": {"key": secret_id(args.stack, REDIS_PASSWORD.name)}}],
+                {"engineVersion": "v2", "data": {SECRET_KEY: url}})
+        self.register_outputs({})

@@ -1,0 +1,109 @@
+"""The `tonsurance:services` section and the image rules: defaults per network, every refusal names its key."""
+
+import json
+
+import pytest
+
+from tests.unit.test_config import IMAGES, PUBLIC_SERVICES, error_for, parse, raw_config
+
+
+def services(network: str, **changes) -> dict[str, str]:
+    base = {} if network == "localnet" else dict(PUBLIC_SERVICES)
+    base.update(changes)
+    return raw_config(network, services=json.dumps({k: v for k, v in base.items() if v is not None}))
+
+
+def test_local_defaults_run_without_prometheus_or_aws():
+    svc = parse(raw_config()).services
+    assert (svc.rollout.replicas, svc.rollout.pause_seconds, svc.rollout.analysis) == (2, 10, False)
+    assert svc.rollout.prometheus_url is None
+    assert (svc.secret_store, svc.redis_in_cluster, svc.redis_storage) == ("fake", True, "1Gi")
+    assert (svc.domain, svc.tls_issuer, svc.rate_limit_rps) == ("tonsurance.localhost", "tonsurance-local-ca", 20)
+
+
+def test_mainnet_defaults_are_the_guides_canary_and_gates():
+    svc = parse(raw_config("mainnet")).services
+    rollout = svc.rollout
+    assert (rollout.replicas, rollout.pause_seconds, rollout.analysis) == (10, 300, True)
+    assert (rollout.max_error_rate, rollout.max_p99_ms) == (0.01, 500)
+    assert rollout.prometheus_url == "http://prometheus-operated.monitoring.svc:9090"
+    assert (svc.secret_store, svc.aws_region, svc.redis_in_cluster) == ("aws", "eu-central-1", False)
+    assert (svc.ingress_namespace, svc.prometheus_namespace) == ("ingress-nginx", "monitoring")
+
+
+def test_mainnet_may_tighten_the_gates():
+    rollout = parse(services("mainnet", replicas=12, pauseSeconds=600, maxErrorRate=0.005, maxP99Ms=300)).services.rollout
+    assert (rollout.replicas, rollout.pause_seconds, rollout.max_error_rate, rollout.max_p99_ms) == (12, 600, 0.005, 300)
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("analysis", False, "cannot be false on mainnet"),
+    ("replicas", 4, "must be at least 5 on mainnet"),
+    ("pauseSeconds", 299, "must be at least 300 on mainnet"),
+    ("maxErrorRate", 0.02, "must be at most 0.01 on mainnet"),
+    ("maxP99Ms", 501, "must be at most 500 on mainnet"),
+    ("secretStore", "fake", "cannot be fake on mainnet"),
+])
+def test_mainnet_refuses_looser_gates(key, value, expected):
+    err = error_for(services("mainnet", **{key: value}))
+    assert err.key == f"tonsurance:services.{key}" and expected in str(err)
+
+
+@pytest.mark.parametrize("key, needed", [("domain", "public DNS domain"), ("tlsIssuer", "ClusterIssuer"),
+                                         ("prometheusUrl", "Prometheus address"), ("awsRegion", "AWS region")])
+def test_public_networks_require_what_has_no_sensible_default(key, needed):
+    err = error_for(services("testnet", **{key: None}))
+    assert err.key == f"tonsurance:services.{key}" and "is required on testnet" in str(err) and needed in str(err)
+
+
+def test_testnet_may_switch_analysis_off_and_then_needs_no_prometheus():
+    rollout = parse(services("testnet", analysis=False, prometheusUrl=None)).services.rollout
+    assert rollout.analysis is False and rollout.prometheus_url is None
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("replicas", "10", "must be a whole number"),
+    ("replicas", True, "must be a whole number"),
+    ("replicas", 0, "between 1 and 100"),
+    ("pauseSeconds", 1.5, "must be a whole number"),
+    ("pauseSeconds", -1, "between 0 and 86400"),
+    ("maxErrorRate", "1%", "must be a number"),
+    ("maxErrorRate", 0, "between 0.0001 and 0.5"),
+    ("maxP99Ms", 5, "between 10 and 60000"),
+    ("analysis", "yes", "must be true or false"),
+    ("rateLimitRps", 0, "between 1 and 10000"),
+    ("redis", "cluster", "must be in-cluster or external"),
+    ("redisStorage", "10GB", "a size like 10Gi"),
+    ("redisImage", "redis", "explicit tag or digest"),
+    ("prometheusUrl", "prometheus:9090", "http(s):// URL"),
+    ("domain", "https://tonsurance.com", "DNS name"),
+    ("tlsIssuer", "Lets_Encrypt", "DNS-1123 label"),
+    ("ingressNamespace", "", "DNS-1123 label"),
+    ("secretStore", "vault", "must be aws or fake"),
+])
+def test_malformed_values_are_refused_naming_the_key(key, value, expected):
+    err = error_for(services("testnet", **{key: value}))
+    assert err.key == f"tonsurance:services.{key}" and expected in str(err)
+
+
+def test_unknown_services_key_is_a_typo():
+    err = error_for(services("localnet", replica=3))
+    assert err.key == "tonsurance:services" and "unknown keys replica" in str(err)
+
+
+@pytest.mark.parametrize("network", ["testnet", "mainnet"])
+def test_latest_is_refused_on_public_networks_even_with_a_digest(network):
+    for image in ("ghcr.io/tonsurance/api-v2:latest", "ghcr.io/tonsurance/api-v2:latest@sha256:" + "a" * 64):
+        err = error_for(raw_config(network, images=json.dumps({**IMAGES, "apiV2": image})))
+        assert err.key == "tonsurance:images.apiV2" and f"must pin a version on {network}" in str(err)
+    err = error_for(services(network, redisImage="redis:latest"))
+    assert err.key == "tonsurance:services.redisImage"
+
+
+def test_images_may_be_pinned_by_digest_but_not_left_untagged():
+    digest = "ghcr.io/tonsurance/api-v2@sha256:" + "0123456789abcdef" * 4
+    assert parse(raw_config("mainnet", images=json.dumps({**IMAGES, "apiV2": digest}))).kubernetes.images["apiV2"] == digest
+    for bad in ("ghcr.io/tonsurance/api-v2", "ghcr.io/tonsurance/api-v2@sha256:short", "ghcr.io/tonsurance/api-v2:"):
+        err = error_for(raw_config("testnet", images=json.dumps({**IMAGES, "apiV2": bad})))
+        assert err.key == "tonsurance:images.apiV2" and "explicit tag or digest" in str(err)
+    assert parse(raw_config("localnet", images=json.dumps({**IMAGES, "apiV2": "api-v2:latest"})))  # local may float

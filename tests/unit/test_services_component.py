@@ -1,0 +1,282 @@
+"""BackendServices under Pulumi's mocks, for each stack's config: canary shape, singletons, secrets by
+reference only, the contract-addresses ConfigMap in every workload, NetworkPolicies, ingress."""
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from components.rollout_analysis import ERROR_RATE, LATENCY_P99
+from components.service_catalog import SERVICES, SERVICES_BY_NAME, secret_id, secret_names
+from components.service_secrets import fake_value
+from components.services import BackendServices, BackendServicesArgs, checksum
+from components.service_workload import CHECKSUM_ANNOTATION
+from tests.unit.test_config import parse, raw_config
+
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+ANALYSIS = "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
+STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+CONTRACTS = {"TON_NETWORK": "mainnet", "PRICING_ORACLE_ADDRESS": "EQ-oracle", "POLICY_ROUTER_ADDRESS": "EQ-router"}
+STACKS = ("localnet", "testnet", "mainnet")
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.objects: list[tuple[str, dict]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.objects.append((args.typ, args.inputs))
+        return [f"{args.name}-id", dict(args.inputs)]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+    def of(self, typ: str) -> dict[str, dict]:
+        """Objects of one kind by metadata.name."""
+        return {inputs["metadata"]["name"]: inputs for t, inputs in self.objects if t == typ}
+
+
+def build(mocks: RecordingMocks, network: str, **services_config):
+    raw = raw_config(network)
+    if services_config:
+        raw["services"] = json.dumps({**json.loads(raw.get("services", "{}")), **services_config})
+    cfg = parse(raw, stack=network)
+    component = BackendServices("services", BackendServicesArgs(
+        stack=network, network=network, namespace=f"tonsurance-{network}", images=cfg.kubernetes.images,
+        contract_addresses=CONTRACTS, settings=cfg.services, database_port=cfg.database.port))
+    return cfg, component
+
+
+@pytest.fixture
+def mocks(pulumi_mocks) -> RecordingMocks:
+    recording = RecordingMocks()
+    pulumi_mocks(recording)
+    return recording
+
+
+def pod_templates(mocks: RecordingMocks) -> dict[str, dict]:
+    """Every workload's pod template, Rollouts and Deployments alike."""
+    workloads = {**mocks.of(ROLLOUT), **mocks.of(DEPLOYMENT)}
+    return {name: obj["spec"]["template"] for name, obj in workloads.items()}
+
+
+def run(mocks, network, **config) -> None:
+    """Run the program under the mocks; `pulumi.runtime.test` returns once every registration is done."""
+    pulumi.runtime.test(lambda: build(mocks, network, **config) and None)()
+
+
+def test_mainnet_canary_is_20_50_100_over_10_replicas_with_5_min_pauses_and_both_analyses(mocks):
+    run(mocks, "mainnet")
+    rollouts = mocks.of(ROLLOUT)
+    assert set(rollouts) == {"ocaml-backend", "api-v2", "websocket-v2"}
+    for name, rollout in rollouts.items():
+        spec = rollout["spec"]
+        assert spec["replicas"] == 10
+        canary = spec["strategy"]["canary"]
+        assert canary["steps"] == [{"setWeight": 20}, {"pause": {"duration": "300s"}}, {"setWeight": 50},
+                                   {"pause": {"duration": "300s"}}, {"setWeight": 100}]
+        assert canary["maxUnavailable"] == 0
+        analysis = canary["analysis"]
+        assert [t["templateName"] for t in analysis["templates"]] == [ERROR_RATE, LATENCY_P99]
+        assert "startingStep" not in analysis  # background from the first step
+        assert {a["name"]: a["value"] for a in analysis["args"]} == {"service": name, "namespace": "tonsurance-mainnet"}
+        assert spec["progressDeadlineAbort"] is True
+    templates = mocks.of(ANALYSIS)
+    assert set(templates) == {ERROR_RATE, LATENCY_P99}
+    conditions = {n: t["spec"]["metrics"][0]["successCondition"] for n, t in templates.items()}
+    assert conditions == {ERROR_RATE: "result[0] < 0.01", LATENCY_P99: "result[0] < 0.5"}
+    for template in templates.values():
+        metric = template["spec"]["metrics"][0]
+        assert metric["provider"]["prometheus"]["address"] == "http://prometheus-operated.monitoring.svc:9090"
+        assert metric["failureLimit"] == 0
+
+
+def test_tightened_gates_reach_the_templates(mocks):
+    run(mocks, "mainnet", maxErrorRate=0.005, maxP99Ms=250, replicas=12)
+    conditions = {n: t["spec"]["metrics"][0]["successCondition"] for n, t in mocks.of(ANALYSIS).items()}
+    assert conditions == {ERROR_RATE: "result[0] < 0.005", LATENCY_P99: "result[0] < 0.25"}
+    assert {r["spec"]["replicas"] for r in mocks.of(ROLLOUT).values()} == {12}
+
+
+def test_local_canary_has_no_analysis_and_short_pauses(mocks):
+    run(mocks, "localnet")
+    assert mocks.of(ANALYSIS) == {}
+    for rollout in mocks.of(ROLLOUT).values():
+        canary = rollout["spec"]["strategy"]["canary"]
+        assert "analysis" not in canary
+        assert canary["steps"][1] == {"pause": {"duration": "10s"}} and rollout["spec"]["replicas"] == 2
+
+
+def test_zero_pause_drops_the_pause_steps_instead_of_pausing_forever(mocks):
+    run(mocks, "testnet", pauseSeconds=0)
+    for rollout in mocks.of(ROLLOUT).values():
+        assert rollout["spec"]["strategy"]["canary"]["steps"] == [{"setWeight": 20}, {"setWeight": 50}, {"setWeight": 100}]
+
+
+@pytest.mark.parametrize("network", STACKS)
+def test_keepers_are_single_replica_recreate_deployments(mocks, network):
+    run(mocks, network)
+    deployments = mocks.of(DEPLOYMENT)
+    assert set(deployments) == {"pricing-keeper", "bridge-health-keeper"}
+    for keeper in deployments.values():
+        assert keeper["spec"]["replicas"] == 1 and keeper["spec"]["strategy"] == {"type": "Recreate"}
+    assert not set(deployments) & set(mocks.of(ROLLOUT))
+    budgets = {i["metadata"]["name"] for t, i in mocks.objects if t == "kubernetes:policy/v1:PodDisruptionBudget"}
+    assert budgets == {"ocaml-backend", "api-v2", "websocket-v2"}
+
+
+@pytest.mark.parametrize("network", STACKS)
+def test_every_workload_reads_contract_addresses_and_rolls_when_they_change(mocks, network):
+    run(mocks, network)
+    config_maps = {i["metadata"]["name"]: i for t, i in mocks.objects if t == "kubernetes:core/v1:ConfigMap"}
+    assert config_maps["contract-addresses"]["data"] == CONTRACTS
+    templates = pod_templates(mocks)
+    assert set(templates) == {s.name for s in SERVICES}
+    for template in templates.values():
+        container = template["spec"]["containers"][0]
+        assert {"configMapRef": {"name": "contract-addresses"}} in container["envFrom"]
+        assert template["metadata"]["annotations"][CHECKSUM_ANNOTATION] == checksum(CONTRACTS)
+
+
+def test_the_checksum_follows_the_addresses_not_their_order():
+    changed = {**CONTRACTS, "PRICING_ORACLE_ADDRESS": "EQ-new-oracle"}
+    assert checksum(dict(reversed(list(CONTRACTS.items())))) == checksum(CONTRACTS) != checksum(changed)
+
+
+@pytest.mark.parametrize("network", STACKS)
+def test_no_secret_value_in_any_workload_and_every_secret_has_an_external_secret(mocks, network):
+    run(mocks, network)
+    made = {name: es["spec"]["target"]["name"] for name, es in mocks.of(EXTERNAL_SECRET).items()}
+    assert all(name == target for name, target in made.items())
+    for name, template in pod_templates(mocks).items():
+        container = template["spec"]["containers"][0]
+        plain = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+        assert set(plain) == {"PORT", "METRICS_PORT"}  # nothing else is a literal
+        refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+        assert refs == set(SERVICES_BY_NAME[name].secret_names)
+        assert refs <= set(made), f"{name} reads a Secret no ExternalSecret makes"
+        text = json.dumps(template)
+        assert not any(fake_value(s) in text for s in made)
+    for es in mocks.of(EXTERNAL_SECRET).values():  # ExternalSecrets name remote keys, never values
+        assert all(d["remoteRef"]["key"].startswith(f"tonsurance/{network}/") for d in es["spec"]["data"])
+
+
+def test_local_store_is_fake_with_in_cluster_redis(mocks):
+    run(mocks, "localnet")
+    (store,) = mocks.of(STORE).values()
+    assert store["metadata"]["name"] == "tonsurance-localnet"
+    data = store["spec"]["provider"]["fake"]["data"]
+    assert {d["key"] for d in data} == {secret_id("localnet", n) for n in secret_names(redis_in_cluster=True)}
+    assert store["spec"]["conditions"] == [{"namespaces": ["tonsurance-localnet"]}]
+    redis_url = mocks.of(EXTERNAL_SECRET)["redis-url"]["spec"]
+    assert redis_url["data"] == [{"secretKey": "password", "remoteRef": {"key": "tonsurance/localnet/redis-password"}}]
+    assert redis_url["target"]["template"]["data"]["value"] == \
+        "redis://:{{ .password | urlquery }}@redis.tonsurance-localnet.svc.cluster.local:6379/0"
+    statefulsets = {i["metadata"]["name"]: i for t, i in mocks.objects if t == "kubernetes:apps/v1:StatefulSet"}
+    redis = statefulsets["redis"]["spec"]
+    assert redis["volumeClaimTemplates"][0]["spec"]["resources"]["requests"] == {"storage": "1Gi"}
+    assert redis["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-password", "key": "value"}}}]
+    assert "redis" in mocks.of(POLICY)
+
+
+def test_mainnet_store_is_secrets_manager_and_redis_is_managed(mocks):
+    run(mocks, "mainnet")
+    (store,) = mocks.of(STORE).values()
+    assert store["spec"]["provider"] == {"aws": {"service": "SecretsManager", "region": "eu-central-1"}}
+    assert set(mocks.of(EXTERNAL_SECRET)) == set(secret_names(redis_in_cluster=False))
+    assert mocks.of(EXTERNAL_SECRET)["redis-url"]["spec"]["data"][0]["remoteRef"]["key"] == "tonsurance/mainnet/redis-url"
+    assert not [t for t, _ in mocks.objects if t == "kubernetes:apps/v1:StatefulSet"]
+
+
+@pytest.mark.parametrize("network", STACKS)
+def test_default_deny_then_one_network_policy_per_workload(mocks, network):
+    run(mocks, network)
+    policies = mocks.of(POLICY)
+    deny = policies["default-deny"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert {s.name for s in SERVICES} <= set(policies)
+    for spec in SERVICES:
+        policy = policies[spec.name]["spec"]
+        assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == spec.name
+        assert policy["policyTypes"] == ["Ingress", "Egress"]
+
+
+def _sources(policy: dict, port) -> list[dict]:
+    return [peer for rule in policy.get("ingress", []) for peer in rule["from"]
+            if any(p["port"] == port for p in rule["ports"])]
+
+
+def test_network_policies_open_only_what_each_workload_needs(mocks):
+    run(mocks, "mainnet", redis="in-cluster")
+    policies = {n: p["spec"] for n, p in mocks.of(POLICY).items()}
+    nginx = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    assert _sources(policies["api-v2"], "http") == [nginx]
+    assert _sources(policies["websocket-v2"], "http") == [nginx]
+    backend_callers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                       for p in _sources(policies["ocaml-backend"], "http")}
+    assert backend_callers == {"pricing-keeper", "api-v2", "websocket-v2"}
+    for keeper in ("pricing-keeper", "bridge-health-keeper"):  # nothing may call a keeper
+        assert _sources(policies[keeper], "http") == []
+    for name, policy in policies.items():
+        if name in SERVICES_BY_NAME:
+            assert _sources(policy, "metrics") == [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    egress_ports = {name: {p["port"] for rule in policies[name]["egress"] for p in rule["ports"]}
+                    for name in SERVICES_BY_NAME}
+    assert egress_ports["websocket-v2"] == {53, 6379, "http"}  # DNS, Redis, the backend
+    assert egress_ports["api-v2"] == {53, 5432, 6379, "http"}
+    assert 5432 not in egress_ports["pricing-keeper"] and 443 in egress_ports["pricing-keeper"]
+    assert 443 not in egress_ports["api-v2"]  # no internet for the API
+    internet = [r for r in policies["ocaml-backend"]["egress"] if any(p["port"] == 443 for p in r["ports"])]
+    assert internet[0]["to"][0]["ipBlock"]["except"] == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                         "169.254.0.0/16"]
+    assert policies["redis"]["egress"] == [] and {
+        p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in _sources(policies["redis"], 6379)
+    } == {"ocaml-backend", "api-v2", "websocket-v2"}
+
+
+def test_ingresses_serve_api_and_ws_with_tls_from_the_issuer_and_rate_limits(mocks):
+    run(mocks, "mainnet", rateLimitRps=50)
+    ingresses = mocks.of(INGRESS)
+    assert set(ingresses) == {"api-v2", "websocket-v2"}
+    for name, host in (("api-v2", "api.tonsurance.com"), ("websocket-v2", "ws.tonsurance.com")):
+        ingress = ingresses[name]
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+        assert annotations["nginx.ingress.kubernetes.io/limit-rps"] == "50"
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": f"{name}-tls"}]
+        assert ingress["spec"]["rules"][0]["host"] == host
+    assert ingresses["websocket-v2"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
+    assert "nginx.ingress.kubernetes.io/proxy-read-timeout" not in ingresses["api-v2"]["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("network", STACKS)
+def test_pods_run_restricted_with_probes_resources_and_spread(mocks, network):
+    run(mocks, network)
+    for name, template in pod_templates(mocks).items():
+        spec = SERVICES_BY_NAME[name]
+        pod = template["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False and pod["serviceAccountName"] == name
+        container = pod["containers"][0]
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"] == {"drop": ["ALL"]}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+        assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": spec.port,
+                                                                               "metrics": spec.metrics_port}
+        size = spec.resources[network]
+        assert container["resources"] == {"requests": {"cpu": size.cpu_request, "memory": size.memory_request},
+                                           "limits": {"cpu": size.cpu_limit, "memory": size.memory_limit}}
+        assert container["image"] == f"ghcr.io/tonsurance/{spec.image_key.lower()}:1.0.0"
+        assert template["metadata"]["labels"]["app.kubernetes.io/version"] == "1.0.0"
+        assert ("topologySpreadConstraints" in pod) == spec.replicated
