@@ -24,6 +24,9 @@ class RedisArgs:
     image: str
     storage: str  # PVC size
     clients: tuple[dict[str, str], ...]  # pod labels of the workloads allowed to connect
+    # The local cluster has no storage provisioner: a hostPath PersistentVolume is made and bound to the claim
+    # here instead (its pods are simulated, so nothing is written to the host).
+    prebound_volume: bool = False
 
 
 class Redis(pulumi.ComponentResource):
@@ -38,6 +41,19 @@ class Redis(pulumi.ComponentResource):
             ports=[k8s.core.v1.ServicePortArgs(name="redis", port=PORT, target_port="redis")]), opts=child)
         password = k8s.core.v1.EnvVarArgs(name=REDIS_PASSWORD.env, value_from=k8s.core.v1.EnvVarSourceArgs(
             secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=REDIS_PASSWORD.name, key=SECRET_KEY)))
+        storage_class = None
+        if args.prebound_volume:
+            storage_class = ""  # no default class: bind only to the volume below
+            k8s.core.v1.PersistentVolume(f"{name}-volume", metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=pulumi.Output.concat(args.namespace, "-redis-data"), labels=LABELS),
+                spec=k8s.core.v1.PersistentVolumeSpecArgs(
+                    capacity={"storage": args.storage}, access_modes=["ReadWriteOnce"], storage_class_name="",
+                    persistent_volume_reclaim_policy="Retain",
+                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(
+                        path=pulumi.Output.concat("/var/lib/tonsurance/", args.namespace, "/redis"),
+                        type="DirectoryOrCreate"),
+                    claim_ref=k8s.core.v1.ObjectReferenceArgs(namespace=args.namespace, name=f"data-{NAME}-0")),
+                opts=child)
         probe = k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="redis"), period_seconds=10)
         k8s.apps.v1.StatefulSet(f"{name}-statefulset", metadata=meta, spec=k8s.apps.v1.StatefulSetSpecArgs(
             service_name=NAME, replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
@@ -63,7 +79,7 @@ class Redis(pulumi.ComponentResource):
             volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="data"),
                 spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                    access_modes=["ReadWriteOnce"],
+                    access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
                     resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": args.storage})))],
         ), opts=pulumi.ResourceOptions(parent=self, depends_on=[service]))
         k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=meta, spec=k8s.networking.v1.NetworkPolicySpecArgs(

@@ -1,4 +1,5 @@
-"""Service secrets without their values: a ClusterSecretStore per stack and one ExternalSecret per secret.
+"""Service secrets without their values: a ClusterSecretStore per stack (named after its namespace) and one
+ExternalSecret per secret.
 
 The program names keys in AWS Secrets Manager (`tonsurance/<stack>/<name>`); the External Secrets
 controller copies each into a Kubernetes Secret `<name>` (key `value`) that pods reference by name. No
@@ -31,10 +32,6 @@ class ServiceSecretsArgs:
     redis_host: pulumi.Input[str] | None = None
 
 
-def store_name(stack: str) -> str:
-    return f"tonsurance-{stack}"
-
-
 def fake_value(name: str) -> str:
     return f"throwaway-local-{name}"
 
@@ -51,9 +48,10 @@ class ServiceSecrets(pulumi.ComponentResource):
             provider = {"aws": {"service": "SecretsManager", "region": args.aws_region}}
         else:
             provider = {"fake": {"data": [{"key": secret_id(args.stack, n), "value": fake_value(n)} for n in args.names]}}
+        # Named after the stack's namespace: cluster-scoped, it must not collide with another stack's store.
         store = k8s.apiextensions.CustomResource(
             f"{name}-store", api_version=API_VERSION, kind="ClusterSecretStore",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=store_name(args.stack)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace),
             # Cluster-scoped, so limited to this stack's namespace: another stack's pods cannot read it.
             spec={"provider": provider, "conditions": [{"namespaces": [args.namespace]}]},
             opts=child)
@@ -64,7 +62,7 @@ class ServiceSecrets(pulumi.ComponentResource):
                 f"{name}-{secret}", api_version=API_VERSION, kind="ExternalSecret",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=secret, namespace=args.namespace,
                                                     labels={"app.kubernetes.io/part-of": "tonsurance"}),
-                spec={"refreshInterval": REFRESH, "secretStoreRef": {"kind": "ClusterSecretStore", "name": store_name(args.stack)},
+                spec={"refreshInterval": REFRESH, "secretStoreRef": {"kind": "ClusterSecretStore", "name": args.namespace},
                       "target": target, "data": data},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[store]))
 

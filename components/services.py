@@ -67,7 +67,8 @@ class BackendServices(pulumi.ComponentResource):
         if settings.redis_in_cluster:
             clients = tuple(selector_labels(s.name) for s in args.catalog if REDIS_URL.name in s.secret_names)
             redis = Redis(f"{name}-redis", RedisArgs(namespace=args.namespace, image=settings.redis_image,
-                                                     storage=settings.redis_storage, clients=clients), child)
+                                                     storage=settings.redis_storage, clients=clients,
+                                                     prebound_volume=args.network == "localnet"), child)
         secrets = ServiceSecrets(f"{name}-secrets", ServiceSecretsArgs(
             stack=args.stack, namespace=args.namespace, names=secret_names(settings.redis_in_cluster),
             store=settings.secret_store, aws_region=settings.aws_region, redis_host=redis.host if redis else None),

@@ -67,7 +67,11 @@ def pod_templates(mocks: RecordingMocks) -> dict[str, dict]:
 
 def run(mocks, network, **config) -> None:
     """Run the program under the mocks; `pulumi.runtime.test` returns once every registration is done."""
-    pulumi.runtime.test(lambda: build(mocks, network, **config) and None)()
+    @pulumi.runtime.test
+    def program() -> None:
+        build(mocks, network, **config)
+
+    program()
 
 
 def test_mainnet_canary_is_20_50_100_over_10_replicas_with_5_min_pauses_and_both_analyses(mocks):
@@ -169,7 +173,7 @@ def test_no_secret_value_in_any_workload_and_every_secret_has_an_external_secret
 def test_local_store_is_fake_with_in_cluster_redis(mocks):
     run(mocks, "localnet")
     (store,) = mocks.of(STORE).values()
-    assert store["metadata"]["name"] == "tonsurance-localnet"
+    assert store["metadata"]["name"] == "tonsurance-localnet"  # the namespace: unique per stack in a cluster
     data = store["spec"]["provider"]["fake"]["data"]
     assert {d["key"] for d in data} == {secret_id("localnet", n) for n in secret_names(redis_in_cluster=True)}
     assert store["spec"]["conditions"] == [{"namespaces": ["tonsurance-localnet"]}]
@@ -179,7 +183,10 @@ def test_local_store_is_fake_with_in_cluster_redis(mocks):
         "redis://:{{ .password | urlquery }}@redis.tonsurance-localnet.svc.cluster.local:6379/0"
     statefulsets = {i["metadata"]["name"]: i for t, i in mocks.objects if t == "kubernetes:apps/v1:StatefulSet"}
     redis = statefulsets["redis"]["spec"]
-    assert redis["volumeClaimTemplates"][0]["spec"]["resources"]["requests"] == {"storage": "1Gi"}
+    claim = redis["volumeClaimTemplates"][0]["spec"]
+    assert claim["resources"]["requests"] == {"storage": "1Gi"} and claim["storageClassName"] == ""
+    volumes = [i for t, i in mocks.objects if t == "kubernetes:core/v1:PersistentVolume"]
+    assert [v["spec"]["claimRef"] for v in volumes] == [{"namespace": "tonsurance-localnet", "name": "data-redis-0"}]
     assert redis["template"]["spec"]["containers"][0]["env"] == [
         {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-password", "key": "value"}}}]
     assert "redis" in mocks.of(POLICY)
@@ -214,6 +221,10 @@ def _sources(policy: dict, port) -> list[dict]:
 
 def test_network_policies_open_only_what_each_workload_needs(mocks):
     run(mocks, "mainnet", redis="in-cluster")
+    # A cluster with a provisioner: the claim takes the default storage class, no volume is made by hand.
+    (redis,) = [i for t, i in mocks.objects if t == "kubernetes:apps/v1:StatefulSet"]
+    assert "storageClassName" not in redis["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert not [t for t, _ in mocks.objects if t == "kubernetes:core/v1:PersistentVolume"]
     policies = {n: p["spec"] for n, p in mocks.of(POLICY).items()}
     nginx = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
     assert _sources(policies["api-v2"], "http") == [nginx]
