@@ -36,7 +36,7 @@ class Redis(pulumi.ComponentResource):
         super().__init__("tonsurance:services:Redis", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         meta = k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=LABELS)
-        service = k8s.core.v1.Service(f"{name}-service", metadata=meta, spec=k8s.core.v1.ServiceSpecArgs(
+        k8s.core.v1.Service(f"{name}-service", metadata=meta, spec=k8s.core.v1.ServiceSpecArgs(
             cluster_ip="None", selector=LABELS,
             ports=[k8s.core.v1.ServicePortArgs(name="redis", port=PORT, target_port="redis")]), opts=child)
         password = k8s.core.v1.EnvVarArgs(name=REDIS_PASSWORD.env, value_from=k8s.core.v1.EnvVarSourceArgs(
@@ -81,7 +81,7 @@ class Redis(pulumi.ComponentResource):
                 spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                     access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
                     resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": args.storage})))],
-        ), opts=pulumi.ResourceOptions(parent=self, depends_on=[service]))
+        ), opts=child)
         k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=meta, spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS), policy_types=["Ingress", "Egress"],
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(

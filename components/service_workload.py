@@ -93,7 +93,8 @@ class ServiceWorkload(pulumi.ComponentResource):
                 core.ServicePortArgs(name=METRICS_PORT_NAME, port=spec.metrics_port, target_port=METRICS_PORT_NAME)]),
             opts=child)
         template = self._pod_template(args, labels, selector)
-        after = pulumi.ResourceOptions(parent=self, depends_on=[account, self.service])
+        # Not after the Service: Pulumi waits for a Service to reach ready pods, so both go out together.
+        after = pulumi.ResourceOptions(parent=self, depends_on=[account])
         if spec.replicated:
             self.workload = self._rollout(name, args, metadata, selector, template, after)
             policy_spec = k8s.policy.v1.PodDisruptionBudgetSpecArgs(

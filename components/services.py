@@ -88,7 +88,7 @@ class BackendServices(pulumi.ComponentResource):
             tls_issuer=settings.tls_issuer, rate_limit_rps=settings.rate_limit_rps)
         digest = pulumi.Output.from_input(args.contract_addresses).apply(checksum)
         # Pods start after what they reference exists: the ConfigMap, their Secrets' ExternalSecrets, the gates.
-        ready = [config_map, secrets, *([analysis] if analysis else []), *([redis] if redis else [])]
+        ready = [config_map, secrets, *([analysis] if analysis else [])]
         self.workloads = {
             spec.name: ServiceWorkload(f"{name}-{spec.name}", ServiceWorkloadArgs(
                 spec=spec, image=args.images[spec.image_key], network=args.network, namespace=args.namespace,
