@@ -305,11 +305,12 @@ class JournaledWallet(ABC):
                     continue
                 return self._settle(data, record, tx, deadline)
 
-    def settle_open(self) -> list[str]:
+    def settle_open(self, wait_seconds: float = 10.0) -> list[str]:
         """Settle every open message of this wallet that landed or can no longer land (callers run this before
         reading the chain, so a message that landed since the last run is recorded, not left `sent`); returns
-        the intents still open."""
+        the intents still open (a landed one whose links are still running within `wait_seconds` included)."""
         wallet = raw_address(self.address)
+        deadline = time.monotonic() + wait_seconds
         with self.journal.session() as data:
             still_open = []
             for record in list(data["sends"].values()):
@@ -317,11 +318,11 @@ class JournaledWallet(ABC):
                     continue
                 tx = self.client.find_processed(self.address, record["body_hash"], record["after_lt"])
                 if tx is not None:
-                    with contextlib.suppress(SendFailed):   # recorded in the journal either way
-                        self._settle(data, record, tx, time.monotonic())
+                    with contextlib.suppress(SendError):    # failed / partial are recorded; running links stay open
+                        self._settle(data, record, tx, deadline)
                 elif self._expired_unused(record):
                     self._update(data, record, status="expired")
-                else:
+                if record["status"] in OPEN:
                     still_open.append(record["intent"])
             return still_open
 
@@ -368,12 +369,12 @@ class JournaledWallet(ABC):
                 tx = self.client.find_processed(self.address, other["body_hash"], other["after_lt"])
             if tx is None:
                 continue
-            with contextlib.suppress(SendFailed):   # recorded in the journal either way
+            with contextlib.suppress(SendError):   # failed / partial are recorded; links still running stay open
                 self._settle(data, other, tx, deadline)
-            if shared and other.get("transfers_sent"):
+            if shared and other["status"] != "failed":   # it sent something, or its links may still be running
                 raise Superseded(
                     f"intent {intent!r}: the earlier message of intent {other['intent']!r} landed meanwhile "
-                    f"(transaction {other['tx_hash']}) and reached {len(shared)} of the same address(es); nothing "
+                    f"(transaction {tx.hash}) and may have reached {len(shared)} of the same address(es); nothing "
                     f"was signed: re-read the chain and send only what is still missing")
 
     def _sign_and_record(self, data: dict, intent: str, prints: str, transfers: list[Transfer],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -189,11 +190,17 @@ def ensure_funds(client: ChainClient, wallet: JournaledWallet, transfers: Sequen
 def journal_location(stack: str, backend_url: str | None) -> str:
     """Where the deployer's send journal lives: beside the stack's state when the Pulumi backend is a folder
     (`file://DIR`, a shared volume included), so every operator and CI runner of the stack reads the same
-    journal; otherwise `.state/journal` of this checkout, and the wallets' fence protects the rest."""
-    if backend_url and backend_url.startswith("file://"):
-        folder = os.path.abspath(os.path.expanduser(backend_url.removeprefix("file://")))
-        return os.path.join(folder, ".tonsurance", "journal", f"{stack}-deployer.json")
-    return os.path.abspath(os.path.join(LOCAL_JOURNAL_DIR, f"{stack}-deployer.json"))
+    journal; otherwise `.state/journal` of this checkout, and the wallets' fence protects the rest. A journal
+    left at the old place is copied beside the state once, so its open messages stay known."""
+    legacy = os.path.abspath(os.path.join(LOCAL_JOURNAL_DIR, f"{stack}-deployer.json"))
+    if not (backend_url and backend_url.startswith("file://")):
+        return legacy
+    folder = os.path.abspath(os.path.expanduser(backend_url.removeprefix("file://")))
+    path = os.path.join(folder, ".tonsurance", "journal", f"{stack}-deployer.json")
+    if not os.path.exists(path) and os.path.exists(legacy):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.copy2(legacy, path)
+    return path
 
 
 def send_missing(client: ChainClient, wallet: JournaledWallet, targets: dict[Any, Target], value: int, what: str,

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import pulumi
 import pytest
@@ -169,6 +171,11 @@ def test_args_from_the_stack_config(tmp_path, monkeypatch):
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path / 'shared' / 'state'}")
     shared = TonsuranceContractsArgs.from_stack_config(parse(raw_config(), stack="local"))
     assert shared.journal_path == str(tmp_path / "shared" / "state" / ".tonsurance" / "journal" / "local-deployer.json")
+    assert not (tmp_path / "shared").exists()                # nothing to move: nothing written
+    (tmp_path / ".state" / "journal").mkdir(parents=True)
+    (tmp_path / ".state" / "journal" / "testnet-deployer.json").write_text('{"format": 1, "wallets": {}, "sends": {}}')
+    moved = TonsuranceContractsArgs.from_stack_config(parse(raw_config("testnet"), stack="testnet")).journal_path
+    assert json.loads(Path(moved).read_text())["sends"] == {}  # an old journal is carried beside the state
     assert local.localnet_path.startswith(str(tmp_path)) and not local.protected
     assert local.deployer_mnemonic == CONFIG_MNEMONIC and CONFIG_MNEMONIC not in repr(local)
 
