@@ -96,6 +96,27 @@ class DatabaseConfig:
         return make_conninfo(host=host, port=self.port, dbname=self.name, user=self.user, **password)
 
 
+# The platform charts a stack can install (`tonsurance:platform`, components/platform_charts.py).
+PLATFORM_CHARTS = ("kubePrometheusStack", "ingressNginx", "argoRollouts", "externalSecrets", "certManager")
+_SLACK_CHANNEL = re.compile(r"^[#@][a-z0-9][a-z0-9._-]{0,79}$")
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    slack_channel: str  # every alert is posted here; critical ones also page the on-call (PagerDuty)
+    runbook_url: str  # where operators open docs/runbook.md; alerts link to <runbook_url>#<alert>
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Which cluster-wide charts the stack installs; operators who bring their own switch them off."""
+
+    charts: Mapping[str, bool]  # PLATFORM_CHARTS key -> install
+
+    def installs(self, chart: str) -> bool:
+        return self.charts[chart]
+
+
 @dataclass(frozen=True)
 class RolloutConfig:
     """The canary of the replicated services (20% -> pause -> 50% -> pause -> 100%) and its gates."""
@@ -130,6 +151,8 @@ class StackConfig:
     kubernetes: KubernetesConfig
     database: DatabaseConfig
     services: ServicesConfig
+    monitoring: MonitoringConfig
+    platform: PlatformConfig
 
     @property
     def is_mainnet(self) -> bool:
@@ -231,7 +254,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
         raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, got {network!r}")
 
     config = StackConfig(stack=stack, ton=_ton(read, network), kubernetes=_kubernetes(read, network),
-                         database=_database(read, network), services=_services(read, network))
+                         database=_database(read, network), services=_services(read, network),
+                         monitoring=_monitoring(read), platform=_platform(read, network))
     unknown_keys = sorted(set(raw) - read.seen)
     if unknown_keys:
         raise ConfigError(unknown_keys[0], "is not a known configuration key (typo?)")
@@ -455,6 +479,37 @@ def _database(read: _Reader, network: str) -> DatabaseConfig:
     if network == "mainnet" and not database.timescaledb_required:
         raise ConfigError("timescaledbRequired", "cannot be false on mainnet: the schema needs TimescaleDB there")
     return database
+
+
+def _monitoring(read: _Reader) -> MonitoringConfig:
+    raw = read.structured("monitoring", dict, '{"slackChannel": "#ops-alerts", "runbookUrl": "https://..."}') or {}
+    unknown = sorted(set(raw) - {"slackChannel", "runbookUrl"})
+    if unknown:
+        raise ConfigError("monitoring", f"has unknown keys {', '.join(unknown)}; known: runbookUrl, slackChannel")
+    channel = raw.get("slackChannel", "#ops-urgent")  # the guide's DevOps channel
+    if not isinstance(channel, str) or not _SLACK_CHANNEL.match(channel):
+        # Not echoed: a pasted webhook URL is a secret (it belongs in Secrets Manager, see docs/runbook.md).
+        raise ConfigError("monitoring.slackChannel", "must be a Slack channel name like #ops-alerts")
+    runbook_url = raw.get("runbookUrl", "docs/runbook.md")
+    if not isinstance(runbook_url, str) or not runbook_url or any(c.isspace() or c == "#" for c in runbook_url):
+        raise ConfigError("monitoring.runbookUrl", f"must be a URL or path without spaces or '#', got {runbook_url!r}")
+    return MonitoringConfig(slack_channel=channel, runbook_url=runbook_url)
+
+
+def _platform(read: _Reader, network: str) -> PlatformConfig:
+    raw = read.structured("platform", dict, '{"kubePrometheusStack": false, "certManager": true}') or {}
+    unknown = sorted(set(raw) - set(PLATFORM_CHARTS))
+    if unknown:
+        raise ConfigError("platform", f"has unknown keys {', '.join(unknown)}; known: {', '.join(PLATFORM_CHARTS)}")
+    charts = {}
+    for chart in PLATFORM_CHARTS:
+        # Public networks install every chart unless switched off; the local cluster gets its CRDs and
+        # controllers from scripts/ instead (chart repositories are not reachable there).
+        value = raw.get(chart, network != "localnet")
+        if not isinstance(value, bool):
+            raise ConfigError(f"platform.{chart}", f"must be true or false, got {value!r}")
+        charts[chart] = value
+    return PlatformConfig(charts=charts)
 
 
 def load_stack_config() -> StackConfig:

@@ -1,0 +1,111 @@
+"""The cluster-wide charts the program relies on, for real clusters: one `helm.v3.Release` per row of
+CHARTS, pinned chart version and values, each installed only where `tonsurance:platform.<key>` is true
+(public networks install all by default; many operators bring their own and switch them off).
+
+The local cluster never installs these: chart repositories are not reachable from our machines, and its
+CRDs and controllers come from the local cluster scripts. Tests check the releases under Pulumi mocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.monitoring import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL, PART_OF
+
+KUBE_PROMETHEUS_STACK = "kubePrometheusStack"
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str  # tonsurance:platform.<key>
+    chart: str
+    version: str  # exact chart version: never a range
+    repo: str
+    namespace: str
+    values: Mapping[str, Any]
+
+
+_SERVICE_MONITOR = {"enabled": True}
+
+CHARTS: tuple[Chart, ...] = (
+    Chart(KUBE_PROMETHEUS_STACK, "kube-prometheus-stack", "88.1.0",
+          "https://prometheus-community.github.io/helm-charts", "monitoring", {
+              "prometheus": {"prometheusSpec": {
+                  # Select our PrometheusRules and ServiceMonitors in every namespace, not only the chart's own.
+                  "ruleSelectorNilUsesHelmValues": False,
+                  "serviceMonitorSelectorNilUsesHelmValues": False,
+                  "podMonitorSelectorNilUsesHelmValues": False,
+                  "retention": "15d",
+              }},
+              "alertmanager": {"alertmanagerSpec": {
+                  "alertmanagerConfigSelector": {"matchLabels": PART_OF},
+                  "alertmanagerConfigNamespaceSelector": {},
+              }},
+              "grafana": {
+                  # The admin password comes from a Secret (ExternalSecret), never the chart's default.
+                  "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+                  "sidecar": {"dashboards": {
+                      "enabled": True, "label": next(iter(DASHBOARD_LABEL)), "labelValue": DASHBOARD_LABEL["grafana_dashboard"],
+                      "searchNamespace": "ALL", "folderAnnotation": DASHBOARD_FOLDER_ANNOTATION,
+                      "provider": {"foldersFromFilesStructure": True},
+                  }},
+              },
+          }),
+    Chart("ingressNginx", "ingress-nginx", "4.13.0", "https://kubernetes.github.io/ingress-nginx", "ingress-nginx", {
+        "controller": {
+            "replicaCount": 2,
+            "metrics": {"enabled": True, "serviceMonitor": _SERVICE_MONITOR},
+            "config": {"use-forwarded-headers": "true"},
+        },
+    }),
+    Chart("argoRollouts", "argo-rollouts", "2.40.1", "https://argoproj.github.io/argo-helm", "argo-rollouts", {
+        "installCRDs": True,
+        "keepCRDs": True,
+        "controller": {"metrics": {"enabled": True, "serviceMonitor": _SERVICE_MONITOR}},
+    }),
+    Chart("externalSecrets", "external-secrets", "0.19.2", "https://charts.external-secrets.io", "external-secrets", {
+        "installCRDs": True,
+        "serviceMonitor": _SERVICE_MONITOR,
+    }),
+    Chart("certManager", "cert-manager", "v1.18.2", "https://charts.jetstack.io", "cert-manager", {
+        "crds": {"enabled": True, "keep": True},
+        "prometheus": {"enabled": True, "servicemonitor": _SERVICE_MONITOR},
+    }),
+)
+
+
+@dataclass(frozen=True)
+class PlatformChartsArgs:
+    provider: k8s.Provider
+    install: Mapping[str, bool]  # Chart.key -> install (config.PlatformConfig.charts)
+
+
+class PlatformCharts(pulumi.ComponentResource):
+    releases: dict[str, k8s.helm.v3.Release]
+
+    def __init__(self, name: str, args: PlatformChartsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("tonsurance:platform:PlatformCharts", name, None, opts)
+        unknown = set(args.install) ^ {c.key for c in CHARTS}
+        if unknown:
+            raise ValueError(f"platform charts: install flags do not match the chart table: {sorted(unknown)}")
+        self.releases = {}
+        # The other charts create ServiceMonitors: they wait for the CRDs kube-prometheus-stack installs.
+        for chart in sorted(CHARTS, key=lambda c: c.key != KUBE_PROMETHEUS_STACK):
+            if not args.install[chart.key]:
+                continue
+            operator = self.releases.get(KUBE_PROMETHEUS_STACK)
+            self.releases[chart.key] = k8s.helm.v3.Release(
+                f"{name}-{chart.chart}",
+                k8s.helm.v3.ReleaseArgs(
+                    name=chart.chart, chart=chart.chart, version=chart.version,
+                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+                    namespace=chart.namespace, create_namespace=True, values=dict(chart.values),
+                    atomic=True, cleanup_on_fail=True, timeout=900,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                            depends_on=[operator] if operator else None))
+        self.register_outputs({"releases": {k: r.status for k, r in self.releases.items()}})
