@@ -2,8 +2,9 @@
 
 - PrometheusRule `tonsurance-alerts`: every alert of monitoring/alerts.py;
 - AlertmanagerConfig `tonsurance-alerts`: critical alerts to the on-call receiver (PagerDuty), every alert
-  to Slack. The Slack webhook URL and the PagerDuty routing key are read by Alertmanager from Kubernetes
-  Secrets that ExternalSecrets fill from AWS Secrets Manager: the program only names them, so the values
+  to Slack. The Slack webhook URL and the PagerDuty routing key are read by Alertmanager from the Secrets
+  `slack-webhook-url` and `pagerduty-routing-key` in the stack's namespace, which the services' ExternalSecrets
+  fill from AWS Secrets Manager (components/service_secrets.py): the program only names them, so the values
   never reach Pulumi's state or the rendered manifests;
 - one ConfigMap per dashboard of monitoring/dashboards.py, labelled for Grafana's dashboard sidecar;
 - one ServiceMonitor per workload given in `scrape_targets`.
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.service_catalog import METRICS_PATH, METRICS_PORT_NAME, SERVICES, SLACK_WEBHOOK, selector_labels
+from components.service_catalog import (METRICS_PATH, METRICS_PORT_NAME, PAGERDUTY_ROUTING_KEY, SERVICES, SLACK_WEBHOOK,
+                                        selector_labels)
 from monitoring import alerts, dashboards
 
 NAME = "tonsurance-alerts"
@@ -52,7 +54,7 @@ class MonitoringArgs:
     runbook_url: str  # docs/runbook.md as operators open it; each alert links to <runbook_url>#<alert>
     slack_channel: str
     slack_webhook: SecretKey = SecretKey(SLACK_WEBHOOK.name)  # the keepers read the same Secret
-    pagerduty_routing_key: SecretKey = SecretKey("pagerduty-routing-key")
+    pagerduty_routing_key: SecretKey = SecretKey(PAGERDUTY_ROUTING_KEY.name)
     scrape_targets: tuple[ScrapeTarget, ...] = ()
     scrape_interval: str = "30s"
     labels: dict[str, str] = field(default_factory=dict)

@@ -73,6 +73,8 @@ MARKET_DATA_KEYS = (SecretSpec("polymarket-api-key", "POLYMARKET_API_KEY"),
                     SecretSpec("allianz-api-key", "ALLIANZ_API_KEY"))
 # In-cluster Redis reads its password from here; its ExternalSecret also renders `redis-url` from it.
 REDIS_PASSWORD = SecretSpec("redis-password", "REDIS_PASSWORD")
+# Read by Alertmanager (the on-call receiver of components/monitoring.py), not by a workload.
+PAGERDUTY_ROUTING_KEY = SecretSpec("pagerduty-routing-key", "PAGERDUTY_ROUTING_KEY")
 
 
 def _sized(small: Resources, large: Resources) -> dict[str, Resources]:
@@ -112,7 +114,7 @@ def selector_labels(name: str) -> dict[str, str]:
 def secret_names(redis_in_cluster: bool) -> tuple[str, ...]:
     """Every secret name the stack's pods read from Secrets Manager, sorted. With in-cluster Redis the
     `redis-url` Secret is rendered from `redis-password`; with a managed Redis it is stored whole."""
-    names = {name for service in SERVICES for name in service.secret_names}
+    names = {name for service in SERVICES for name in service.secret_names} | {PAGERDUTY_ROUTING_KEY.name}
     if redis_in_cluster:
         names = (names - {REDIS_URL.name}) | {REDIS_PASSWORD.name}
     return tuple(sorted(names))

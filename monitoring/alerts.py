@@ -15,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
+from monitoring.metrics import unscoped_metrics
+from monitoring.promql import scoped, series_in_namespace
+
 Severity = Literal["critical", "high"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high")
 EVALUATION_INTERVAL = "1m"
@@ -25,7 +28,7 @@ CLAIMS_PROCESSOR_JOB = "ocaml-backend"
 @dataclass(frozen=True)
 class Case:
     """A promtool case: `series` (selector -> values in promtool's expanding notation, one sample per
-    `step`) evaluated at `at`; `fires` says whether the alert is firing then, with `labels` on it. The rules
+    `step`; in the stack's namespace unless the selector names another) evaluated at `at`; `fires` says whether the alert is firing then, with `labels` on it. The rules
     are evaluated every `step` too: cases spanning days use 5m, which keeps promtool fast."""
 
     description: str
@@ -80,6 +83,8 @@ ALERTS: tuple[Alert, ...] = (
             _silent("last update exactly 300 s ago", {"pricing_oracle_last_update_timestamp": "-300+60x20"}, "10m"),
             _silent("updated every minute", {"pricing_oracle_last_update_timestamp": "0+60x20"}, "20m"),
             _fires("updates stopped at t=0", {"pricing_oracle_last_update_timestamp": "0x20"}, "7m"),
+            _silent("another stack's oracle is stale", {'pricing_oracle_last_update_timestamp{namespace="other"}': "0x20",
+                                                        "pricing_oracle_last_update_timestamp": "0+60x20"}, "10m"),
         ),
     ),
     Alert(
@@ -104,6 +109,8 @@ ALERTS: tuple[Alert, ...] = (
             _fires("every pod down", {f'up{{job="{CLAIMS_PROCESSOR_JOB}",pod="a"}}': "0x10",
                                       f'up{{job="{CLAIMS_PROCESSOR_JOB}",pod="b"}}': "0x10"}, "5m"),
             _fires("no target at all", {'up{job="api-v2"}': "1x10"}, "5m"),
+            _fires("only another stack's backend is up", {f'up{{job="{CLAIMS_PROCESSOR_JOB}",namespace="other"}}': "1x10"},
+                   "5m"),
             _silent("one pod of two up", {f'up{{job="{CLAIMS_PROCESSOR_JOB}",pod="a"}}': "0x10",
                                           f'up{{job="{CLAIMS_PROCESSOR_JOB}",pod="b"}}': "1x10"}, "5m"),
         ),
@@ -278,11 +285,12 @@ def _annotations(alert: Alert, runbook_url: str) -> dict[str, str]:
 
 
 def rule_groups(namespace: str, runbook_url: str, alerts: tuple[Alert, ...] = ALERTS) -> list[dict]:
-    """Prometheus rule groups, one per severity. The `namespace` label routes the alerts through the
-    namespace's AlertmanagerConfig (prometheus-operator matches alerts on it)."""
+    """Prometheus rule groups, one per severity. Every selector of a per-stack metric is scoped to
+    `namespace`; the `namespace` label routes the alerts through the namespace's AlertmanagerConfig
+    (prometheus-operator matches alerts on it)."""
     return [
         {"name": f"tonsurance-{severity}", "interval": EVALUATION_INTERVAL, "rules": [
-            {"alert": a.name, "expr": a.expr, "for": a.for_, "labels": _labels(a, namespace),
+            {"alert": a.name, "expr": scoped(a.expr, namespace, unscoped_metrics()), "for": a.for_, "labels": _labels(a, namespace),
              "annotations": _annotations(a, runbook_url)}
             for a in alerts if a.severity == severity
         ]}
@@ -308,7 +316,8 @@ def rule_tests(rules_file: str, namespace: str, runbook_url: str,
             file["tests"].append({
                 "name": case_name(alert, case),
                 "interval": case.step,
-                "input_series": [{"series": s, "values": v} for s, v in case.series.items()],
+                "input_series": [{"series": series_in_namespace(s, namespace, unscoped_metrics()), "values": v}
+                                 for s, v in case.series.items()],
                 "alert_rule_test": [{"eval_time": case.at, "alertname": alert.name, "exp_alerts": expected}],
             })
     return files

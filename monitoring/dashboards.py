@@ -1,9 +1,9 @@
 """The guide's six Grafana dashboards, as one table rendered with Grafana's own SDK for dashboards as code
 (grafana-foundation-sdk).
 
-Each dashboard is a list of panels (title, PromQL, unit, kind). Queries are scoped to the stack's namespace
-where the metric carries it (container metrics); application metrics are scoped by the ServiceMonitors,
-which scrape only this stack's services. `dashboard_json()` returns the JSON the Grafana sidecar loads from
+Each dashboard is a list of panels (title, PromQL, unit, kind). Rendered queries select the stack's
+namespace on every per-stack metric (monitoring/metrics.py), so stacks sharing a cluster and a Grafana
+each see their own. `dashboard_json()` returns the JSON the Grafana sidecar loads from
 a ConfigMap (components/monitoring.py). To add a panel, add a row; tests/monitoring/test_dashboards.py
 parses every query and checks the metrics it reads against monitoring/metrics.py.
 """
@@ -19,9 +19,11 @@ from grafana_foundation_sdk.builders import gauge, prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos
 
+from monitoring.metrics import unscoped_metrics
+from monitoring.promql import scoped
+
 # kube-prometheus-stack provisions its Prometheus data source with this uid.
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")
-NAMESPACE_VAR = "$namespace"  # replaced by the stack's namespace when rendered
 _BUILDERS = {"timeseries": timeseries.Panel, "stat": stat.Panel, "gauge": gauge.Panel}
 _WIDTH = {"timeseries": 12, "stat": 6, "gauge": 6}
 _HEIGHT = 8
@@ -30,7 +32,7 @@ _HEIGHT = 8
 @dataclass(frozen=True)
 class Panel:
     title: str
-    expr: str  # may contain $namespace
+    expr: str  # rendered with every per-stack selector scoped to the stack's namespace
     unit: str = "short"  # a Grafana unit id
     kind: Literal["timeseries", "stat", "gauge"] = "timeseries"
     legend: str = ""
@@ -53,9 +55,9 @@ DASHBOARDS: tuple[Dashboard, ...] = (
         Panel("Firing alerts", 'sum by (severity) (ALERTS{alertstate="firing"})', kind="stat", legend="{{severity}}"),
         Panel("Request rate", "sum(rate(http_requests_total[5m]))", "reqps", "stat"),
         Panel("Error ratio (5xx)", f"sum(rate({_5XX}[5m])) / sum(rate(http_requests_total[5m]))", "percentunit", "stat"),
-        Panel("CPU by pod", f'sum by (pod) (rate(container_cpu_usage_seconds_total{{namespace="{NAMESPACE_VAR}"}}[5m]))',
+        Panel("CPU by pod", "sum by (pod) (rate(container_cpu_usage_seconds_total[5m]))",
               "cores", legend="{{pod}}"),
-        Panel("Memory by pod", f'sum by (pod) (container_memory_working_set_bytes{{namespace="{NAMESPACE_VAR}"}})',
+        Panel("Memory by pod", "sum by (pod) (container_memory_working_set_bytes)",
               "bytes", legend="{{pod}}"),
         Panel("PostgreSQL connections", "sum by (state) (pg_stat_activity_count)", legend="{{state}}"),
         Panel("Redis memory", "redis_memory_used_bytes", "bytes", legend="{{instance}}"),
@@ -117,7 +119,7 @@ def uid(namespace: str, board: Dashboard) -> str:
 
 
 def expr(panel: Panel, namespace: str) -> str:
-    return panel.expr.replace(NAMESPACE_VAR, namespace)
+    return scoped(panel.expr, namespace, unscoped_metrics())
 
 
 def build(board: Dashboard, namespace: str):

@@ -20,6 +20,9 @@ class Metric:
     kind: str  # gauge | counter | histogram
     source: str  # a heading of the guide's Metrics Overview, or who exports it
     help: str
+    # True: exported by the stack's own pods, so queries select the stack's namespace. False: exporters of
+    # shared infrastructure (PostgreSQL, Redis), whose series carry no stack namespace.
+    per_stack: bool = True
 
 
 _CONTRACTS, _SERVICES, _SYSTEM = GUIDE_SECTIONS
@@ -35,8 +38,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("keeper_update_success_total", "counter", _SERVICES, "Keeper update count"),
     Metric("keeper_update_latency_seconds", "histogram", _SERVICES, "Keeper latency"),
     Metric("hedge_execution_latency_seconds", "histogram", _SERVICES, "Hedge execution time"),
-    Metric("pg_stat_activity_count", "gauge", _SYSTEM, "Database connections"),
-    Metric("redis_memory_used_bytes", "gauge", _SYSTEM, "Redis memory usage"),
+    Metric("pg_stat_activity_count", "gauge", _SYSTEM, "Database connections", per_stack=False),
+    Metric("redis_memory_used_bytes", "gauge", _SYSTEM, "Redis memory usage", per_stack=False),
     Metric("container_cpu_usage_seconds_total", "counter", _SYSTEM, "CPU usage"),
     Metric("container_memory_working_set_bytes", "gauge", _SYSTEM, "Memory usage"),
     # Named by the guide's troubleshooting chapter ("High Gas Costs").
@@ -55,11 +58,16 @@ METRICS: tuple[Metric, ...] = (
     # Exporters and Prometheus itself.
     Metric("up", "gauge", "Prometheus", "1 when the last scrape of a target succeeded"),
     Metric("ALERTS", "gauge", "Prometheus", "One series per pending or firing alert"),
-    Metric("redis_memory_max_bytes", "gauge", "redis_exporter", "Redis maxmemory (0 when unlimited)"),
-    Metric("pg_settings_max_connections", "gauge", "postgres_exporter", "PostgreSQL max_connections"),
+    Metric("redis_memory_max_bytes", "gauge", "redis_exporter", "Redis maxmemory (0 when unlimited)", per_stack=False),
+    Metric("pg_settings_max_connections", "gauge", "postgres_exporter", "PostgreSQL max_connections", per_stack=False),
 )
 
 _HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
+
+
+def unscoped_metrics() -> frozenset[str]:
+    """Metrics whose series are not per stack (see Metric.per_stack)."""
+    return frozenset(m.name for m in METRICS if not m.per_stack)
 
 
 def series_names() -> frozenset[str]:

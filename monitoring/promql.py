@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import promql_parser
 
 
@@ -27,3 +29,39 @@ def selected_series(expr: str) -> frozenset[str]:
 
     promql_parser.walk(tree, visit)
     return frozenset(names)
+
+
+def _with_namespace(node, namespace: str, source: str):
+    """A copy of a selector node that also matches `namespace="<namespace>"`."""
+    if node.at is not None or node.offset is not None:
+        raise PromQLError(f"{source!r}: scoping a selector with offset or @ is not supported")
+    if node.matchers.or_matchers:
+        raise PromQLError(f"{source!r}: scoping a selector with 'or' matchers is not supported")
+    matchers = [str(m) for m in node.matchers.matchers]
+    if any(m.name == "namespace" for m in node.matchers.matchers):
+        raise PromQLError(f"{source!r} already selects a namespace")
+    return promql_parser.VectorSelector.parse(f'{node.name}{{{",".join([f"namespace={json.dumps(namespace)}", *matchers])}}}')
+
+
+def scoped(expr: str, namespace: str, unscoped: frozenset[str] = frozenset()) -> str:
+    """`expr` with `namespace="<namespace>"` added to every series selector (except metrics in `unscoped`),
+    so a stack's alerts and panels read only its own services even in a cluster shared with other stacks."""
+    changed = False
+
+    def visit(node):
+        nonlocal changed
+        if isinstance(node, promql_parser.VectorSelector) and node.name not in unscoped:
+            changed = True
+            return _with_namespace(node, namespace, expr)
+        return None
+
+    result = str(promql_parser.transform(promql_parser.parse(expr), visit))
+    return result if changed else expr
+
+
+def series_in_namespace(selector: str, namespace: str, unscoped: frozenset[str] = frozenset()) -> str:
+    """A promtool input series selector in `namespace`, unless it names its own namespace or is unscoped."""
+    node = promql_parser.VectorSelector.parse(selector)
+    if node.name in unscoped or any(m.name == "namespace" for m in node.matchers.matchers):
+        return selector
+    return str(_with_namespace(node, namespace, selector))

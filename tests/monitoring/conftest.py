@@ -23,3 +23,22 @@ def promtool():
 def write_yaml(path: Path, data) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def unscoped_selectors(expr: str, namespace: str) -> list[str]:
+    """Selectors of per-stack metrics in `expr` that do not select `namespace` exactly."""
+    import promql_parser
+
+    from monitoring.metrics import unscoped_metrics
+
+    bad = []
+
+    def visit(node):
+        if isinstance(node, promql_parser.VectorSelector) and node.name not in unscoped_metrics():
+            ns = [m for m in node.matchers.matchers if m.name == "namespace"]
+            if [(str(m.op), m.value) for m in ns] != [("MatchOp.Equal", namespace)]:
+                bad.append(str(node))
+        return True
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return bad

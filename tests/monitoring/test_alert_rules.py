@@ -12,7 +12,7 @@ from monitoring import alerts
 from monitoring.alerts import ALERTS, rule_groups, rule_tests, case_name
 from monitoring.metrics import series_names
 from monitoring.promql import selected_series
-from tests.monitoring.conftest import ROOT, write_yaml
+from tests.monitoring.conftest import ROOT, unscoped_selectors, write_yaml
 
 NAMESPACE = "tonsurance-test"
 RUNBOOK = "https://example.invalid/runbook.md"
@@ -117,6 +117,7 @@ def test_rules_carry_severity_namespace_and_runbook_link():
     assert [r["alert"] for r in rules] == [a.name for a in ALERTS if a.severity == "critical"] + [
         a.name for a in ALERTS if a.severity == "high"]
     for rule in rules:
+        assert not unscoped_selectors(rule["expr"], NAMESPACE), rule["expr"]
         assert rule["labels"]["namespace"] == NAMESPACE
         assert rule["labels"]["severity"] in ("critical", "high")
         assert rule["annotations"]["runbook_url"] == f"{RUNBOOK}#{rule['alert'].lower()}"

@@ -246,3 +246,11 @@ def test_jobs_named_by_alerts_and_dashboards_are_workloads_of_the_catalog():
     jobs = {job for q in queries for job in re.findall(r'job="([^"]+)"', q)}
     assert jobs and jobs <= set(SERVICES_BY_NAME), jobs - set(SERVICES_BY_NAME)
     assert alerts.CLAIMS_PROCESSOR_JOB in SERVICES_BY_NAME
+
+
+@pytest.mark.parametrize("redis_in_cluster", [True, False])
+def test_secrets_named_by_the_routing_are_made_by_the_services_external_secrets(redis_in_cluster):
+    from components.service_catalog import secret_names
+
+    defaults = MonitoringArgs(namespace="ns", namespace_name="ns", provider=None, runbook_url="r", slack_channel="#a")
+    assert {defaults.slack_webhook.name, defaults.pagerduty_routing_key.name} <= set(secret_names(redis_in_cluster))

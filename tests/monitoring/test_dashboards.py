@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from monitoring.dashboards import DASHBOARDS, NAMESPACE_VAR, dashboard_json, expr
+from monitoring.dashboards import DASHBOARDS, dashboard_json, expr
 from monitoring.metrics import series_names
 from monitoring.promql import PromQLError, selected_series
+from tests.monitoring.conftest import unscoped_selectors
 
 NAMESPACE = "tonsurance-testnet"
 
@@ -63,7 +64,7 @@ def test_rendered_json_is_what_grafana_loads(board):
         assert rendered["type"] == panel.kind
         assert rendered["datasource"] == {"type": "prometheus", "uid": "prometheus"}
         (target,) = rendered["targets"]
-        assert target["expr"] == expr(panel, NAMESPACE) and NAMESPACE_VAR not in target["expr"]
+        assert target["expr"] == expr(panel, NAMESPACE)
         assert target["refId"] == "A"
         assert rendered["fieldConfig"]["defaults"]["unit"] == panel.unit
     # Panels tile the 24-column grid without overlapping.
@@ -76,7 +77,8 @@ def test_rendered_json_is_what_grafana_loads(board):
         cells |= area
 
 
-def test_container_queries_are_scoped_to_the_stacks_namespace():
-    for board, panel in PANELS:
-        if "container_" in panel.expr:
-            assert f'namespace="{NAMESPACE}"' in expr(panel, NAMESPACE), panel.title
+@pytest.mark.parametrize("board", DASHBOARDS, ids=lambda b: b.slug)
+def test_rendered_queries_read_only_the_stacks_namespace(board):
+    for target in (p["targets"][0] for p in json.loads(dashboard_json(board, NAMESPACE))["panels"]):
+        assert not unscoped_selectors(target["expr"], NAMESPACE), target["expr"]
+    assert 'namespace="tonsurance-testnet"' in expr(board.panels[0], NAMESPACE)

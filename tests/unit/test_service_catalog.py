@@ -33,7 +33,7 @@ def test_secret_names_follow_the_redis_mode():
     assert "redis-url" in managed and "redis-password" not in managed
     assert set(in_cluster) - {"redis-password"} == set(managed) - {"redis-url"} == {
         "database-url", "jwt-secret", "slack-webhook-url", "polymarket-api-key", "binance-api-key",
-        "allianz-api-key", "pricing-keeper-mnemonic", "bridge-health-keeper-mnemonic"}
+        "allianz-api-key", "pricing-keeper-mnemonic", "bridge-health-keeper-mnemonic", "pagerduty-routing-key"}
     assert secret_id("mainnet", "jwt-secret") == "tonsurance/mainnet/jwt-secret"
 
 
