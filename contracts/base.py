@@ -18,6 +18,8 @@ from pytoniq_core import Address, Builder, Cell, Slice, StateInit, begin_cell
 BUILD_DIR = Path(__file__).parent / "build"
 WORKCHAIN = 0
 TON = 10**9
+STORAGE_RESERVE = TON // 10  # what `recover` leaves on a contract (common.fc)
+PRICE_SCALE = 10**9  # oracle prices: annual premium rate in parts per billion of the coverage
 
 # run_get_method(address, method, stack) -> stack: chain.sandbox.Sandbox.run_get_method has this shape, and so
 # does any chain client able to run a getter. Stack items are int, Cell, Slice or None.
@@ -26,9 +28,12 @@ RunGetMethod = Callable[[Address, str, list], list]
 
 class CommonOp(IntEnum):
     """Ops shared by several contracts (see contracts/README.md)."""
-    CHANGE_ADMIN = 0x1E5A0001
+    PROPOSE_ADMIN = 0x1E5A0001
     PAUSE = 0x1E5A0002
     UNPAUSE = 0x1E5A0003
+    ACCEPT_ADMIN = 0x1E5A0004
+    RECOVER = 0x1E5A0005
+    EXCESSES = 0xD53276DB  # TEP-74
 
 
 class ExitCode(IntEnum):
@@ -44,6 +49,13 @@ class ExitCode(IntEnum):
     BAD_AMOUNT = 411
     BAD_DURATION = 412
     WRONG_WORKCHAIN = 413
+    STALE_PRICE = 414
+    UNDERPRICED = 415
+    OVER_CAPACITY = 416
+    SHARD_FULL = 417
+    OLD_UPDATE = 418
+    NO_POLICY = 419
+    BAD_PARAM = 420
     PAUSED = 423
     LOCKED = 425
     UNKNOWN_OP = 0xFFFF
@@ -108,6 +120,11 @@ def read_address(item: Slice) -> Address | None:
     return item.load_address()
 
 
+def premium_due(coverage: int, price: int, duration_days: int) -> int:
+    """The least premium the vault accepts: ceil(coverage * price * days / (365 * PRICE_SCALE))."""
+    return -(-coverage * price * duration_days // (365 * PRICE_SCALE))
+
+
 class ContractWrapper:
     """A deployed (or about to be deployed) contract: its address and the getters run through a client."""
 
@@ -127,8 +144,19 @@ class ContractWrapper:
         return self._get_int(run, method, *args) != 0
 
 
-def build_change_admin_body(new_admin: Address, query_id: int = 0) -> Cell:
-    return body(CommonOp.CHANGE_ADMIN, query_id).store_address(new_admin).end_cell()
+def build_propose_admin_body(new_admin: Address | None, query_id: int = 0) -> Cell:
+    """Admin only: step one of the handover; `new_admin` takes over when it sends accept_admin."""
+    return body(CommonOp.PROPOSE_ADMIN, query_id).store_address(new_admin).end_cell()
+
+
+def build_accept_admin_body(query_id: int = 0) -> Cell:
+    """The proposed admin only: step two of the handover."""
+    return body(CommonOp.ACCEPT_ADMIN, query_id).end_cell()
+
+
+def build_recover_body(query_id: int = 0) -> Cell:
+    """Admin only: send the contract's TON above what it owes and its storage reserve to the admin."""
+    return body(CommonOp.RECOVER, query_id).end_cell()
 
 
 def build_pause_body(query_id: int = 0) -> Cell:
@@ -137,3 +165,16 @@ def build_pause_body(query_id: int = 0) -> Cell:
 
 def build_unpause_body(query_id: int = 0) -> Cell:
     return body(CommonOp.UNPAUSE, query_id).end_cell()
+
+
+class AdminOps:
+    """Message bodies every contract with an admin accepts (oracle, vault, router)."""
+    build_propose_admin_body = staticmethod(build_propose_admin_body)
+    build_accept_admin_body = staticmethod(build_accept_admin_body)
+    build_recover_body = staticmethod(build_recover_body)
+
+
+class PauseOps:
+    """Pause and unpause (vault: deposits and sales; router: create_policy)."""
+    build_pause_body = staticmethod(build_pause_body)
+    build_unpause_body = staticmethod(build_unpause_body)

@@ -1,7 +1,7 @@
 """PolicyShard wrapper: init data, address, policy decoding and getters.
 
-A shard's init data is fully determined by (shard id, router address, shard count), so the router derives
-each shard address on chain and the deployment can pre-deploy shards with the very same StateInit.
+A shard's init data is fully determined by (shard id, vault address, shard count), so the vault and the
+router derive each shard address on chain and the deployment can pre-deploy shards with the same StateInit.
 """
 from __future__ import annotations
 
@@ -10,19 +10,26 @@ from enum import IntEnum
 
 from pytoniq_core import Address, Cell, begin_cell
 
-from contracts.base import ContractWrapper, CoverageType, Deployment, RunGetMethod, body, deployment, load_artifact
+from contracts.base import (
+    ContractWrapper, CoverageType, Deployment, RunGetMethod, body, build_recover_body, deployment, load_artifact,
+)
 
 ARTIFACT = "PolicyShard"
+MAX_POLICIES = 16000  # live policies per shard (policy_shard.fc)
+PRUNE_PER_STORE = 2
 
 
 class Op(IntEnum):
     STORE_POLICY = 0x1E5A0501
+    POLICY_STORED = 0x1E5A0502
+    CLAIM = 0x1E5A0503
+    CLAIM_CONFIRMED = 0x1E5A0504
 
 
 @dataclass(frozen=True)
 class PolicyShardConfig:
     shard_id: int
-    router: Address
+    vault: Address  # the only sender of store_policy, claim and recover
     shard_count: int
 
 
@@ -52,7 +59,7 @@ def init_data(cfg: PolicyShardConfig) -> Cell:
         raise ValueError(f"shard id {cfg.shard_id} is outside 0..{cfg.shard_count - 1}")
     return (begin_cell()
             .store_uint(cfg.shard_id, 16)
-            .store_address(cfg.router)
+            .store_address(cfg.vault)
             .store_uint(cfg.shard_count, 16)
             .store_uint(0, 64)  # policy_count
             .store_dict(None)  # policies
@@ -66,14 +73,21 @@ class PolicyShard(ContractWrapper):
 
     @staticmethod
     def build_store_policy_body(policy_id: int, policy: Policy, query_id: int = 0) -> Cell:
-        """Router only: what the router sends to the shard of `policy_id` (with the shard's StateInit)."""
+        """Vault only: what the vault sends to the shard of `policy_id` (with the shard's StateInit)."""
         return body(Op.STORE_POLICY, query_id).store_uint(policy_id, 64).store_ref(policy.to_cell()).end_cell()
+
+    @staticmethod
+    def build_claim_body(policy_id: int, amount: int, query_id: int = 0) -> Cell:
+        """Vault only: what the vault sends for an approved claim."""
+        return body(Op.CLAIM, query_id).store_uint(policy_id, 64).store_coins(amount).end_cell()
+
+    build_recover_body = staticmethod(build_recover_body)  # vault only; the vault's recover_shard sends it
 
     def get_shard_id(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_shard_id")
 
-    def get_router(self, run: RunGetMethod) -> Address:
-        return self._get_address(run, "get_router")
+    def get_vault(self, run: RunGetMethod) -> Address:
+        return self._get_address(run, "get_vault")
 
     def get_shard_count(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_shard_count")

@@ -23,7 +23,9 @@ DECIMALS = 9
 
 class Op(IntEnum):
     MINT = 0x1E5A0301
-    BURN_FROM = 0x1E5A0302
+    REDEEM = 0x1E5A0303
+    RESTORE_TOKENS = 0x1E5A0304
+    MINT_FAILED = 0x1E5A0305
     # TEP-74
     TRANSFER = 0x0F8A7EA5
     TRANSFER_NOTIFICATION = 0x7362D09C
@@ -31,6 +33,9 @@ class Op(IntEnum):
     EXCESSES = 0xD53276DB
     BURN = 0x595F07BC
     BURN_NOTIFICATION = 0x7BDD97DE
+    # TEP-89
+    PROVIDE_WALLET_ADDRESS = 0x2C76B973
+    TAKE_WALLET_ADDRESS = 0xD1735400
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class WalletData:
 class LockInfo:
     lock_period: int
     locked_until: int
+    locked_amount: int  # of the balance, still locked now (0 once locked_until passed)
 
 
 def _snake_text(text: str) -> Cell:
@@ -95,6 +101,7 @@ def wallet_init_data(owner: Address, minter: Address, lock_period: int) -> Cell:
             .store_address(minter)
             .store_uint(lock_period, 32)
             .store_uint(0, 32)  # locked_until
+            .store_coins(0)  # locked_amount
             .store_ref(load_artifact(WALLET_ARTIFACT).code)
             .end_cell())
 
@@ -105,14 +112,14 @@ class SureTokenMinter(ContractWrapper):
         return deployment(load_artifact(MINTER_ARTIFACT).code, minter_init_data(cfg))
 
     @staticmethod
-    def build_mint_body(to: Address, amount: int, query_id: int = 0) -> Cell:
-        """Vault only: mint `amount` to the jetton wallet of `to`."""
-        return body(Op.MINT, query_id).store_coins(amount).store_address(to).end_cell()
+    def build_mint_body(to: Address, amount: int, response: Address | None, query_id: int = 0) -> Cell:
+        """Vault only: mint `amount` to the jetton wallet of `to`; the wallet's excesses go to `response`."""
+        return body(Op.MINT, query_id).store_coins(amount).store_address(to).store_address(response).end_cell()
 
     @staticmethod
-    def build_burn_from_body(holder: Address, amount: int, response: Address | None, query_id: int = 0) -> Cell:
-        """Vault only: have the wallet of `holder` burn `amount`; excess value goes to `response`."""
-        return body(Op.BURN_FROM, query_id).store_address(holder).store_coins(amount).store_address(response).end_cell()
+    def build_provide_wallet_address_body(owner: Address | None, include_address: bool, query_id: int = 0) -> Cell:
+        """TEP-89: anyone; the minter answers take_wallet_address to the sender."""
+        return body(Op.PROVIDE_WALLET_ADDRESS, query_id).store_address(owner).store_bit(include_address).end_cell()
 
     def get_jetton_data(self, run: RunGetMethod) -> JettonData:
         total_supply, mintable, admin, content, wallet_code = self._get(run, "get_jetton_data")
@@ -155,10 +162,14 @@ class SureTokenWallet(ContractWrapper):
             builder.store_bit(1).store_ref(forward_payload)
         return builder.end_cell()
 
+    @staticmethod
+    def build_burn_body(amount: int, response: Address | None, query_id: int = 0) -> Cell:
+        """Owner only (TEP-74 burn): redeems `amount` at the vault; attach the vault's Fees.redeem."""
+        return body(Op.BURN, query_id).store_coins(amount).store_address(response).store_maybe_ref(None).end_cell()
+
     def get_wallet_data(self, run: RunGetMethod) -> WalletData:
         balance, owner, minter, wallet_code = self._get(run, "get_wallet_data")
         return WalletData(balance, read_address(owner), read_address(minter), wallet_code)
 
     def get_lock_info(self, run: RunGetMethod) -> LockInfo:
-        lock_period, locked_until = self._get(run, "get_lock_info")
-        return LockInfo(lock_period, locked_until)
+        return LockInfo(*self._get(run, "get_lock_info"))

@@ -4,16 +4,20 @@ Every chain is the real TVM (chain.sandbox over pytvm's libemulator) with the ma
 """
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pytest
-from pytoniq_core import Address, Cell
+from pytoniq_core import Address, Cell, HashMap, begin_cell
+from pytoniq_core.tlb.account import ShardAccount
 
-from chain.sandbox import Sandbox, TxRecord
-from contracts.base import TON, Deployment, RunGetMethod
-from contracts.multi_tranche_vault import MultiTrancheVault, MultiTrancheVaultConfig
+from chain.sandbox import Sandbox, TxRecord, raw_address
+from contracts.base import TON, CoverageType, Deployment, RunGetMethod, premium_due
+from contracts.multi_tranche_vault import TRANCHES, Fees, MultiTrancheVault, MultiTrancheVaultConfig
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig
+from contracts.policy_shard import PolicyShard
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig
+from contracts.sure_token import SureTokenMinter, SureTokenWallet
 
 NOW = 1_760_000_000
 
@@ -67,6 +71,12 @@ class Chain:
     def run(self) -> RunGetMethod:
         return self.sandbox.run_get_method
 
+    def balance(self, address: Address) -> int:
+        return self.sandbox.account(address).balance
+
+    def data_hash(self, address: Address) -> str | None:
+        return self.sandbox.account(address).data_hash
+
     def send(self, sender: Address, to: Address, body: Cell | None, value: int = TON) -> list[TxRecord]:
         return self.sandbox.send_internal(sender=sender, to=to, value=value, body=body)
 
@@ -104,17 +114,115 @@ def oracle(chain: Chain) -> PricingOracle:
     return PricingOracle(target.address)
 
 
+def vault_config(oracle: Address = ORACLE, **overrides) -> MultiTrancheVaultConfig:
+    return MultiTrancheVaultConfig(**{"admin": ADMIN, "claims_processor": CLAIMS_PROCESSOR, "oracle": oracle,
+                                      "treasury": TREASURY, "shard_count": 16, **overrides})
+
+
 @pytest.fixture
-def vault(chain: Chain) -> MultiTrancheVault:
-    target = MultiTrancheVault.from_config(
-        MultiTrancheVaultConfig(admin=ADMIN, claims_processor=CLAIMS_PROCESSOR, oracle=ORACLE))
+def vault(chain: Chain, oracle: PricingOracle) -> MultiTrancheVault:
+    target = MultiTrancheVault.from_config(vault_config(oracle.address))
     deploy(chain.sandbox, target)
     return MultiTrancheVault(target.address)
 
 
 @pytest.fixture
-def router(chain: Chain) -> PolicyRouter:
+def router(chain: Chain, oracle: PricingOracle, vault: MultiTrancheVault) -> PolicyRouter:
     target = PolicyRouter.from_config(
-        PolicyRouterConfig(admin=ADMIN, treasury=TREASURY, claims_processor=CLAIMS_PROCESSOR, shard_count=16))
+        PolicyRouterConfig(admin=ADMIN, vault=vault.address, oracle=oracle.address, shard_count=16))
     deploy(chain.sandbox, target)
     return PolicyRouter(target.address)
+
+
+PRICE = 20_000_000  # 2% a year (parts per billion)
+
+
+@dataclass
+class Protocol:
+    """The deployed protocol (oracle, vault, router; tokens and shards deploy on first use) and its flows."""
+    chain: Chain
+    oracle: PricingOracle
+    vault: MultiTrancheVault
+    router: PolicyRouter
+    seq: int = 0
+
+    @property
+    def run(self) -> RunGetMethod:
+        return self.chain.run
+
+    @property
+    def fees(self) -> Fees:
+        return self.vault.get_fees(self.run)
+
+    def minter(self, tranche_id: int) -> SureTokenMinter:
+        return SureTokenMinter(self.vault.get_tranche_token_address(self.run, tranche_id))
+
+    def wallet(self, tranche_id: int, owner: Address) -> SureTokenWallet:
+        minter = self.minter(tranche_id)
+        return SureTokenWallet(SureTokenWallet.address_of(owner, minter.address, TRANCHES[tranche_id - 1].lock_period))
+
+    def tokens(self, tranche_id: int, owner: Address) -> int:
+        wallet = self.wallet(tranche_id, owner)
+        if self.chain.sandbox.account(wallet.address).status != "active":
+            return 0
+        return wallet.get_wallet_data(self.run).balance
+
+    def publish(self, price: int = PRICE, coverage_type: int = CoverageType.DEPEG) -> list[TxRecord]:
+        self.seq += 1
+        return self.chain.assert_accepted(KEEPER_1, self.oracle.address,
+                                          PricingOracle.build_update_price_body(coverage_type, price, self.seq))
+
+    def deposit(self, who: Address, tranche_id: int, amount: int) -> list[TxRecord]:
+        return self.chain.send(who, self.vault.address, MultiTrancheVault.build_deposit_body(tranche_id),
+                               amount + self.fees.deposit)
+
+    def buy(self, who: Address, coverage: int, days: int, premium: int | None = None,
+            coverage_type: int = CoverageType.DEPEG, price: int = PRICE, extra: int = 0) -> list[TxRecord]:
+        premium = premium_due(coverage, price, days) if premium is None else premium
+        body = PolicyRouter.build_create_policy_body(coverage_type, coverage, days, premium)
+        return self.chain.send(who, self.router.address, body, premium + self.fees.policy + extra)
+
+    def claim(self, policy_id: int, amount: int, sender: Address = CLAIMS_PROCESSOR) -> list[TxRecord]:
+        return self.chain.send(sender, self.vault.address, MultiTrancheVault.build_pay_claim_body(policy_id, amount),
+                               self.fees.claim)
+
+    def redeem(self, who: Address, tranche_id: int, tokens: int) -> list[TxRecord]:
+        return self.chain.send(who, self.wallet(tranche_id, who).address,
+                               SureTokenWallet.build_burn_body(tokens, who), self.fees.redeem)
+
+    def capitals(self) -> dict[int, int]:
+        return {t.id: self.vault.get_tranche(self.run, t.id).capital for t in TRANCHES}
+
+    def shard_of(self, policy_id: int) -> PolicyShard:
+        return PolicyShard(self.vault.get_shard_address(self.run, policy_id % 16))
+
+
+@pytest.fixture
+def protocol(chain: Chain, oracle: PricingOracle, vault: MultiTrancheVault, router: PolicyRouter) -> Protocol:
+    return Protocol(chain, oracle, vault, router)
+
+
+def received(txs: list[TxRecord], to: Address) -> int:
+    """Value of the messages the contracts sent to `to` among `txs`."""
+    return sum(m.value for tx in txs for m in tx.out_messages if m.dest == to)
+
+
+def all_succeeded(txs: list[TxRecord], actors: tuple[Address, ...] = ()) -> bool:
+    return all(tx.success for tx in txs if tx.address not in actors)
+
+
+def replace_data(sandbox: Sandbox, address: Address, data: Cell) -> None:
+    """Give an active account other persistent data, as if it had grown there (a test of full contracts:
+    building 16,000 policies by messages would take minutes)."""
+    key = raw_address(address)
+    shard_account = ShardAccount.deserialize(Cell.one_from_boc(base64.b64decode(sandbox._accounts[key])).begin_parse())
+    shard_account.account.storage.state.state_init.data = data
+    sandbox._accounts[key] = base64.b64encode(shard_account.serialize().to_boc())
+
+
+def shard_data(shard_id: int, vault: Address, policies: dict[int, Cell], shard_count: int = 16) -> Cell:
+    entries = HashMap(64, value_serializer=lambda cell, builder: builder.store_ref(cell))
+    for policy_id, cell in policies.items():
+        entries.set_int_key(policy_id, cell)
+    return (begin_cell().store_uint(shard_id, 16).store_address(vault).store_uint(shard_count, 16)
+            .store_uint(len(policies), 64).store_dict(entries.serialize()).end_cell())

@@ -1,5 +1,5 @@
 """SureToken minter and jetton wallet on the real TVM. The vault is played by ADMIN here: the minter only
-knows its admin's address, and the vault-driven flow is covered in test_multi_tranche_vault.py."""
+knows its admin's address; the vault-driven flows (deposit, redemption) are in test_protocol.py."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +8,7 @@ from pytoniq_core import Address, Cell, begin_cell
 from contracts.base import TON, ExitCode, body, deployment, load_artifact
 from contracts.multi_tranche_vault import TRANCHES
 from contracts.sure_token import (
-    Op, SureTokenConfig, SureTokenMinter, SureTokenWallet, minter_init_data,
+    LockInfo, Op, SureTokenConfig, SureTokenMinter, SureTokenWallet, minter_init_data,
 )
 from tests.contracts.conftest import (
     ADMIN, NOW, OTHER_USER, STRANGER, USER, Chain, deploy, tx_on, txs_on, with_ref,
@@ -49,34 +49,35 @@ def test_deployed_minter_getters(chain: Chain, minter: SureTokenMinter) -> None:
 
 
 def test_vault_mints_into_a_locked_wallet(chain: Chain, minter: SureTokenMinter) -> None:
-    txs = chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 700, query_id=9))
+    txs = chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 700, USER, query_id=9))
     wallet = wallet_of(minter, USER)
     assert tx_on(txs, wallet.address).success
     data = wallet.get_wallet_data(chain.run)
     assert (data.balance, data.owner, data.minter) == (700, USER, minter.address)
-    assert wallet.get_lock_info(chain.run).locked_until == NOW + SNR.lock_period
+    assert wallet.get_lock_info(chain.run) == LockInfo(SNR.lock_period, NOW + SNR.lock_period, 700)
     assert minter.get_jetton_data(chain.run).total_supply == 700
     excess = tx_on(txs, USER)
     assert excess.in_body.begin_parse().load_uint(32) == Op.EXCESSES and excess.in_value > 0
 
     chain.sandbox.now = NOW + 1000
-    chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 300))
+    chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 300, USER))
     assert wallet.get_wallet_data(chain.run).balance == 1000
-    assert wallet.get_lock_info(chain.run).locked_until == NOW + 1000 + SNR.lock_period, "a new mint extends the lock"
+    assert wallet.get_lock_info(chain.run) == LockInfo(SNR.lock_period, NOW + 1000 + SNR.lock_period, 1000), \
+        "a new mint extends the lock of what is still locked"
     assert minter.get_jetton_data(chain.run).total_supply == 1000
 
 
 def test_mint_refusals(chain: Chain, minter: SureTokenMinter) -> None:
-    chain.assert_refused(STRANGER, minter.address, minter.build_mint_body(STRANGER, 1), ExitCode.UNAUTHORIZED)
-    chain.assert_refused(USER, minter.address, minter.build_mint_body(USER, 1), ExitCode.UNAUTHORIZED)
-    chain.assert_refused(VAULT, minter.address, minter.build_mint_body(USER, 0), ExitCode.BAD_AMOUNT)
-    chain.assert_refused(VAULT, minter.address, minter.build_mint_body(Address("-1:" + "c1" * 32), 1),
+    chain.assert_refused(STRANGER, minter.address, minter.build_mint_body(STRANGER, 1, None), ExitCode.UNAUTHORIZED)
+    chain.assert_refused(USER, minter.address, minter.build_mint_body(USER, 1, None), ExitCode.UNAUTHORIZED)
+    chain.assert_refused(VAULT, minter.address, minter.build_mint_body(USER, 0, None), ExitCode.BAD_AMOUNT)
+    chain.assert_refused(VAULT, minter.address, minter.build_mint_body(Address("-1:" + "c1" * 32), 1, None),
                          ExitCode.WRONG_WORKCHAIN)
 
 
 @pytest.fixture
 def funded_wallet(chain: Chain, minter: SureTokenMinter) -> SureTokenWallet:
-    chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 1_000))
+    chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 1_000, USER))
     return wallet_of(minter, USER)
 
 
@@ -121,35 +122,93 @@ def test_internal_transfer_from_a_stranger_is_refused(chain: Chain, funded_walle
                          ExitCode.UNAUTHORIZED)
 
 
-def test_vault_burns_from_a_holder(chain: Chain, minter: SureTokenMinter, funded_wallet: SureTokenWallet) -> None:
-    txs = chain.assert_accepted(VAULT, minter.address, minter.build_burn_from_body(USER, 250, response=USER))
+def test_holder_burn_becomes_a_redemption_at_the_vault(chain: Chain, minter: SureTokenMinter,
+                                                       funded_wallet: SureTokenWallet) -> None:
+    burn = funded_wallet.build_burn_body(250, USER, query_id=4)
+    chain.assert_refused(USER, funded_wallet.address, burn, ExitCode.LOCKED)
+    chain.sandbox.now = NOW + SNR.lock_period
+    chain.assert_refused(USER, funded_wallet.address, burn, ExitCode.INSUFFICIENT_VALUE, value=TON // 100)
+    txs = chain.assert_accepted(USER, funded_wallet.address, burn)
     assert funded_wallet.get_wallet_data(chain.run).balance == 750
     assert minter.get_jetton_data(chain.run).total_supply == 750
-    excess = tx_on(txs, USER)
-    assert excess.in_body.begin_parse().load_uint(32) == Op.EXCESSES and excess.in_value > 0
+    [redeem] = [m for m in tx_on(txs, minter.address).out_messages]
+    s = redeem.body.begin_parse()
+    assert redeem.dest == VAULT and not redeem.bounce
+    assert (s.load_uint(32), s.load_uint(64), s.load_uint(8), s.load_coins(), s.load_address()) == (
+        Op.REDEEM, 4, SNR.id, 250, USER)
 
 
 def test_burn_refusals(chain: Chain, minter: SureTokenMinter, funded_wallet: SureTokenWallet) -> None:
-    chain.assert_refused(STRANGER, minter.address, minter.build_burn_from_body(USER, 1, STRANGER),
+    chain.sandbox.now = NOW + SNR.lock_period
+    chain.assert_refused(STRANGER, funded_wallet.address, funded_wallet.build_burn_body(1, STRANGER),
                          ExitCode.UNAUTHORIZED)
-    chain.assert_refused(VAULT, minter.address, minter.build_burn_from_body(USER, 0, USER), ExitCode.BAD_AMOUNT)
-    # Holders cannot burn on their own: redemption goes through the vault.
-    own_burn = body(Op.BURN).store_coins(1).store_address(USER).end_cell()
-    chain.assert_refused(USER, funded_wallet.address, own_burn, ExitCode.UNAUTHORIZED)
+    chain.assert_refused(VAULT, funded_wallet.address, funded_wallet.build_burn_body(1, VAULT), ExitCode.UNAUTHORIZED)
+    chain.assert_refused(USER, funded_wallet.address, funded_wallet.build_burn_body(0, USER),
+                         ExitCode.INSUFFICIENT_BALANCE)
+    chain.assert_refused(USER, funded_wallet.address, funded_wallet.build_burn_body(1_001, USER),
+                         ExitCode.INSUFFICIENT_BALANCE)
     forged = body(Op.BURN_NOTIFICATION).store_coins(1_000).store_address(USER).store_address(STRANGER).end_cell()
     chain.assert_refused(STRANGER, minter.address, forged, ExitCode.UNAUTHORIZED)
     assert minter.get_jetton_data(chain.run).total_supply == 1_000
 
 
-def test_burn_beyond_balance_bounces_and_changes_nothing(chain: Chain, minter: SureTokenMinter,
-                                                         funded_wallet: SureTokenWallet) -> None:
-    txs = chain.assert_accepted(VAULT, minter.address, minter.build_burn_from_body(USER, 1_001, response=USER))
-    refused = tx_on(txs, funded_wallet.address)
-    assert (refused.success, refused.exit_code) == (False, ExitCode.INSUFFICIENT_BALANCE)
-    bounce = [tx for tx in txs_on(txs, minter.address) if tx.in_bounced]
-    assert len(bounce) == 1 and bounce[0].success
-    assert funded_wallet.get_wallet_data(chain.run).balance == 1_000
-    assert minter.get_jetton_data(chain.run).total_supply == 1_000
+def test_vault_restores_tokens_unlocked(chain: Chain, minter: SureTokenMinter, funded_wallet: SureTokenWallet) -> None:
+    restore = body(Op.RESTORE_TOKENS).store_address(USER).store_coins(40).end_cell()
+    chain.assert_refused(STRANGER, minter.address, restore, ExitCode.UNAUTHORIZED)
+    chain.sandbox.now = NOW + SNR.lock_period
+    chain.assert_accepted(VAULT, minter.address, restore)
+    assert funded_wallet.get_wallet_data(chain.run).balance == 1_040
+    assert funded_wallet.get_lock_info(chain.run).locked_amount == 0, "restored tokens do not lock again"
+    assert minter.get_jetton_data(chain.run).total_supply == 1_040
+
+
+def test_a_later_mint_locks_only_what_it_adds(chain: Chain, minter: SureTokenMinter,
+                                              funded_wallet: SureTokenWallet) -> None:
+    chain.sandbox.now = NOW + SNR.lock_period
+    chain.assert_accepted(USER, funded_wallet.address, funded_wallet.build_transfer_body(1_000, OTHER_USER, USER))
+    other = wallet_of(minter, OTHER_USER)
+    chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(OTHER_USER, 5, OTHER_USER))
+    assert other.get_lock_info(chain.run).locked_amount == 5
+    # the 1,000 received from USER stay free; the 5 minted are locked
+    chain.assert_accepted(OTHER_USER, other.address, other.build_transfer_body(1_000, USER, OTHER_USER))
+    chain.assert_refused(OTHER_USER, other.address, other.build_transfer_body(1, USER, OTHER_USER), ExitCode.LOCKED)
+
+
+def test_incoming_transfer_cannot_sweep_the_wallets_ton(chain: Chain, minter: SureTokenMinter,
+                                                        funded_wallet: SureTokenWallet) -> None:
+    """The audit's attack: 5 TON parked on a wallet, taken by a 1-nanotoken transfer naming the attacker
+    as response_destination. TEP-74: the wallet keeps the balance it had before the message."""
+    chain.sandbox.now = NOW + SNR.lock_period
+    chain.assert_accepted(USER, funded_wallet.address, funded_wallet.build_transfer_body(10, STRANGER, USER))
+    victim = wallet_of(minter, OTHER_USER)
+    chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(OTHER_USER, 1, OTHER_USER))
+    chain.send(OTHER_USER, victim.address, None, 5 * TON)
+    parked = chain.balance(victim.address)
+    assert parked > 5 * TON
+
+    attacker_wallet = wallet_of(minter, STRANGER)
+    value = TON // 10
+    txs = chain.assert_accepted(STRANGER, attacker_wallet.address,
+                                attacker_wallet.build_transfer_body(1, OTHER_USER, STRANGER), value=value)
+    assert tx_on(txs, victim.address).success
+    assert chain.balance(victim.address) >= parked, "the victim wallet keeps what it had"
+    assert sum(m.value for tx in txs for m in tx.out_messages if m.dest == STRANGER) < value
+
+
+def test_tep89_provide_wallet_address(chain: Chain, minter: SureTokenMinter) -> None:
+    txs = chain.assert_accepted(STRANGER, minter.address,
+                                minter.build_provide_wallet_address_body(USER, True, query_id=8))
+    [reply] = txs[0].out_messages
+    s = reply.body.begin_parse()
+    assert reply.dest == STRANGER
+    assert (s.load_uint(32), s.load_uint(64), s.load_address()) == (Op.TAKE_WALLET_ADDRESS, 8,
+                                                                    wallet_of(minter, USER).address)
+    assert s.load_maybe_ref().begin_parse().load_address() == USER
+    txs = chain.assert_accepted(STRANGER, minter.address,
+                                minter.build_provide_wallet_address_body(Address("-1:" + "c1" * 32), False))
+    s = txs[0].out_messages[0].body.begin_parse()
+    s.skip_bits(96)
+    assert s.load_address() is None and s.load_bit() == 0, "no wallet on another workchain"
 
 
 def test_bounced_transfer_restores_the_senders_balance(chain: Chain) -> None:
@@ -179,7 +238,10 @@ def test_bounced_mint_is_taken_out_of_the_supply(chain: Chain) -> None:
     target = deployment(load_artifact("SureTokenMinter").code, data)
     deploy(chain.sandbox, target)
     minter = SureTokenMinter(target.address)
-    txs = chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 500))
+    txs = chain.assert_accepted(VAULT, minter.address, minter.build_mint_body(USER, 500, VAULT, query_id=12))
     bounce = [tx for tx in txs_on(txs, minter.address) if tx.in_bounced]
     assert len(bounce) == 1 and bounce[0].success
     assert minter.get_jetton_data(chain.run).total_supply == 0
+    [failed] = bounce[0].out_messages
+    s = failed.body.begin_parse()
+    assert failed.dest == VAULT and (s.load_uint(32), s.load_uint(64), s.load_uint(8)) == (Op.MINT_FAILED, 12, SNR.id)
