@@ -20,12 +20,16 @@ from pytoniq_core import Address, StateInit  # noqa: E402
 
 from chain.fees import ForwardPrices  # noqa: E402
 from chain.sandbox import Sandbox, TxRecord  # noqa: E402
-from contracts.base import TON, CoverageType, Deployment  # noqa: E402
+from contracts.base import TON, CoverageType, Deployment, premium_due  # noqa: E402
 from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault, MultiTrancheVaultConfig, token_deployment  # noqa: E402
-from contracts.policy_router import ROUTING_FEE, PolicyRouter, PolicyRouterConfig, shard_deployment  # noqa: E402
+from contracts.policy_router import PolicyRouter, PolicyRouterConfig, shard_deployment  # noqa: E402
+from contracts.policy_shard import Policy, PolicyShard, PolicyShardConfig, filled_data  # noqa: E402
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig  # noqa: E402
+from contracts.sure_token import SureTokenMinter, SureTokenWallet  # noqa: E402
 
 NOW = 1_760_000_000
+DAY = 86400
+PRICE = 20_000_000  # 2% a year
 
 
 def actor(tag: str) -> Address:
@@ -48,9 +52,10 @@ class Cost:
 PRICES = ForwardPrices.basechain()
 
 
-def measure(operation: str, txs: list[TxRecord], state_init: StateInit | None = None) -> Cost:
+def measure(operation: str, txs: list[TxRecord], state_init: StateInit | None = None, refusal: int | None = None) -> Cost:
+    """`refusal`: the exit code one contract must refuse with (a measured refusal path)."""
     failed = [tx for tx in txs if tx.address not in ACTORS and not tx.success]
-    if failed:
+    if [tx.exit_code for tx in failed] != ([refusal] if refusal is not None else []):
         raise RuntimeError(f"{operation}: transaction on {failed[0].address} failed with {failed[0].exit_code}")
     on_contracts = [tx for tx in txs if tx.address not in ACTORS]
     inbound = [txs[0].in_body] + ([state_init.serialize()] if state_init is not None else [])
@@ -63,51 +68,102 @@ def deploy(sandbox: Sandbox, operation: str, target: Deployment) -> Cost:
     return measure(operation, txs, target.state_init)
 
 
+def send(sandbox: Sandbox, sender: Address, to: Address, body, value: int) -> list[TxRecord]:
+    return sandbox.send_internal(sender=sender, to=to, value=value, body=body)
+
+
 def run() -> list[Cost]:
     sandbox = Sandbox(now=NOW)
     for who in ACTORS:
         sandbox.fund(who, 1_000_000 * TON)
     costs: list[Cost] = []
+    run_get = sandbox.run_get_method
 
     oracle = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(KEEPER, actor("b2"), actor("b3"))))
     costs.append(deploy(sandbox, "deploy PricingOracle", oracle))
-    update = PricingOracle.build_update_price_body(CoverageType.DEPEG, 12_345)
-    costs.append(measure("oracle update_price (first for a type)",
-                         sandbox.send_internal(sender=KEEPER, to=oracle.address, value=TON // 20, body=update)))
-    costs.append(measure("oracle update_price (again)",
-                         sandbox.send_internal(sender=KEEPER, to=oracle.address, value=TON // 20, body=update)))
+    for seq, label in ((1, "first for a type"), (2, "again")):
+        update = PricingOracle.build_update_price_body(CoverageType.DEPEG, PRICE, seq)
+        costs.append(measure(f"oracle update_price ({label})", send(sandbox, KEEPER, oracle.address, update, TON // 20)))
 
-    vault = MultiTrancheVault.from_config(MultiTrancheVaultConfig(admin=ADMIN, claims_processor=CLAIMS, oracle=oracle.address))
+    vault_cfg = MultiTrancheVaultConfig(admin=ADMIN, claims_processor=CLAIMS, oracle=oracle.address, treasury=TREASURY,
+                                        shard_count=16)
+    vault = MultiTrancheVault.from_config(vault_cfg)
     costs.append(deploy(sandbox, "deploy MultiTrancheVault", vault))
+    wrapper = MultiTrancheVault(vault.address)
+    fees = wrapper.get_fees(run_get)
     costs.append(deploy(sandbox, "deploy SureToken minter (one of six)", token_deployment(vault.address, TRANCHES[0])))
-    deposit = MultiTrancheVault.build_deposit_body(1)
-    costs.append(measure("deposit, first of a holder (deploys wallet)",
-                         sandbox.send_internal(sender=USER, to=vault.address, value=10 * TON, body=deposit)))
-    costs.append(measure("deposit, again",
-                         sandbox.send_internal(sender=USER, to=vault.address, value=10 * TON, body=deposit)))
-    costs.append(measure("deposit, minter not yet deployed",
-                         sandbox.send_internal(sender=USER, to=vault.address, value=10 * TON,
-                                               body=MultiTrancheVault.build_deposit_body(6))))
+    for tranche, label in ((1, "first of a holder (deploys wallet)"), (1, "again"), (6, "minter not yet deployed")):
+        costs.append(measure(f"deposit, {label}", send(sandbox, USER, vault.address,
+                                                       MultiTrancheVault.build_deposit_body(tranche), 100 * TON + fees.deposit)))
 
-    router = PolicyRouter.from_config(PolicyRouterConfig(ADMIN, TREASURY, CLAIMS, shard_count=16))
+    router = PolicyRouter.from_config(PolicyRouterConfig(ADMIN, vault.address, oracle.address, shard_count=16))
     costs.append(deploy(sandbox, "deploy PolicyRouter", router))
-    costs.append(deploy(sandbox, "deploy PolicyShard", shard_deployment(router.address, 1, 16)))
-    create = PolicyRouter.build_create_policy_body(CoverageType.DEPEG, 100 * TON, 30)
-    value = ROUTING_FEE + TON
-    costs.append(measure("create policy, shard deployed",
-                         sandbox.send_internal(sender=USER, to=router.address, value=value, body=create)))
-    costs.append(measure("create policy, shard never deployed",
-                         sandbox.send_internal(sender=USER, to=router.address, value=value, body=create)))
+    costs.append(deploy(sandbox, "deploy PolicyShard", shard_deployment(vault.address, 1, 16)))
+    premium = premium_due(50 * TON, PRICE, 30)
+    create = PolicyRouter.build_create_policy_body(CoverageType.DEPEG, 50 * TON, 30, premium)
+    for label in ("shard deployed", "shard never deployed"):
+        costs.append(measure(f"create policy, {label}", send(sandbox, USER, router.address, create, premium + fees.policy)))
+    underpriced = PolicyRouter.build_create_policy_body(CoverageType.DEPEG, 50 * TON, 30, premium - 1)
+    costs.append(measure("create policy, refused (underpriced)",
+                         send(sandbox, USER, router.address, underpriced, premium + fees.policy)))
+    costs.append(measure("pay_claim (waterfall)", send(sandbox, CLAIMS, vault.address,
+                                                      MultiTrancheVault.build_pay_claim_body(1, 10 * TON), fees.claim)))
+    costs.append(measure("pay_claim, refused by the shard (paid once)",
+                         send(sandbox, CLAIMS, vault.address, MultiTrancheVault.build_pay_claim_body(1, TON), fees.claim),
+                         refusal=419))
+
+    minter = token_deployment(vault.address, TRANCHES[5]).address  # EQT: no lock
+    wallet = SureTokenWallet.address_of(USER, minter, 0)
+    costs.append(measure("redeem (holder burn -> minter -> vault payout)",
+                         send(sandbox, USER, wallet, SureTokenWallet.build_burn_body(10 * TON, USER), fees.redeem)))
+    costs.append(measure("jetton transfer (deploys receiver wallet)",
+                         send(sandbox, USER, wallet, SureTokenWallet.build_transfer_body(TON, TREASURY, USER), TON // 5)))
+    costs.append(measure("TEP-89 provide_wallet_address",
+                         send(sandbox, USER, minter, SureTokenMinter.build_provide_wallet_address_body(USER, True), TON // 20)))
+    costs.append(measure("propose_admin", send(sandbox, ADMIN, vault.address,
+                                              MultiTrancheVault.build_propose_admin_body(actor("a2")), TON // 20)))
+    costs.append(measure("recover (vault surplus)", send(sandbox, ADMIN, vault.address,
+                                                        MultiTrancheVault.build_recover_body(), TON // 20)))
     return costs
+
+
+SHARD_FILLS = (0, 1_000, 4_000, 16_000 - 1)
+
+
+def shard_fill() -> list[tuple[int, int, int]]:
+    """(live policies before, gas of store_policy, gas of claim) on one shard, with expired policies to prune."""
+    rows = []
+    vault = actor("f1")
+    for fill in SHARD_FILLS:
+        sandbox = Sandbox(now=NOW)
+        sandbox.fund(vault, 1_000 * TON)
+        cfg = PolicyShardConfig(5, vault, 16)
+        target = PolicyShard.from_config(cfg)
+        sandbox.send_internal(sender=vault, to=target.address, value=TON, state_init=target.state_init)
+        expired = Policy(USER, CoverageType.DEPEG, TON, 1, NOW - 2 * DAY, NOW - DAY).to_cell()
+        live = Policy(USER, CoverageType.DEPEG, TON, 1, NOW, NOW + 30 * DAY)
+        policies = {5 + 16 * i: expired for i in range(2)} | {5 + 16 * i: live.to_cell() for i in range(2, fill + 2)}
+        sandbox.set_data(target.address, filled_data(cfg, policies))
+        next_id = 5 + 16 * (fill + 2)
+        store = send(sandbox, vault, target.address, PolicyShard.build_store_policy_body(next_id, live), TON // 10)
+        claim = send(sandbox, vault, target.address, PolicyShard.build_claim_body(next_id, TON), TON // 10)
+        assert store[0].success and claim[0].success
+        rows.append((fill, store[0].gas_used, claim[0].gas_used))
+    return rows
 
 
 def main() -> None:
     costs = run()
-    header = f"{'operation':<46} {'txs':>3} {'gas':>7} {'fees (TON)':>11} {'inbound fwd (TON)':>18}"
+    header = f"{'operation':<48} {'txs':>3} {'gas':>7} {'fees (TON)':>11} {'inbound fwd (TON)':>18}"
     print(header)
     print("-" * len(header))
     for cost in costs:
-        print(f"{cost.operation:<46} {cost.transactions:>3} {cost.gas:>7} {cost.fees / TON:>11.6f} {cost.inbound_forward_fee / TON:>18.6f}")
+        print(f"{cost.operation:<48} {cost.transactions:>3} {cost.gas:>7} {cost.fees / TON:>11.6f} {cost.inbound_forward_fee / TON:>18.6f}")
+    print()
+    print("PolicyShard gas as it fills (store_policy also prunes two expired policies)")
+    print(f"{'live policies':>14} {'store_policy gas':>17} {'claim gas':>10}")
+    for fill, store_gas, claim_gas in shard_fill():
+        print(f"{fill:>14} {store_gas:>17} {claim_gas:>10}")
 
 
 if __name__ == "__main__":

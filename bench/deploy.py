@@ -90,11 +90,11 @@ def guide(directory: Path) -> Figures:
     plan = plan_contracts(plan_args(directory, "", SHARD_COUNT))  # the same contracts; its mnemonic is unused
     client = connect(ChainSettings("localnet", localnet_path=str(directory / "chain.json")))
     wallet = WalletV4R2(client, WalletKey.from_mnemonic(mnemonic_new()), directory / "journal.json")
-    router = target_of(plan.router.code, plan.router.data).address
+    vault = target_of(plan.vault.code, plan.vault.data).address
     shard_value = plan.batches[0].deploy_value
     contracts = [(target_of(a.code, a.data), a.deploy_value)
                  for a in (plan.oracle, plan.vault, *plan.tokens.values(), plan.router)]
-    contracts += [(shard_deployment(router, i, SHARD_COUNT), shard_value) for i in range(SHARD_COUNT)]
+    contracts += [(shard_deployment(vault, i, SHARD_COUNT), shard_value) for i in range(SHARD_COUNT)]
     registrations = [list(range(first, min(first + GUIDE_SHARDS_PER_REGISTRATION, SHARD_COUNT)))
                      for first in range(0, SHARD_COUNT, GUIDE_SHARDS_PER_REGISTRATION)]
     # Funded once, up front, by the same rule the providers apply (values, wallet reserve, forwarding).

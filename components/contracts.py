@@ -112,20 +112,23 @@ def plan_contracts(args: TonsuranceContractsArgs) -> ContractsPlan:
 
     oracle = PricingOracle.from_config(PricingOracleConfig(admin=admin,
                                                            keepers=tuple(Address(k) for k in args.keeper_addresses)))
-    vault = MultiTrancheVault.from_config(MultiTrancheVaultConfig(admin=admin, claims_processor=claims,
-                                                                  oracle=oracle.address))
+    # On mainnet the vault deploys paused: no deposit or sale until the multisig has checked it and unpauses.
+    vault = MultiTrancheVault.from_config(MultiTrancheVaultConfig(
+        admin=admin, claims_processor=claims, oracle=oracle.address, treasury=treasury,
+        shard_count=args.shard_count, paused=args.network == "mainnet"))
     tokens = {tranche_name(t.symbol): token_deployment(vault.address, t) for t in TRANCHES}
     derived_tokens = [DerivedAddress(f"{t.symbol} token", "get_tranche_token_address", (t.id,),
                                      raw_address(tokens[tranche_name(t.symbol)].address)) for t in TRANCHES]
-    router = PolicyRouter.from_config(PolicyRouterConfig(admin=admin, treasury=treasury, claims_processor=claims,
+    router = PolicyRouter.from_config(PolicyRouterConfig(admin=admin, vault=vault.address, oracle=oracle.address,
                                                          shard_count=args.shard_count))
     shard_code = load_artifact(SHARD_ARTIFACT).code
     batches = []
     for first in range(0, args.shard_count, args.shard_batch_size):
         ids = tuple(range(first, min(first + args.shard_batch_size, args.shard_count)))
         batches.append(ShardBatchArgs(
-            router=raw_address(router.address), shard_count=args.shard_count, shard_ids=ids, shard_code=shard_code,
-            addresses={i: raw_address(shard_deployment(router.address, i, args.shard_count).address) for i in ids},
+            router=raw_address(router.address), vault=raw_address(vault.address), shard_count=args.shard_count,
+            shard_ids=ids, shard_code=shard_code,
+            addresses={i: raw_address(shard_deployment(vault.address, i, args.shard_count).address) for i in ids},
             deploy_value=values.shard, chain=args.chain, deployer_mnemonic=args.deployer_mnemonic,
             journal_path=args.journal_path, wait_seconds=args.wait_seconds))
     return ContractsPlan(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from pytoniq_core import Address, Cell, begin_cell
+from pytoniq_core import Address, Cell, HashMap, begin_cell
 
 from contracts.base import (
     ContractWrapper, CoverageType, Deployment, RunGetMethod, body, build_recover_body, deployment, load_artifact,
@@ -64,6 +64,15 @@ def init_data(cfg: PolicyShardConfig) -> Cell:
             .store_uint(0, 64)  # policy_count
             .store_dict(None)  # policies
             .end_cell())
+
+
+def filled_data(cfg: PolicyShardConfig, policies: dict[int, Cell]) -> Cell:
+    """The data of a shard holding `policies` (id -> Policy cell): for tests and benchmarks of full shards."""
+    entries = HashMap(64, value_serializer=lambda cell, builder: builder.store_ref(cell))
+    for policy_id, cell in policies.items():
+        entries.set_int_key(policy_id, cell)
+    return (begin_cell().store_uint(cfg.shard_id, 16).store_address(cfg.vault).store_uint(cfg.shard_count, 16)
+            .store_uint(len(policies), 64).store_dict(entries.serialize()).end_cell())
 
 
 class PolicyShard(ContractWrapper):

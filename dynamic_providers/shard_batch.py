@@ -7,7 +7,7 @@ journal, whose intent is the fingerprint of the transfers: a run killed halfway 
 `up` (shards already active are adopted, a message already signed for the same missing shards is
 re-broadcast, never re-signed), so every shard is deployed once.
 
-diff: another router, shard count, shard code, id range or network is other contracts: replace; the
+diff: another router, vault, shard count, shard code, id range or network is other contracts: replace; the
 deploy value alone changes nothing. read reports drift per shard; delete never touches the chain.
 """
 from __future__ import annotations
@@ -29,12 +29,13 @@ from dynamic_providers.ton_deploy import (
     deployer_key, deployer_turn, drift, require_expected_code, send_missing, target_of,
 )
 
-REPLACE_KEYS = ("network", "router", "shard_count", "shard_ids", "shard_code_hash")
+REPLACE_KEYS = ("network", "router", "vault", "shard_count", "shard_ids", "shard_code_hash")
 
 
 @dataclass(frozen=True)
 class ShardBatchArgs:
-    router: str                                # raw address of the PolicyRouter
+    router: str                                # raw address of the PolicyRouter (checked to derive the same shards)
+    vault: str                                 # raw address of the MultiTrancheVault, the shards' owner (init data)
     shard_count: int                           # the router's shard count (16 or 256)
     shard_ids: tuple[int, ...]                 # the ids of this batch
     shard_code: Cell
@@ -140,6 +141,7 @@ def batch_inputs(args: ShardBatchArgs) -> dict[str, Any]:
     """The resource's inputs as the provider receives them (outputs declared as None)."""
     return {
         "router": args.router,
+        "vault": args.vault,
         "shard_count": args.shard_count,
         "shard_ids": list(args.shard_ids),
         "shard_code_boc": cell_to_b64(args.shard_code),
@@ -156,8 +158,8 @@ def batch_inputs(args: ShardBatchArgs) -> dict[str, Any]:
 
 
 def _targets(props: dict[str, Any]) -> dict[int, Target]:
-    code, router, count = cell_from_b64(props["shard_code_boc"]), Address(props["router"]), int(props["shard_count"])
-    return {int(i): target_of(code, shard_init_data(PolicyShardConfig(int(i), router, count)))
+    code, vault, count = cell_from_b64(props["shard_code_boc"]), Address(props["vault"]), int(props["shard_count"])
+    return {int(i): target_of(code, shard_init_data(PolicyShardConfig(int(i), vault, count)))
             for i in props["shard_ids"]}
 
 
@@ -189,7 +191,7 @@ def _compared(props: dict[str, Any], key: str) -> Any:
 
 def _recorded(props: dict[str, Any]) -> dict[str, Any]:
     """The inputs kept in the outputs: what diff and read need. Never the mnemonic."""
-    return {key: props[key] for key in ("router", "shard_count", "shard_ids", "shard_code_boc", "shard_code_hash",
+    return {key: props[key] for key in ("router", "vault", "shard_count", "shard_ids", "shard_code_boc", "shard_code_hash",
                                         "addresses", "deploy_value", "chain")}
 
 

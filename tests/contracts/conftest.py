@@ -4,14 +4,12 @@ Every chain is the real TVM (chain.sandbox over pytvm's libemulator) with the ma
 """
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import pytest
-from pytoniq_core import Address, Cell, HashMap, begin_cell
-from pytoniq_core.tlb.account import ShardAccount
+from pytoniq_core import Address, Cell
 
-from chain.sandbox import Sandbox, TxRecord, raw_address
+from chain.sandbox import Sandbox, TxRecord
 from contracts.base import TON, CoverageType, Deployment, RunGetMethod, premium_due
 from contracts.multi_tranche_vault import TRANCHES, Fees, MultiTrancheVault, MultiTrancheVaultConfig
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig
@@ -209,20 +207,3 @@ def received(txs: list[TxRecord], to: Address) -> int:
 
 def all_succeeded(txs: list[TxRecord], actors: tuple[Address, ...] = ()) -> bool:
     return all(tx.success for tx in txs if tx.address not in actors)
-
-
-def replace_data(sandbox: Sandbox, address: Address, data: Cell) -> None:
-    """Give an active account other persistent data, as if it had grown there (a test of full contracts:
-    building 16,000 policies by messages would take minutes)."""
-    key = raw_address(address)
-    shard_account = ShardAccount.deserialize(Cell.one_from_boc(base64.b64decode(sandbox._accounts[key])).begin_parse())
-    shard_account.account.storage.state.state_init.data = data
-    sandbox._accounts[key] = base64.b64encode(shard_account.serialize().to_boc())
-
-
-def shard_data(shard_id: int, vault: Address, policies: dict[int, Cell], shard_count: int = 16) -> Cell:
-    entries = HashMap(64, value_serializer=lambda cell, builder: builder.store_ref(cell))
-    for policy_id, cell in policies.items():
-        entries.set_int_key(policy_id, cell)
-    return (begin_cell().store_uint(shard_id, 16).store_address(vault).store_uint(shard_count, 16)
-            .store_uint(len(policies), 64).store_dict(entries.serialize()).end_cell())

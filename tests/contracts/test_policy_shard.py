@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from contracts.base import TON, CoverageType, ExitCode
-from contracts.policy_shard import MAX_POLICIES, Op, Policy, PolicyShard, PolicyShardConfig
+from contracts.policy_shard import MAX_POLICIES, Op, Policy, PolicyShard, PolicyShardConfig, filled_data
 from tests.contracts.conftest import (
-    ADMIN, NOW, STRANGER, USER, Chain, account, deploy, replace_data, shard_data,
+    ADMIN, NOW, STRANGER, USER, Chain, account, deploy,
 )
 
 VAULT = account("f1")  # the sandbox lets a test speak as the vault
@@ -85,7 +85,8 @@ def test_new_policies_prune_expired_ones_oldest_first(chain: Chain, shard: Polic
 
 def test_full_shard_refuses_until_policies_expire(chain: Chain, shard: PolicyShard) -> None:
     one_day = Policy(USER, CoverageType.DEPEG, 10 * TON, TON, NOW, NOW + DAY).to_cell()
-    replace_data(chain.sandbox, shard.address, shard_data(5, VAULT, {5 + 16 * i: one_day for i in range(MAX_POLICIES)}))
+    full = filled_data(PolicyShardConfig(5, VAULT, 16), {5 + 16 * i: one_day for i in range(MAX_POLICIES)})
+    chain.sandbox.set_data(shard.address, full)
     assert shard.get_policy_count(chain.run) == MAX_POLICIES
     next_id = 5 + 16 * MAX_POLICIES
     chain.assert_refused(VAULT, shard.address, shard.build_store_policy_body(next_id, POLICY), ExitCode.SHARD_FULL)

@@ -7,12 +7,12 @@ import pytest
 
 from contracts.base import TON, CoverageType, ExitCode, premium_due
 from contracts.multi_tranche_vault import TRANCHES, Book, MultiTrancheVault, Op
-from contracts.policy_shard import MAX_POLICIES, Policy
+from contracts.policy_shard import MAX_POLICIES, Policy, PolicyShardConfig, filled_data
 from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
 from contracts.sure_token import Op as TokenOp
 from tests.contracts.conftest import (
     ADMIN, CLAIMS_PROCESSOR, NOW, OTHER_USER, PRICE, STRANGER, TREASURY, USER, Chain, Protocol, received,
-    replace_data, shard_data, tx_on,
+    tx_on,
 )
 
 DAY = 86400
@@ -180,7 +180,8 @@ def test_premium_is_refunded_when_the_shard_does_not_store_the_policy(protocol: 
     shard = protocol.shard_of(1)
     protocol.buy(STRANGER, 10 * TON, 30)  # deploys shard 1 with policy 1
     live = Policy(USER, CoverageType.DEPEG, TON, 1, NOW, NOW + 365 * DAY).to_cell()
-    replace_data(chain.sandbox, shard.address, shard_data(1, vault.address, {1 + 16 * (1000 + i): live for i in range(MAX_POLICIES)}))
+    cfg = PolicyShardConfig(1, vault.address, 16)
+    chain.sandbox.set_data(shard.address, filled_data(cfg, {1 + 16 * (1000 + i): live for i in range(MAX_POLICIES)}))
     for _ in range(15):
         protocol.buy(STRANGER, TON, 30)  # policies 2..16 go to the other shards
     capital, coverage = vault.get_total_capital(protocol.run), vault.get_total_coverage_sold(protocol.run)

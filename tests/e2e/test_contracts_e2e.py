@@ -87,7 +87,10 @@ def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
     shards = [Address(s) for s in out["policy_shard_addresses"]]
     assert router.get_shard_count(run) == 16 == out["shard_count"] and len(shards) == 16
     assert [router.get_shard_address(run, i) for i in range(16)] == shards
-    assert all(PolicyShard(s).get_router(run) == router.address for s in shards)
+    assert [vault.get_shard_address(run, i) for i in range(16)] == shards, "the vault owns the shards it routes to"
+    assert all(PolicyShard(s).get_vault(run) == vault.address for s in shards)
+    assert router.get_vault(run) == vault.address and router.get_oracle(run) == oracle.address
+    assert not vault.is_paused(run), "paused only on mainnet"
 
     env = out["keeper_config"]
     assert env["PRICING_ORACLE_ADDRESS"] == out["pricing_oracle_address"]
@@ -121,22 +124,23 @@ def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
 
     change = planned(stack, stack.stack.preview)
     replaced = {name for name, ops in change.items() if "replace" in ops}
-    # The vault keeps the oracle address in its init data, and the tokens the vault's: all are new contracts.
-    assert replaced == {"contracts-pricing-oracle", "contracts-multi-tranche-vault",
+    # The vault keeps the oracle address in its init data, the tokens and shards the vault's, the router both:
+    # all are new contracts.
+    assert replaced == {"contracts-pricing-oracle", "contracts-multi-tranche-vault", "contracts-policy-router",
+                        "contracts-policy-shards-000-015",
                         *(f"contracts-sure-{n}" for n in ("btc", "snr", "mezz", "jnr", "jnr-plus", "eqt"))}
-    assert change["contracts-policy-router"] == {"same"}
 
     stack.stack.up(on_output=lambda _line: None)
     new_oracle = Address(stack.outputs()["pricing_oracle_address"])
     assert new_oracle != oracle.address
     assert chain.run_get_method(new_oracle, "get_code_version") == [2]
     assert chain.account(oracle.address).status == "active"  # the replaced contract stays on chain
-    assert stack.external_messages() == externals + 8
+    assert stack.external_messages() == externals + 10
 
     # Dropped from the stack, still on chain: a new stack adopts every contract without a message.
     stack.stack.destroy(on_output=lambda _line: None)
     stack.stack.up(on_output=lambda _line: None)
-    assert stack.external_messages() == externals + 8
+    assert stack.external_messages() == externals + 10
     assert Address(stack.outputs()["pricing_oracle_address"]) == new_oracle
 
 

@@ -28,6 +28,7 @@ ADMIN = Address("0:" + "a1" * 32)
 KEEPERS = (Address("0:" + "b1" * 32), Address("0:" + "b2" * 32))
 TREASURY = Address("0:" + "c1" * 32)
 CLAIMS = Address("0:" + "d1" * 32)
+SHARD_OWNER = Address("0:" + "f1" * 32)  # the vault the provider tests' routers and shards name
 
 
 def engine_view(props: dict) -> dict:
@@ -83,7 +84,8 @@ class Inputs:
         return self.contract("PricingOracle", "PricingOracle", oracle_init_data(cfg), **overrides)
 
     def vault_config(self, oracle: Address) -> MultiTrancheVaultConfig:
-        return MultiTrancheVaultConfig(admin=ADMIN, claims_processor=CLAIMS, oracle=oracle)
+        return MultiTrancheVaultConfig(admin=ADMIN, claims_processor=CLAIMS, oracle=oracle, treasury=TREASURY,
+                                       shard_count=16)
 
     def vault(self, oracle: Address, derived_override: dict[int, str] | None = None) -> dict:
         data = vault_init_data(self.vault_config(oracle))
@@ -95,14 +97,15 @@ class Inputs:
         return self.contract("MultiTrancheVault", "MultiTrancheVault", data, derived=derived)
 
     def router(self, shard_count: int = 16) -> dict:
-        cfg = PolicyRouterConfig(admin=ADMIN, treasury=TREASURY, claims_processor=CLAIMS, shard_count=shard_count)
+        """A router of SHARD_OWNER's shards (the vault need not exist to deploy and check shards)."""
+        cfg = PolicyRouterConfig(admin=ADMIN, vault=SHARD_OWNER, oracle=CLAIMS, shard_count=shard_count)
         return self.contract("PolicyRouter", "PolicyRouter", router_init_data(cfg))
 
     def shards(self, router: str, ids, shard_count: int = 16, value: int = TON // 20, wait: float = 5) -> dict:
-        router_address = Address(router)
         return engine_view(batch_inputs(ShardBatchArgs(
-            router=router, shard_count=shard_count, shard_ids=tuple(ids), shard_code=load_artifact("PolicyShard").code,
-            addresses={i: raw_address(shard_deployment(router_address, i, shard_count).address) for i in ids},
+            router=router, vault=raw_address(SHARD_OWNER), shard_count=shard_count, shard_ids=tuple(ids),
+            shard_code=load_artifact("PolicyShard").code,
+            addresses={i: raw_address(shard_deployment(SHARD_OWNER, i, shard_count).address) for i in ids},
             deploy_value=value, chain=self.settings, deployer_mnemonic=self.mnemonic, journal_path=self.journal,
             wait_seconds=wait)))
 

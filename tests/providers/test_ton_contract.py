@@ -125,8 +125,7 @@ def test_a_vault_deriving_other_token_addresses_fails_with_a_clear_error(inputs)
 
 
 def test_a_deploy_that_would_fail_on_chain_is_refused_before_anything_is_sent(client, inputs, deployer, journal):
-    bad_router = unchecked_init_data(PolicyRouterConfig(admin=ADMIN, treasury=ADMIN, claims_processor=ADMIN,
-                                                        shard_count=17))
+    bad_router = unchecked_init_data(PolicyRouterConfig(admin=ADMIN, vault=ADMIN, oracle=ADMIN, shard_count=17))
     props = inputs.contract("PolicyRouter", "PolicyRouter", bad_router)
 
     with pytest.raises(DeployRefused, match="exit code 400"):

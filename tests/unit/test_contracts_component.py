@@ -68,11 +68,23 @@ def test_plan_computes_every_address_offline():
     plan = plan_contracts(args(batch=5))
     assert [b.shard_ids for b in plan.batches] == [(0, 1, 2, 3, 4), (5, 6, 7, 8, 9), (10, 11, 12, 13, 14), (15,)]
     router = target_of(plan.router.code, plan.router.data).address
+    vault = target_of(plan.vault.code, plan.vault.data).address
     assert {b.router for b in plan.batches} == {raw_address(router)}
-    assert [b.addresses[i] for b in plan.batches for i in b.shard_ids] == [raw_address(shard_deployment(router, i, 16).address) for i in range(16)]
+    assert {b.vault for b in plan.batches} == {raw_address(vault)}
+    assert [b.addresses[i] for b in plan.batches for i in b.shard_ids] == [raw_address(shard_deployment(vault, i, 16).address) for i in range(16)]
     oracle = target_of(plan.oracle.code, plan.oracle.data).address
-    vault_refs = plan.vault.data.refs[1].begin_parse()  # ^[claims_processor oracle] (contracts/README.md)
+    vault_refs = plan.vault.data.refs[1].begin_parse()  # ^[claims_processor oracle treasury ...] (contracts/README.md)
     assert vault_refs.load_address() == Address("0:" + "d1" * 32) and vault_refs.load_address() == oracle
+    router_refs = plan.router.data.refs[0].begin_parse()  # ^[vault oracle]
+    assert (router_refs.load_address(), router_refs.load_address()) == (vault, oracle)
+
+
+@pytest.mark.parametrize("network, paused", [("localnet", False), ("testnet", False), ("mainnet", True)])
+def test_the_vault_deploys_paused_on_mainnet_only(network, paused):
+    plan = plan_contracts(args(network=network))
+    data = plan.vault.data.begin_parse()
+    data.load_address(), data.load_address()  # admin, pending_admin
+    assert data.load_bit() == paused
 
 
 @pulumi.runtime.test
