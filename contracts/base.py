@@ -20,6 +20,9 @@ WORKCHAIN = 0
 TON = 10**9
 STORAGE_RESERVE = TON // 10  # what `recover` leaves on a contract (common.fc)
 PRICE_SCALE = 10**9  # oracle prices: annual premium rate in parts per billion of the coverage
+# Gas budget per hop that each flow's fee pays for (common.fc, gas::*); keyed by artefact name.
+GAS_BUDGETS = {"PolicyRouter": 15000, "PricingOracle": 15000, "MultiTrancheVault": 60000, "PolicyShard": 50000,
+               "SureTokenMinter": 20000, "SureTokenWallet": 20000}
 
 # run_get_method(address, method, stack) -> stack: chain.sandbox.Sandbox.run_get_method has this shape, and so
 # does any chain client able to run a getter. Stack items are int, Cell, Slice or None.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.base import TON, CoverageType, ExitCode, premium_due
+from contracts.base import GAS_BUDGETS, TON, CoverageType, ExitCode, premium_due
 from contracts.multi_tranche_vault import TRANCHES, Book, MultiTrancheVault, Op
 from contracts.policy_shard import MAX_POLICIES, Policy, PolicyShardConfig, filled_data
 from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
@@ -136,6 +136,29 @@ def test_expired_coverage_frees_capacity(protocol: Protocol) -> None:
     assert protocol.vault.get_total_coverage_sold(protocol.run) == 0
     protocol.buy(STRANGER, 80 * TON, 1)
     assert protocol.vault.get_total_coverage_sold(protocol.run) == 80 * TON
+
+
+def test_every_hop_stays_within_the_gas_its_fee_pays_for(protocol: Protocol) -> None:
+    """Fees are priced from gas budgets per hop (common.fc); a hop above its budget could run out of value."""
+    chain = protocol.chain
+    kinds = {protocol.oracle.address: "PricingOracle", protocol.vault.address: "MultiTrancheVault",
+             protocol.router.address: "PolicyRouter"}
+    for tranche in IDS:
+        kinds[protocol.minter(tranche).address] = "SureTokenMinter"
+        kinds[protocol.wallet(tranche, USER).address] = "SureTokenWallet"
+    for shard_id in range(16):
+        kinds[protocol.vault.get_shard_address(protocol.run, shard_id)] = "PolicyShard"
+    flows = [protocol.deposit(USER, 6, 100 * TON), protocol.deposit(USER, 1, 100 * TON)]
+    protocol.publish()
+    flows += [protocol.buy(STRANGER, 50 * TON, 30), protocol.buy(STRANGER, 50 * TON, 30, premium=1),
+              protocol.claim(1, 5 * TON), protocol.claim(1, TON), protocol.redeem(USER, 6, TON)]
+    chain.sandbox.now = NOW + 90 * DAY
+    protocol.publish()
+    flows += [protocol.buy(STRANGER, 160 * TON, 365), protocol.redeem(USER, 1, protocol.tokens(1, USER))]
+    measured = [(kinds[tx.address], tx.gas_used) for txs in flows for tx in txs if tx.address in kinds]
+    assert {kind for kind, _ in measured} == set(GAS_BUDGETS)
+    over = [(kind, gas) for kind, gas in measured if gas > GAS_BUDGETS[kind]]
+    assert not over
 
 
 # ---- attacks: refused, nothing changes -----------------------------------------------------------
