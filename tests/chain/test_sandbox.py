@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from pytoniq.contract.wallets.wallet import WALLET_V4_R2_CODE, WalletV4R2
-from pytoniq_core import Cell, StateInit
+from pytoniq_core import Cell, StateInit, begin_cell
 
 from chain.emulator import blockchain_config
 from chain.sandbox import ExternalNotAccepted, GetMethodError, Sandbox
@@ -155,3 +155,17 @@ def test_64_bit_logical_time_and_balances_are_not_truncated(user):
     balance = chain.account(contract).balance
     assert balance > 1 << 32
     assert chain.run_get_method(contract, "get_balance") == [balance]
+
+
+def test_set_data_replaces_an_active_accounts_data_and_the_contract_runs_on_it(user):
+    chain = Sandbox(now=NOW)
+    chain.fund(user, 10 * TON)
+    state_init = counter_state_init(7)
+    contract = address_of(state_init)
+    chain.send_internal(sender=user, to=contract, value=TON // 10, state_init=state_init)
+    balance = chain.account(contract).balance
+    chain.set_data(contract, begin_cell().store_uint(7, 32).store_uint(41, 32).end_cell())
+    assert chain.run_get_method(contract, "get_state") == [7, 41]
+    assert chain.account(contract).balance == balance
+    chain.send_internal(sender=user, to=contract, value=TON // 10, body=op_body(1))
+    assert chain.run_get_method(contract, "get_state") == [7, 42]
