@@ -245,3 +245,12 @@ def test_bounced_mint_is_taken_out_of_the_supply(chain: Chain) -> None:
     [failed] = bounce[0].out_messages
     s = failed.body.begin_parse()
     assert failed.dest == VAULT and (s.load_uint(32), s.load_uint(64), s.load_uint(8)) == (Op.MINT_FAILED, 12, SNR.id)
+
+
+def test_transfer_without_response_address_keeps_the_excess_on_the_receiving_wallet(
+        chain: Chain, minter: SureTokenMinter, funded_wallet: SureTokenWallet) -> None:
+    chain.sandbox.now = NOW + SNR.lock_period
+    txs = chain.assert_accepted(USER, funded_wallet.address, funded_wallet.build_transfer_body(10, OTHER_USER, None))
+    receiver = wallet_of(minter, OTHER_USER)
+    assert tx_on(txs, receiver.address).success and tx_on(txs, receiver.address).out_messages == []
+    assert receiver.get_wallet_data(chain.run).balance == 10
