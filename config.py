@@ -31,6 +31,9 @@ _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}
 _HOST = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
 REDIS_IMAGE = "redis:7.4.1-alpine"
+_SECRET_ID = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_OIDC_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)+$")
 
 
 class ConfigError(ValueError):
@@ -54,6 +57,14 @@ class SecretValue:
 
 
 @dataclass(frozen=True)
+class SecretReference:
+    """A secret named, not held: an AWS Secrets Manager id whose value is read only where it is used."""
+
+    secret_id: str  # e.g. tonsurance/mainnet/deployer-mnemonic, or the secret's ARN
+    region: str
+
+
+@dataclass(frozen=True)
 class TonConfig:
     network: str  # localnet | testnet | mainnet
     shard_count: int  # 16 | 256
@@ -62,7 +73,9 @@ class TonConfig:
     keeper_addresses: tuple[str, ...]
     treasury_address: str
     claims_processor_address: str
-    deployer_mnemonic: SecretValue  # pays for deployment; never an admin
+    # Pays for deployment, never an admin. On mainnet always a reference: the TON providers fetch the words
+    # inside each call, so they never enter Pulumi state (see dynamic_providers/deployer_mnemonic.py).
+    deployer_mnemonic: SecretValue | SecretReference
     localnet_path: str | None  # localnet only: the emulated chain's state file
     liteserver_config_path: str | None  # testnet/mainnet: network config file for pytoniq
 
@@ -145,6 +158,17 @@ class ServicesConfig:
 
 
 @dataclass(frozen=True)
+class AwsConfig:
+    """What testnet and mainnet describe in AWS (components/aws.py); the local stack has none."""
+    region: str
+    eks_oidc_provider_arn: str  # the cluster's IAM OIDC provider: service accounts assume roles through it
+    backup_bucket: str  # from tonsurance:backupStore (s3://bucket/prefix)
+    backup_prefix: str  # "" or ending in "/"
+    backup_retention_days: int
+    backup_job_image: str  # Python 3.11 + psycopg + boto3 + PostgreSQL 15 client (the job's code comes from a ConfigMap)
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     ton: TonConfig
@@ -153,6 +177,7 @@ class StackConfig:
     services: ServicesConfig
     monitoring: MonitoringConfig
     platform: PlatformConfig
+    aws: AwsConfig | None = None
 
     @property
     def is_mainnet(self) -> bool:
@@ -253,9 +278,10 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
     if network not in NETWORKS:
         raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, got {network!r}")
 
-    config = StackConfig(stack=stack, ton=_ton(read, network), kubernetes=_kubernetes(read, network),
-                         database=_database(read, network), services=_services(read, network),
-                         monitoring=_monitoring(read), platform=_platform(read, network))
+    ton, kubernetes, database = _ton(read, network), _kubernetes(read, network), _database(read, network)
+    config = StackConfig(stack=stack, ton=ton, kubernetes=kubernetes, database=database,
+                         services=_services(read, network), monitoring=_monitoring(read),
+                         platform=_platform(read, network), aws=_aws(read, network, database))
     unknown_keys = sorted(set(raw) - read.seen)
     if unknown_keys:
         raise ConfigError(unknown_keys[0], "is not a known configuration key (typo?)")
@@ -281,10 +307,7 @@ def _ton(read: _Reader, network: str) -> TonConfig:
     if len(set(keepers)) != len(keepers):
         raise ConfigError("keeperAddresses", "must not list the same address twice")
 
-    mnemonic = read.secret("deployerMnemonic", "the deployer wallet's 24-word mnemonic")
-    words = mnemonic.value.split()
-    if len(words) != 24 or not mnemonic_is_valid(words):
-        raise ConfigError("deployerMnemonic", "is not a valid 24-word TON mnemonic")
+    mnemonic = _deployer_mnemonic(read, network)
 
     localnet_path = read.optional("localnetPath")
     liteserver_config = read.optional("liteserverConfig")
@@ -306,6 +329,32 @@ def _ton(read: _Reader, network: str) -> TonConfig:
         localnet_path=localnet_path if network == "localnet" else None,
         liteserver_config_path=liteserver_config,
     )
+
+
+def _deployer_mnemonic(read: _Reader, network: str) -> SecretValue | SecretReference:
+    """The mnemonic itself (a Pulumi secret: local, testnet) or its Secrets Manager id (required on mainnet)."""
+    secret_id = read.optional("deployerMnemonicSecretId")
+    if secret_id is not None:
+        if read.optional("deployerMnemonic") is not None:
+            raise ConfigError("deployerMnemonicSecretId", "is set together with tonsurance:deployerMnemonic: keep "
+                                                          "only the secret id (`pulumi config rm deployerMnemonic`)")
+        if not _SECRET_ID.match(secret_id):
+            raise ConfigError("deployerMnemonicSecretId", f"must be a Secrets Manager secret name or ARN, got {secret_id!r}")
+        region = read.required("awsRegion", "the AWS region of the deployer mnemonic's secret "
+                                            "(tonsurance:deployerMnemonicSecretId is set)")
+        return SecretReference(secret_id, region)
+    if network == "mainnet":
+        present = read.optional("deployerMnemonic") is not None
+        raise ConfigError("deployerMnemonicSecretId", (
+            "is required on mainnet: the deployer mnemonic must live in AWS Secrets Manager, not in Pulumi config"
+            + (" (remove tonsurance:deployerMnemonic with `pulumi config rm deployerMnemonic`)" if present else "")
+            + "; set the id, e.g. `pulumi config set deployerMnemonicSecretId tonsurance/mainnet/deployer-mnemonic`"))
+    mnemonic = read.secret("deployerMnemonic", "the deployer wallet's 24-word mnemonic "
+                                               "(or name its Secrets Manager id in deployerMnemonicSecretId)")
+    words = mnemonic.value.split()
+    if len(words) != 24 or not mnemonic_is_valid(words):
+        raise ConfigError("deployerMnemonic", "is not a valid 24-word TON mnemonic")
+    return mnemonic
 
 
 def _kubernetes(read: _Reader, network: str) -> KubernetesConfig:
@@ -510,6 +559,36 @@ def _platform(read: _Reader, network: str) -> PlatformConfig:
             raise ConfigError(f"platform.{chart}", f"must be true or false, got {value!r}")
         charts[chart] = value
     return PlatformConfig(charts=charts)
+
+
+def _aws(read: _Reader, network: str, database: DatabaseConfig) -> AwsConfig | None:
+    """Testnet and mainnet: the region, the EKS OIDC provider and the backup bucket's rules."""
+    region = read.optional("awsRegion")
+    if region is not None and not _REGION.match(region):
+        raise ConfigError("awsRegion", f"must be an AWS region such as eu-central-1, got {region!r}")
+    if network == "localnet":
+        return None
+    region = read.required("awsRegion", f"the AWS region of the {network} stack's bucket, secrets and roles")
+    oidc_arn = read.required("eksOidcProviderArn", "the ARN of the EKS cluster's IAM OIDC provider "
+                                                   "(arn:aws:iam::<account>:oidc-provider/oidc.eks...)")
+    if not _OIDC_PROVIDER_ARN.match(oidc_arn):
+        raise ConfigError("eksOidcProviderArn", f"must be an IAM OIDC provider ARN, got {oidc_arn!r}")
+    if database.backup_store is None:
+        raise ConfigError("backupStore", f"is required on {network}: s3://bucket/prefix, the bucket the stack "
+                                         "creates for its scheduled and pre-migration backups")
+    bucket, _, prefix = database.backup_store.removeprefix("s3://").partition("/")
+    if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket):
+        raise ConfigError("backupStore", f"names an invalid S3 bucket {bucket!r}")
+    retention = read.integer("backupRetentionDays", default=90 if network == "mainnet" else 30)
+    if not 7 <= retention <= 3650:
+        raise ConfigError("backupRetentionDays", f"must be between 7 and 3650 days, got {retention}")
+    image = read.required("backupJobImage", "the backup CronJob's image (Python 3.11, psycopg, boto3, pg_dump 15)")
+    if not _IMAGE.match(image) or image.endswith(":latest"):
+        raise ConfigError("backupJobImage", f"must be an image reference with a pinned tag, got {image!r}")
+    prefix = prefix.strip("/")
+    return AwsConfig(region=region, eks_oidc_provider_arn=oidc_arn, backup_bucket=bucket,
+                     backup_prefix=f"{prefix}/" if prefix else "", backup_retention_days=retention,
+                     backup_job_image=image)
 
 
 def load_stack_config() -> StackConfig:

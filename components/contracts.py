@@ -20,6 +20,7 @@ from pytoniq_core import Address
 
 from chain.client import ChainSettings
 from chain.sandbox import raw_address
+from config import SecretReference
 from contracts.base import TON, Deployment, load_artifact
 from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault, MultiTrancheVaultConfig, token_deployment
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig, shard_deployment
@@ -53,7 +54,7 @@ class TonsuranceContractsArgs:
     claims_processor_address: str
     shard_count: int                           # 16 | 256
     shard_batch_size: int                      # shards per ShardBatch (one highload message each)
-    deployer_mnemonic: pulumi.Input[str] = field(repr=False)  # kept secret by the resources
+    deployer_mnemonic: pulumi.Input[str] | SecretReference = field(repr=False)  # kept secret / fetched by the resources
     journal_path: str                          # the deployer wallets' send journal
     localnet_path: str | None = None
     liteserver_config_path: str | None = None
@@ -69,7 +70,8 @@ class TonsuranceContractsArgs:
         return cls(network=ton.network, admin_address=ton.admin_address, keeper_addresses=ton.keeper_addresses,
                    treasury_address=ton.treasury_address, claims_processor_address=ton.claims_processor_address,
                    shard_count=ton.shard_count, shard_batch_size=ton.shard_batch_size,
-                   deployer_mnemonic=ton.deployer_mnemonic.value,
+                   deployer_mnemonic=ton.deployer_mnemonic if isinstance(ton.deployer_mnemonic, SecretReference)
+                   else ton.deployer_mnemonic.value,
                    journal_path=journal_location(cfg.stack, os.environ.get("PULUMI_BACKEND_URL")),
                    localnet_path=absolute(ton.localnet_path),
                    liteserver_config_path=absolute(ton.liteserver_config_path))

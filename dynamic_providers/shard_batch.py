@@ -24,6 +24,8 @@ from chain.sandbox import raw_address
 from chain.wallets import HighloadWalletV3
 from contracts.base import read_address
 from contracts.policy_shard import PolicyShardConfig, init_data as shard_init_data
+from config import SecretReference
+from dynamic_providers.deployer_mnemonic import mnemonic_inputs, reference_failure, secret_mnemonic_inputs
 from dynamic_providers.ton_deploy import (
     DEFAULT_WAIT_SECONDS, DerivedAddressMismatch, Target, cell_from_b64, cell_to_b64, chain_input, chain_settings,
     deployer_key, deployer_turn, drift, require_expected_code, send_missing, target_of,
@@ -42,7 +44,8 @@ class ShardBatchArgs:
     addresses: dict[int, str]                  # shard id -> raw address, as the program computed them
     deploy_value: int                          # nanotons per shard
     chain: ChainSettings
-    deployer_mnemonic: pulumi.Input[str] = field(repr=False)  # made a secret by the resource
+    # The words (made a secret by the resource) or a Secrets Manager reference (fetched inside create).
+    deployer_mnemonic: pulumi.Input[str] | SecretReference = field(repr=False)
     journal_path: str
     wait_seconds: float = DEFAULT_WAIT_SECONDS
 
@@ -66,6 +69,8 @@ class ShardBatchProvider(ResourceProvider):
             chain_settings(news)
         except Exception as error:  # ChainError or a missing key: say which settings are wrong
             failures.append(CheckFailure("chain", str(error)))
+        if (mnemonic_failure := reference_failure(news)) is not None:
+            failures.append(CheckFailure("deployer_mnemonic_ref", mnemonic_failure))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -132,8 +137,7 @@ class ShardBatch(Resource, module="ton", name="ShardBatch"):
     drift: pulumi.Output[dict | None]
 
     def __init__(self, name: str, args: ShardBatchArgs, opts: pulumi.ResourceOptions | None = None):
-        props = {**batch_inputs(args), "deployer_mnemonic": pulumi.Output.secret(args.deployer_mnemonic)}
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["deployer_mnemonic"])
+        props, secret = secret_mnemonic_inputs(batch_inputs(args))
         super().__init__(ShardBatchProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
 
 
@@ -149,7 +153,7 @@ def batch_inputs(args: ShardBatchArgs) -> dict[str, Any]:
         "addresses": {str(i): address for i, address in args.addresses.items()},
         "deploy_value": args.deploy_value,
         "chain": chain_input(args.chain),
-        "deployer_mnemonic": args.deployer_mnemonic,
+        **mnemonic_inputs(args.deployer_mnemonic),
         "journal_path": args.journal_path,
         "wait_seconds": args.wait_seconds,
         **{key: None for key in ("shards", "deployed_ids", "adopted_ids", "deploy_tx_hash", "fees",

@@ -24,6 +24,8 @@ from chain.client import ChainSettings, connect
 from chain.sandbox import raw_address
 from chain.wallets import WalletV4R2
 from contracts.base import read_address
+from config import SecretReference
+from dynamic_providers.deployer_mnemonic import mnemonic_inputs, reference_failure, secret_mnemonic_inputs
 from dynamic_providers.ton_deploy import (
     DEFAULT_WAIT_SECONDS, DerivedAddressMismatch, Target, cell_from_b64, cell_to_b64, chain_input, chain_settings,
     deployer_key, deployer_turn, drift, require_expected_code, send_missing, target_of,
@@ -49,7 +51,8 @@ class TonContractArgs:
     data: Any                                  # pytoniq_core Cell: the init data
     deploy_value: int                          # nanotons sent with the deploy message
     chain: ChainSettings
-    deployer_mnemonic: pulumi.Input[str] = field(repr=False)  # made a secret by the resource
+    # The words (made a secret by the resource) or a Secrets Manager reference (fetched inside create).
+    deployer_mnemonic: pulumi.Input[str] | SecretReference = field(repr=False)
     journal_path: str                          # the deployer wallets' send journal
     derived_addresses: tuple[DerivedAddress, ...] = field(default_factory=tuple)
     wait_seconds: float = DEFAULT_WAIT_SECONDS
@@ -73,6 +76,8 @@ class TonContractProvider(ResourceProvider):
             chain_settings(news)
         except Exception as error:  # ChainError or a missing key: say which settings are wrong
             failures.append(CheckFailure("chain", str(error)))
+        if (mnemonic_failure := reference_failure(news)) is not None:
+            failures.append(CheckFailure("deployer_mnemonic_ref", mnemonic_failure))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -132,8 +137,7 @@ class TonContract(Resource, module="ton", name="Contract"):
     drift: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: TonContractArgs, opts: pulumi.ResourceOptions | None = None):
-        props = {**contract_inputs(args), "deployer_mnemonic": pulumi.Output.secret(args.deployer_mnemonic)}
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["deployer_mnemonic"])
+        props, secret = secret_mnemonic_inputs(contract_inputs(args))
         super().__init__(TonContractProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
 
 
@@ -149,7 +153,7 @@ def contract_inputs(args: TonContractArgs) -> dict[str, Any]:
         "data_boc": cell_to_b64(args.data),
         "deploy_value": args.deploy_value,
         "chain": chain_input(args.chain),
-        "deployer_mnemonic": args.deployer_mnemonic,
+        **mnemonic_inputs(args.deployer_mnemonic),
         "journal_path": args.journal_path,
         "derived_addresses": [{"what": d.what, "getter": d.getter, "args": list(d.args), "address": d.address}
                               for d in args.derived_addresses],

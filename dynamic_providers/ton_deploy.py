@@ -1,7 +1,8 @@
 """What the TON providers (`ton_contract.py`, `shard_batch.py`) share.
 
 Resource inputs carry plain values only: the chain settings as a dict, the deployer mnemonic (a Pulumi
-secret; the engine unwraps it before a provider method runs) and the path of the wallets' send journal.
+secret; the engine unwraps it before a provider method runs) or its Secrets Manager reference
+(deployer_mnemonic.py), and the path of the wallets' send journal.
 Every method builds its client and wallet from them, so the providers pickle and hold nothing between calls.
 
 Money rules applied here:
@@ -32,6 +33,7 @@ from chain.files import exclusive_lock
 from chain.localnet import LocalnetClient
 from chain.sandbox import Sandbox, raw_address
 from chain.wallets import JournaledWallet, SendResult, Superseded, Transfer, WalletKey
+from dynamic_providers.deployer_mnemonic import resolve_deployer_mnemonic
 
 TON = 10**9
 # What a deployer wallet needs beyond chain/wallets.py's own requirement (values, forwarding, gas per
@@ -94,8 +96,9 @@ def chain_settings(props: dict[str, Any]) -> ChainSettings:
 
 
 def deployer_key(props: dict[str, Any]) -> WalletKey:
-    """The deployer's key from the secret input; the error never repeats the words."""
-    return WalletKey.from_mnemonic(props["deployer_mnemonic"])
+    """The deployer's key from the secret input, or from Secrets Manager by reference inside this call;
+    errors never repeat the words."""
+    return WalletKey.from_mnemonic(resolve_deployer_mnemonic(props))
 
 
 def cell_from_b64(boc: str) -> Cell:

@@ -8,7 +8,7 @@ import pytest
 from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_new
 
-from config import ConfigError, SecretValue, parse_stack_config
+from config import ConfigError, SecretReference, SecretValue, parse_stack_config
 
 MNEMONIC = " ".join(mnemonic_new(24))
 IMAGES = {s: f"ghcr.io/tonsurance/{s.lower()}:1.0.0"
@@ -17,6 +17,8 @@ IMAGES = {s: f"ghcr.io/tonsurance/{s.lower()}:1.0.0"
 
 PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod", "awsRegion": "eu-central-1",
                    "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090"}
+OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/0A1B2C3D4E5F"
+BACKUP_IMAGE = "ghcr.io/tonsurance/db-tools:1.0.0"
 
 
 def address(seed: str, testnet: bool = True) -> str:
@@ -42,8 +44,11 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
     if network != "localnet":
         raw["liteserverConfig"] = "config/testnet-global.config.json"
         raw["services"] = json.dumps(PUBLIC_SERVICES)
+        raw.update(awsRegion="eu-central-1", eksOidcProviderArn=OIDC_ARN, backupJobImage=BACKUP_IMAGE,
+                   backupStore=f"s3://tonsurance-backups-{network}/{network}/")
     if network == "mainnet":
-        raw["backupStore"] = "s3://tonsurance-backups/mainnet/"
+        raw["deployerMnemonic"] = None
+        raw["deployerMnemonicSecretId"] = "tonsurance/mainnet/deployer-mnemonic"
     raw.update(overrides)
     return {k: v for k, v in raw.items() if v is not None}
 
@@ -256,3 +261,65 @@ def test_unknown_key_is_reported_as_typo():
     err = error_for(raw_config(shardcount="16"))
     assert err.key == "tonsurance:shardcount"
     assert "not a known configuration key" in str(err)
+
+
+# --- The deployer mnemonic by reference (AWS Secrets Manager) and the AWS section (issue 11) ---
+
+def test_mainnet_refuses_the_mnemonic_as_a_config_secret_naming_the_secret_id_key():
+    raw = raw_config("mainnet", deployerMnemonicSecretId=None, deployerMnemonic=MNEMONIC)
+    err = error_for(raw)
+    assert err.key == "tonsurance:deployerMnemonicSecretId"
+    assert "pulumi config rm deployerMnemonic" in str(err)
+    words = MNEMONIC.split()  # single words may be ordinary English in the message; pairs are not
+    assert not any(f"{a} {b}" in str(err) for a, b in zip(words, words[1:]))
+    missing = error_for(raw_config("mainnet", deployerMnemonicSecretId=None))
+    assert missing.key == "tonsurance:deployerMnemonicSecretId" and "config rm" not in str(missing)
+
+
+def test_mainnet_mnemonic_is_a_reference_with_the_stack_region():
+    cfg = parse(raw_config("mainnet"))
+    assert cfg.ton.deployer_mnemonic == SecretReference("tonsurance/mainnet/deployer-mnemonic", "eu-central-1")
+
+
+@pytest.mark.parametrize("network", ["localnet", "testnet"])
+def test_reference_or_config_secret_elsewhere(network):
+    assert isinstance(parse(raw_config(network)).ton.deployer_mnemonic, SecretValue)
+    by_reference = raw_config(network, deployerMnemonic=None, awsRegion="us-east-1",
+                              deployerMnemonicSecretId=f"tonsurance/{network}/deployer-mnemonic")
+    assert parse(by_reference).ton.deployer_mnemonic.region == "us-east-1"
+
+
+def test_reference_rules():
+    both = raw_config("mainnet", deployerMnemonic=MNEMONIC)
+    assert "keep only the secret id" in str(error_for(both))
+    no_region = raw_config(deployerMnemonic=None, deployerMnemonicSecretId="tonsurance/local/deployer-mnemonic")
+    assert error_for(no_region).key == "tonsurance:awsRegion"
+    bad_id = raw_config("mainnet", deployerMnemonicSecretId="tonsurance/mainnet/deployer mnemonic")
+    assert error_for(bad_id).key == "tonsurance:deployerMnemonicSecretId"
+    arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:tonsurance/mainnet/deployer-mnemonic-AbCdEf"
+    assert parse(raw_config("mainnet", deployerMnemonicSecretId=arn)).ton.deployer_mnemonic.secret_id == arn
+    assert error_for(raw_config("mainnet", awsRegion="Frankfurt")).key == "tonsurance:awsRegion"
+
+
+def test_aws_section_on_public_networks():
+    assert parse(raw_config()).aws is None
+    mainnet = parse(raw_config("mainnet")).aws
+    assert (mainnet.region, mainnet.backup_bucket, mainnet.backup_prefix, mainnet.backup_retention_days) == \
+        ("eu-central-1", "tonsurance-backups-mainnet", "mainnet/", 90)
+    assert mainnet.eks_oidc_provider_arn == OIDC_ARN and mainnet.backup_job_image == BACKUP_IMAGE
+    assert parse(raw_config("testnet")).aws.backup_retention_days == 30
+    assert parse(raw_config("testnet", backupStore="s3://bucket-only")).aws.backup_prefix == ""
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"awsRegion": None}, "awsRegion"),
+    ({"eksOidcProviderArn": None}, "eksOidcProviderArn"),
+    ({"eksOidcProviderArn": "arn:aws:iam::123:role/x"}, "eksOidcProviderArn"),
+    ({"backupStore": None}, "backupStore"),
+    ({"backupStore": "s3://Not_A_Bucket/x/"}, "backupStore"),
+    ({"backupRetentionDays": "3"}, "backupRetentionDays"),
+    ({"backupJobImage": None}, "backupJobImage"),
+    ({"backupJobImage": "ghcr.io/tonsurance/db-tools:latest"}, "backupJobImage"),
+])
+def test_aws_section_rules(overrides, key):
+    assert error_for(raw_config("testnet", **overrides)).key == f"tonsurance:{key}"
