@@ -3,6 +3,7 @@
 import pulumi
 
 from components.contracts import TonsuranceContracts, TonsuranceContractsArgs
+from components.aws import TonsuranceAws, TonsuranceAwsArgs
 from components.database import BackupPolicy, Database, DatabaseArgs
 from components.platform import Platform, PlatformArgs
 from components.services import BackendServices, BackendServicesArgs
@@ -34,6 +35,9 @@ services = BackendServices("services", BackendServicesArgs(
     contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
 ), pulumi.ResourceOptions(provider=platform.provider))
 
+# Testnet and mainnet only: the local stack never loads the AWS provider.
+aws = TonsuranceAws("aws", TonsuranceAwsArgs.from_stack_config(cfg)) if cfg.aws else None
+
 pulumi.export("network", cfg.ton.network)
 pulumi.export("admin_address", cfg.ton.admin_address)
 pulumi.export("keeper_addresses", list(cfg.ton.keeper_addresses))
@@ -46,3 +50,6 @@ for name, value in contracts.stack_outputs().items():
     pulumi.export(name, value)
 pulumi.export("service_images", services.images)
 pulumi.export("service_hosts", services.hosts)
+if aws:
+    for name, value in aws.stack_outputs().items():
+        pulumi.export(name, value)

@@ -1,7 +1,10 @@
 """Operator command: restore a verified backup into a database, after a confirmation.
 
-    python -m database.restore --store s3://tonsurance-backups/mainnet/ --backup-id 20250115-143000-1a2b \\
+    python -m database.restore --store s3://tonsurance-backups/mainnet/ --backup-id 20250115-1430 \\
         --target-dsn-env MAINNET_DATABASE_URL
+
+The backup id may be shortened to its start (at least day, hour and minute, as the guide's rollback.sh
+takes it) when that matches exactly one backup in the store.
 
 It shows what the backup holds and where it goes, asks to type the target database's name (or
 takes --yes), restores in one transaction, and checks every table's row count against the backup.
@@ -18,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from database.backup import BackupError, BackupManifest, restore_backup, tables_not_in_backup
 from database.dsn import DatabaseConnectionError, describe, parse
-from database.storage import BackupNotFoundError, store_from_url
+from database.storage import BackupNotFoundError, resolve_backup_id, store_from_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +39,7 @@ def _restore(args: argparse.Namespace) -> int:
         print("error: the target DSN is empty", file=sys.stderr)
         return 2
     store = store_from_url(args.store, endpoint_url=args.s3_endpoint_url, region=args.s3_region)
-    manifest = BackupManifest.from_json(store.manifest(args.backup_id))
+    manifest = BackupManifest.from_json(store.manifest(resolve_backup_id(store, args.backup_id)))
     target = describe(target_dsn)
     dbname = parse(target_dsn).get("dbname") or target.rsplit("/", 1)[-1]
 
@@ -65,7 +68,9 @@ def _restore(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m database.restore", description=__doc__.splitlines()[0])
-    parser.add_argument("--backup-id", required=True, help="e.g. 20250115-143000-1a2b (DatabaseBackup output)")
+    parser.add_argument("--backup-id", required=True,
+                        help="a full id (20250115-143000-1a2b, DatabaseBackup's output) or its start, at least "
+                             "day-hour-minute (20250115-1430), matching exactly one backup")
     parser.add_argument("--store", required=True, help="file:///abs/dir or s3://bucket/prefix")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--target-dsn", help="PostgreSQL DSN to restore into")

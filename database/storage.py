@@ -8,6 +8,7 @@ inside each call (boto3's default credential chain), so they pickle and hold no 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,18 @@ class BackupNotFoundError(Exception):
     pass
 
 
+class AmbiguousBackupIdError(BackupNotFoundError):
+    pass
+
+
+# A backup id as the guide writes it (20250115-1430) or as far as the operator knows it, up to the full id
+# (20250115-143000-1a2b, new_backup_id): it must name at least the day, hour and minute.
+_BACKUP_ID = re.compile(r"^\d{8}-\d{4}(\d{2}(-[0-9a-f]{1,4})?)?$")
+
+
 class BackupStore(Protocol):
     def location(self, backup_id: str) -> str: ...
+    def find(self, id_prefix: str) -> list[str]: ...
     def put(self, backup_id: str, dump_path: Path, manifest_json: str) -> str: ...
     def fetch(self, backup_id: str, dest_path: Path) -> None: ...
     def manifest(self, backup_id: str) -> str: ...
@@ -54,6 +65,11 @@ class LocalFolderStore:
     def exists(self, backup_id: str) -> bool:
         return (self.directory / f"{backup_id}.json").is_file() and (self.directory / f"{backup_id}.dump").is_file()
 
+    def find(self, id_prefix: str) -> list[str]:
+        """Complete backups (dump and manifest) whose id starts with `id_prefix`."""
+        ids = (path.name.removesuffix(".json") for path in self.directory.glob(f"{id_prefix}*.json"))
+        return sorted(i for i in ids if self.exists(i))
+
     def _require(self, backup_id: str) -> None:
         if not self.exists(backup_id):
             raise BackupNotFoundError(f"backup {backup_id} not found in {self.directory}")
@@ -73,11 +89,12 @@ class S3Store:
         s3 = self._client()
         if self._object_exists(s3, self._key(backup_id, "dump")):
             raise FileExistsError(f"backup {backup_id} already exists in s3://{self.bucket}/{self.prefix}")
-        encrypted = {"ServerSideEncryption": "AES256"}
-        s3.upload_file(str(dump_path), self.bucket, self._key(backup_id, "dump"), ExtraArgs=encrypted)
+        # No encryption header: the bucket's default applies (SSE-KMS with the stack's own key, components/aws.py;
+        # an explicit header would override it).
+        s3.upload_file(str(dump_path), self.bucket, self._key(backup_id, "dump"))
         s3.put_object(
             Bucket=self.bucket, Key=self._key(backup_id, "json"), Body=manifest_json.encode(),
-            ContentType="application/json", **encrypted,
+            ContentType="application/json",
         )
         return self.location(backup_id)
 
@@ -95,6 +112,15 @@ class S3Store:
         return self._object_exists(s3, self._key(backup_id, "json")) and self._object_exists(
             s3, self._key(backup_id, "dump")
         )
+
+    def find(self, id_prefix: str) -> list[str]:
+        """Complete backups (dump and manifest) whose id starts with `id_prefix`: one listing of that key prefix."""
+        keys = set()
+        for page in self._client().get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=f"{self.prefix}{id_prefix}"):
+            keys.update(o["Key"].removeprefix(self.prefix) for o in page.get("Contents", []))
+        return sorted(k.removesuffix(".json") for k in keys
+                      if k.endswith(".json") and f"{k.removesuffix('.json')}.dump" in keys)
 
     def _require(self, backup_id: str) -> None:
         if not self.exists(backup_id):
@@ -118,6 +144,21 @@ class S3Store:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise
+
+
+def resolve_backup_id(store: BackupStore, given: str) -> str:
+    """The full id of the one complete backup whose id starts with `given` (e.g. the guide's 20250115-1430)."""
+    if not _BACKUP_ID.match(given):
+        raise ValueError(f"backup id {given!r} must look like 20250115-1430 (day, hour, minute) or a full id "
+                         "such as 20250115-143000-1a2b")
+    found = store.find(given)
+    where = f"s3://{store.bucket}/{store.prefix}" if isinstance(store, S3Store) else str(store.directory)
+    if not found:
+        raise BackupNotFoundError(f"backup {given} not found in {where}")
+    if len(found) > 1:
+        raise AmbiguousBackupIdError(f"backup id {given} matches {len(found)} backups in {where}: "
+                                     f"{', '.join(found)}; give one of them in full")
+    return found[0]
 
 
 def store_from_url(url: str, *, endpoint_url: str | None = None, region: str | None = None) -> BackupStore:

@@ -113,6 +113,8 @@ def test_local_backup_verify_and_restore_round_trip(postgres, populated, tmp_pat
 def test_s3_backup_round_trip_into_another_database(postgres, populated, second_database, s3_endpoint, aws_credentials):
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
     s3.create_bucket(Bucket="tonsurance-backups")
+    s3.put_bucket_encryption(Bucket="tonsurance-backups", ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})  # the store follows it
     store = S3Store("tonsurance-backups", "mainnet/", endpoint_url=s3_endpoint)
 
     backup = create_backup(populated, store)
