@@ -4,6 +4,7 @@ import pulumi
 
 from components.contracts import TonsuranceContracts, TonsuranceContractsArgs
 from components.aws import TonsuranceAws, TonsuranceAwsArgs
+from components.backup_schedule import BackupSchedule, BackupScheduleArgs
 from components.database import BackupPolicy, Database, DatabaseArgs
 from components.platform import Platform, PlatformArgs
 from components.services import BackendServices, BackendServicesArgs
@@ -37,6 +38,9 @@ services = BackendServices("services", BackendServicesArgs(
 
 # Testnet and mainnet only: the local stack never loads the AWS provider.
 aws = TonsuranceAws("aws", TonsuranceAwsArgs.from_stack_config(cfg)) if cfg.aws else None
+if aws:  # scheduled backups to the stack's bucket (every 6 h on mainnet, daily on testnet)
+    BackupSchedule("backups", BackupScheduleArgs.from_stack_config(cfg, aws.backup_role_arn),
+                   pulumi.ResourceOptions(provider=platform.provider, depends_on=[platform]))
 
 pulumi.export("network", cfg.ton.network)
 pulumi.export("admin_address", cfg.ton.admin_address)

@@ -8,8 +8,9 @@ loads the AWS provider.
 - Backup bucket: versioned, encrypted by default with its own KMS key (rotated yearly), public access
   blocked, a policy refusing any request not made over TLS, and a lifecycle rule expiring backups after
   the stack's retention.
-- Secrets Manager *containers* `tonsurance/<stack>/<name>` (the `SECRETS` table), tagged with their rotation
-  period and owner from the guide's table. The program never sets a value: operators do, out of band
+- Secrets Manager *containers* `tonsurance/<stack>/<name>` for the deployer mnemonic and every secret the
+  services read (components/service_catalog.py), tagged with their rotation period and owner from the
+  guide's table. The program never sets a value: operators do, out of band
   (README, Security), so no secret value is ever in Pulumi state.
 - IAM roles for service accounts through the EKS cluster's OIDC provider: External Secrets may read only
   `tonsurance/<stack>/*` (never the deployer mnemonic, which only Pulumi reads); the backup job may only
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from components.service_catalog import secret_id, secret_names as service_secret_names
 
 # Service accounts that assume the roles (namespace: the stack's).
 BACKUP_SERVICE_ACCOUNT = "tonsurance-backup"
@@ -36,41 +39,30 @@ class SecretKind:
 
 
 SECRET_KINDS = {
-    "wallet": SecretKind(30, "CTO"),              # deployer and keeper wallets (owner DevOps for keepers)
+    "deployer-wallet": SecretKind(30, "CTO"),
+    "keeper-wallet": SecretKind(30, "DevOps"),
     "database": SecretKind(90, "DBA"),
     "api-key": SecretKind(90, "DevOps"),
     "encryption-key": SecretKind(90, "Security Team"),
 }
 
 
-@dataclass(frozen=True)
-class SecretSpec:
-    name: str          # the id is tonsurance/<stack>/<name>
-    kind: str          # a key of SECRET_KINDS
-    description: str
-    owner: str | None = None  # when it differs from the kind's owner
+def secret_kind(name: str) -> str:
+    """The guide's secret type of one of the stack's secrets (the rotation table has one row per type)."""
+    if name == DEPLOYER_MNEMONIC:
+        return "deployer-wallet"
+    if name.endswith("-mnemonic"):
+        return "keeper-wallet"
+    if name.startswith(("database-", "redis-")):
+        return "database"
+    if name in ("jwt-secret", "encryption-key"):
+        return "encryption-key"
+    return "api-key"  # market data keys, webhook URLs
 
 
-# Every secret a public stack holds: the wallets' mnemonics and what the services read (the guide's
-# "Required Secrets" and "What are Secrets?").
-SECRETS: tuple[SecretSpec, ...] = (
-    SecretSpec(DEPLOYER_MNEMONIC, "wallet", "Deployer wallet mnemonic (24 words): pays for contract deployment"),
-    SecretSpec("pricing-keeper-mnemonic", "wallet", "Pricing keeper wallet mnemonic (24 words)", "DevOps"),
-    SecretSpec("bridge-health-keeper-mnemonic", "wallet", "Bridge health keeper wallet mnemonic (24 words)",
-               "DevOps"),
-    SecretSpec("database-password", "database", "PostgreSQL password of the application role"),
-    SecretSpec("redis-password", "database", "Redis password"),
-    SecretSpec("polymarket-api-key", "api-key", "Polymarket API key"),
-    SecretSpec("binance-api-key", "api-key", "Binance API key"),
-    SecretSpec("allianz-api-key", "api-key", "Allianz API key"),
-    SecretSpec("slack-webhook-url", "api-key", "Slack webhook URL for alerts"),
-    SecretSpec("jwt-secret", "encryption-key", "JWT signing secret of the API"),
-    SecretSpec("encryption-key", "encryption-key", "Application data encryption key"),
-)
-
-
-def secret_id(stack: str, name: str) -> str:
-    return f"tonsurance/{stack}/{name}"
+def stack_secret_names(service_secret_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The deployer's mnemonic (read by Pulumi only) and every secret the services read (service_catalog)."""
+    return tuple(sorted({DEPLOYER_MNEMONIC, *service_secret_names}))
 
 
 @dataclass(frozen=True)
@@ -83,15 +75,17 @@ class TonsuranceAwsArgs:
     backup_prefix: str             # "" or ending in "/"
     backup_retention_days: int
     protected: bool                # mainnet: protected and retained on delete
-    secrets: tuple[SecretSpec, ...] = SECRETS
+    secret_names: tuple[str, ...]  # stack_secret_names(...)
 
     @classmethod
     def from_stack_config(cls, cfg) -> "TonsuranceAwsArgs":
         a = cfg.aws
+        # Public stacks use a managed Redis, whose URL is stored whole (`redis-url`).
+        names = stack_secret_names(service_secret_names(redis_in_cluster=False))
         return cls(stack=cfg.stack, region=a.region, namespace=cfg.kubernetes.namespace,
                    eks_oidc_provider_arn=a.eks_oidc_provider_arn, backup_bucket=a.backup_bucket,
                    backup_prefix=a.backup_prefix, backup_retention_days=a.backup_retention_days,
-                   protected=cfg.is_mainnet)
+                   protected=cfg.is_mainnet, secret_names=names)
 
     @property
     def partition(self) -> str:
@@ -208,16 +202,17 @@ class TonsuranceAws(pulumi.ComponentResource):
         }], opts=on_bucket)
 
         self.secret_ids = {}
-        for spec in args.secrets:
-            kind = SECRET_KINDS[spec.kind]
+        for secret_name in args.secret_names:
+            kind = secret_kind(secret_name)
             secret = aws.secretsmanager.Secret(
-                f"{name}-secret-{spec.name}", name=secret_id(args.stack, spec.name), description=spec.description,
+                f"{name}-secret-{secret_name}", name=secret_id(args.stack, secret_name),
+                description=f"tonsurance {args.stack}: {secret_name} ({kind}); value set out of band, README Security",
                 recovery_window_in_days=30 if args.protected else 7,
-                tags=tags(args, **{"tonsurance:secret-kind": spec.kind,
-                                   "tonsurance:rotation-days": str(kind.rotation_days),
-                                   "tonsurance:owner": spec.owner or kind.owner}),
+                tags=tags(args, **{"tonsurance:secret-kind": kind,
+                                   "tonsurance:rotation-days": str(SECRET_KINDS[kind].rotation_days),
+                                   "tonsurance:owner": SECRET_KINDS[kind].owner}),
                 opts=options())
-            self.secret_ids[spec.name] = secret.name
+            self.secret_ids[secret_name] = secret.name
 
         external_secrets = aws.iam.Role(
             f"{name}-external-secrets-role", name=f"tonsurance-{args.stack}-external-secrets",

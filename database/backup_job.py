@@ -4,9 +4,9 @@
 
 It is `create_backup`, the code `DatabaseBackup` runs before migrations: pg_dump in a consistent
 snapshot, upload under the dated key `<prefix><YYYYMMDD-HHMMSS-xxxx>.dump` with its manifest, then a
-verification restore into a scratch database with every table's row count compared. The database comes
-from libpq's variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD: the CronJob takes the password
-from a Kubernetes Secret), S3 access from boto3's default chain (the pod's IAM role). The last line of
+verification restore into a scratch database (on the same server: the role needs CREATEDB) with every
+table's row count compared. The DSN comes from an environment variable (DATABASE_URL: the CronJob takes
+it from the services' `database-url` Secret), S3 access from boto3's default chain (the pod's IAM role). The last line of
 output is the JSON record of the backup (id, object, size, sha256, rows), never a secret; the manifest
 object in the bucket is the durable record `python -m database.restore --backup-id` finds.
 """
@@ -19,29 +19,24 @@ import sys
 
 from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
-from psycopg.conninfo import make_conninfo
 
 from database.backup import BackupError, create_backup
 from database.dsn import DatabaseConnectionError
 from database.storage import store_from_url
 
-REQUIRED_ENV = ("PGHOST", "PGDATABASE", "PGUSER", "PGPASSWORD")
-
-
-def dsn_from_environment(env: dict[str, str]) -> str:
-    missing = [name for name in REQUIRED_ENV if not env.get(name)]
-    if missing:
-        raise ValueError(f"environment variable(s) {', '.join(missing)} not set: the job reads the database "
-                         "from PGHOST, PGPORT, PGDATABASE, PGUSER and PGPASSWORD")
-    return make_conninfo(host=env["PGHOST"], port=env.get("PGPORT") or "5432", dbname=env["PGDATABASE"],
-                         user=env["PGUSER"], password=env["PGPASSWORD"])
+def dsn_from_environment(env: dict[str, str], name: str) -> str:
+    if not env.get(name):
+        raise ValueError(f"environment variable {name} is not set: it holds the database's DSN "
+                         "(the CronJob takes it from the `database-url` Secret)")
+    return env[name]
 
 
 def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         store = store_from_url(args.store, endpoint_url=args.s3_endpoint_url, region=args.s3_region)
-        backup = create_backup(dsn_from_environment(dict(os.environ) if env is None else env), store)
+        dsn = dsn_from_environment(dict(os.environ) if env is None else env, args.dsn_env)
+        backup = create_backup(dsn, store)
     except (BackupError, DatabaseConnectionError, ValueError, FileExistsError, Boto3Error, BotoCoreError,
             ClientError) as error:
         print(f"error: scheduled backup failed: {error}", file=sys.stderr)
@@ -59,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--store", required=True, help="s3://bucket/prefix (or file:///dir)")
     parser.add_argument("--s3-region")
     parser.add_argument("--s3-endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    parser.add_argument("--dsn-env", default="DATABASE_URL", help="environment variable holding the DSN")
     return parser
 
 

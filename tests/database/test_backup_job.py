@@ -4,6 +4,9 @@ and `python -m database.restore --backup-id` finding the right backup among seve
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import boto3
 import psycopg
@@ -14,7 +17,7 @@ from database import backup_job, restore
 from database.backup import BackupManifest, count_rows
 from database.migrations import apply_migrations
 from database.storage import AmbiguousBackupIdError, BackupNotFoundError, S3Store, resolve_backup_id
-from tests.database.conftest import APP_ROLE, scalar
+from tests.database.conftest import scalar
 from tests.database.test_backup import scratch_databases, second_database, seed  # noqa: F401
 from tests.moto_server import REGION, aws_env, moto_endpoint  # noqa: F401
 
@@ -47,14 +50,12 @@ def populated(database, migrations) -> str:
     return database
 
 
-def job_env(postgres, dsn: str, password: str | None = None) -> dict[str, str]:
-    dbname = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
-    return {"PGHOST": "127.0.0.1", "PGPORT": str(postgres.port), "PGDATABASE": dbname, "PGUSER": APP_ROLE,
-            "PGPASSWORD": postgres.password if password is None else password}
+def job_env(dsn: str) -> dict[str, str]:
+    return {"DATABASE_URL": dsn}
 
 
 def test_the_job_dumps_uploads_under_a_dated_key_verifies_and_records(postgres, populated, bucket, capsys):
-    assert backup_job.main(["--store", STORE, "--s3-region", REGION], env=job_env(postgres, populated)) == 0
+    assert backup_job.main(["--store", STORE, "--s3-region", REGION], env=job_env(populated)) == 0
 
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     backup_id = record["backup_id"]
@@ -77,20 +78,19 @@ def test_the_job_dumps_uploads_under_a_dated_key_verifies_and_records(postgres, 
 
 
 def test_a_wrong_password_or_missing_variable_fails_clearly_without_the_secret(postgres, populated, bucket, capsys):
-    env = job_env(postgres, populated, password="wrong-password-123")
+    env = job_env(postgres.dsn(psycopg.conninfo.conninfo_to_dict(populated)["dbname"], "wrong-password-123"))
     assert backup_job.main(["--store", STORE], env=env) == 1
     err = capsys.readouterr().err
     assert "scheduled backup failed: cannot connect to PostgreSQL as tonsurance_app@127.0.0.1" in err
     assert "wrong-password-123" not in err
     assert "Contents" not in bucket["s3"].list_objects_v2(Bucket=BUCKET)  # nothing uploaded
 
-    env = {k: v for k, v in job_env(postgres, populated).items() if k != "PGPASSWORD"}
-    assert backup_job.main(["--store", STORE], env=env) == 1
-    assert "PGPASSWORD not set" in capsys.readouterr().err
+    assert backup_job.main(["--store", STORE], env={}) == 1
+    assert "environment variable DATABASE_URL is not set" in capsys.readouterr().err
 
 
 def test_an_unreachable_bucket_fails_the_job(postgres, populated, aws_env, capsys):
-    assert backup_job.main(["--store", "s3://no-such-bucket-anywhere/x/"], env=job_env(postgres, populated)) == 1
+    assert backup_job.main(["--store", "s3://no-such-bucket-anywhere/x/"], env=job_env(populated)) == 1
     assert "NoSuchBucket" in capsys.readouterr().err
 
 
@@ -110,7 +110,7 @@ def test_backup_id_picks_the_right_backup_among_several(postgres, populated, sec
         monkeypatch.setattr(backup_module, "new_backup_id", lambda now=None, chosen=backup_id: chosen)
         with psycopg.connect(populated) as conn:
             conn.execute("DELETE FROM policies WHERE policy_id > %s", (policies,))
-        assert backup_job.main(["--store", STORE], env=job_env(postgres, populated)) == 0
+        assert backup_job.main(["--store", STORE], env=job_env(populated)) == 0
     store = S3Store(BUCKET, PREFIX, region=REGION)
 
     assert resolve_backup_id(store, "20250115-1431") == "20250115-143100-bbbb"
@@ -135,3 +135,30 @@ def test_backup_id_picks_the_right_backup_among_several(postgres, populated, sec
     assert restore.main([*arguments, "--backup-id", "20250116-1430"]) == 1
     assert "give one of them in full" in capsys.readouterr().err
     assert scalar(second_database, "SELECT count(*) FROM policies") == 300  # untouched
+
+
+def test_the_cronjob_container_command_runs_from_its_configmap_files(postgres, populated, bucket, aws_env, tmp_path):
+    """What the pod runs: the ConfigMap's files alone on PYTHONPATH, the container's command and environment
+    (DATABASE_URL from the Secret), outside the project directory."""
+    from components.backup_schedule import BackupScheduleArgs, backup_manifests
+
+    args = BackupScheduleArgs(network="mainnet", namespace="tonsurance", image="unused:1", store_url=STORE,
+                              region=REGION, role_arn="arn:aws:iam::123456789012:role/backup")
+    manifests = backup_manifests(args, args.role_arn)
+    code_dir = tmp_path / "opt" / "tonsurance" / "database"
+    code_dir.mkdir(parents=True)
+    for name, text in manifests["ConfigMap"]["data"].items():
+        (code_dir / name).write_text(text)
+    [container] = manifests["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value", "") for e in container["env"]}
+    env.update(PYTHONPATH=str(tmp_path / "opt" / "tonsurance"), HOME=str(tmp_path), DATABASE_URL=populated,
+               PATH=os.environ["PATH"], **aws_env)
+
+    result = subprocess.run([sys.executable, *container["command"][1:]], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["verified"] and record["location"].startswith(STORE)
+    keys = {o["Key"] for o in bucket["s3"].list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]}
+    assert keys == {f"{PREFIX}{record['backup_id']}.dump", f"{PREFIX}{record['backup_id']}.json"}
+    assert postgres.password not in result.stdout + result.stderr

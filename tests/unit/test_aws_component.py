@@ -8,7 +8,8 @@ import json
 import pulumi
 import pytest
 
-from components.aws import SECRETS, TonsuranceAws, TonsuranceAwsArgs
+from components.aws import TonsuranceAws, TonsuranceAwsArgs
+from components.service_catalog import secret_names
 from tests.unit.test_config import OIDC_ARN, parse, raw_config
 
 KMS_KEY, BUCKET, SECRET, ROLE, ROLE_POLICY = (
@@ -113,12 +114,17 @@ def test_secret_containers_are_named_per_stack_tagged_with_rotation_and_hold_no_
     outputs = build(network)
 
     secrets = {r.inputs["name"]: r.inputs for r in mocks.of_type(SECRET)}
-    assert set(secrets) == {f"tonsurance/{network}/{s.name}" for s in SECRETS}
-    assert outputs["secret_ids"] == {s.name: f"tonsurance/{network}/{s.name}" for s in SECRETS}
+    names = {"deployer-mnemonic", *secret_names(redis_in_cluster=False)}
+    assert {"pricing-keeper-mnemonic", "database-url", "jwt-secret", "redis-url"} <= names
+    assert set(secrets) == {f"tonsurance/{network}/{n}" for n in names}
+    assert outputs["secret_ids"] == {n: f"tonsurance/{network}/{n}" for n in names}
     rotation = {name.rsplit("/", 1)[1]: int(s["tags"]["tonsurance:rotation-days"]) for name, s in secrets.items()}
     assert rotation["deployer-mnemonic"] == rotation["pricing-keeper-mnemonic"] == 30
     assert rotation["bridge-health-keeper-mnemonic"] == 30
-    assert rotation["database-password"] == rotation["binance-api-key"] == rotation["encryption-key"] == 90
+    assert rotation["database-url"] == rotation["binance-api-key"] == rotation["jwt-secret"] == 90
+    kinds = {name.rsplit("/", 1)[1]: s["tags"]["tonsurance:secret-kind"] for name, s in secrets.items()}
+    assert (kinds["redis-url"], kinds["slack-webhook-url"], kinds["jwt-secret"]) == \
+        ("database", "api-key", "encryption-key")
     assert secrets[f"tonsurance/{network}/deployer-mnemonic"]["tags"]["tonsurance:owner"] == "CTO"
     assert secrets[f"tonsurance/{network}/pricing-keeper-mnemonic"]["tags"]["tonsurance:owner"] == "DevOps"
     assert {s["recoveryWindowInDays"] for s in secrets.values()} == {30 if network == "mainnet" else 7}
@@ -171,5 +177,5 @@ def test_mainnet_resources_are_protected_and_retained(mocks, network, protected)
     build(network, options)
 
     children = {name: o for name, o in options.seen.items() if name not in ("aws", "aws-provider")}
-    assert len(children) == 8 + len(SECRETS) + 4  # key, alias, bucket and its five settings; secrets; roles
+    assert len(children) == 8 + len(secret_names(redis_in_cluster=False)) + 1 + 4  # key, alias, bucket and its five settings; secrets; roles
     assert all(bool(o.protect) is protected and bool(o.retain_on_delete) is protected for o in children.values())
