@@ -89,10 +89,12 @@ def test_unreachable_endpoint_and_missing_credentials_are_clear(inputs, aws_env,
         contracts.create(props)
 
 
-def test_an_active_contract_is_adopted_without_reading_the_secret(client, inputs, deployer, aws_env):
+def test_an_active_contract_is_adopted_by_reference_without_a_message(client, inputs, deployer, secret_id):
     created = contracts.create(inputs.oracle())  # deployed with the words in config
-    adopted = contracts.create(by_reference(inputs.oracle(), "tonsurance/test/never-created"))
+    sent = external_count(client, deployer.address)
+    adopted = contracts.create(by_reference(inputs.oracle(), secret_id))  # the same wallet, words from the secret
     assert adopted.id == created.id and adopted.outs["deployed_by"] == "adopted"
+    assert external_count(client, deployer.address) == sent == 1
 
 
 @pytest.mark.parametrize("ref, failure", [
