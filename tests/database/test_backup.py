@@ -9,13 +9,13 @@ import sys
 import boto3
 import psycopg
 import pytest
-from moto.server import ThreadedMotoServer
 
 from database.backup import BackupError, BackupManifest, BackupVerificationError, count_rows, create_backup, restore_backup, verify_backup
 from database.dsn import describe
 from database.migrations import apply_migrations
 from database.storage import BackupNotFoundError, LocalFolderStore, S3Store
 from tests.database.conftest import REPO, scalar, tables
+from tests.moto_server import moto_endpoint  # noqa: F401
 
 FINGERPRINT = "SELECT md5(string_agg(policy_id || ':' || coverage_amount || ':' || holder_address, ',' ORDER BY policy_id)) FROM policies"
 
@@ -58,12 +58,8 @@ def second_database(postgres) -> str:
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> str:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def s3_endpoint(moto_endpoint) -> str:
+    return moto_endpoint
 
 
 @pytest.fixture
