@@ -80,8 +80,7 @@ class TonsuranceAwsArgs:
     @classmethod
     def from_stack_config(cls, cfg) -> "TonsuranceAwsArgs":
         a = cfg.aws
-        # Public stacks use a managed Redis, whose URL is stored whole (`redis-url`).
-        names = stack_secret_names(service_secret_names(redis_in_cluster=False))
+        names = stack_secret_names(service_secret_names(redis_in_cluster=cfg.services.redis_in_cluster))
         return cls(stack=cfg.stack, region=a.region, namespace=cfg.kubernetes.namespace,
                    eks_oidc_provider_arn=a.eks_oidc_provider_arn, backup_bucket=a.backup_bucket,
                    backup_prefix=a.backup_prefix, backup_retention_days=a.backup_retention_days,
