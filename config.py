@@ -34,6 +34,9 @@ REDIS_IMAGE = "redis:7.4.1-alpine"
 _SECRET_ID = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _OIDC_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)+$")
+MAINNET_SHARD_COUNT = 256
+# Secrets providers that keep the stack's data key in a cloud KMS (required on mainnet).
+KMS_SECRETS_PROVIDERS = ("awskms://", "gcpkms://", "azurekeyvault://")
 
 
 class ConfigError(ValueError):
@@ -245,6 +248,24 @@ class _Reader:
         return parsed
 
 
+def deployer_address_conflicts(addresses: Mapping[str, str], mnemonic: str) -> list[tuple[str, str]]:
+    """(name, wallet kind) for each named address that is one of the deployer mnemonic's wallets. Config (on
+    mainnet) and the policy pack (every contract's init data) share this rule: the deployer only pays."""
+    from chain.wallets import deployer_wallet_addresses
+
+    wallets = deployer_wallet_addresses(mnemonic)
+    return [(name, kind) for name, value in addresses.items() for kind, wallet in wallets.items()
+            if Address(value) == wallet]
+
+
+def check_secrets_provider(network: str, provider: str | None) -> None:
+    """On mainnet the stack's secrets provider must be a cloud KMS (Pulumi.<stack>.yaml `secretsprovider`)."""
+    if network == "mainnet" and not (provider or "").startswith(KMS_SECRETS_PROVIDERS):
+        raise ConfigError("network", "is mainnet, so the stack's secrets provider must be a KMS one "
+                                     f"({', '.join(p + '...' for p in KMS_SECRETS_PROVIDERS)}), got "
+                                     f"{(provider or 'passphrase').split('://')[0]!r}: pulumi stack change-secrets-provider")
+
+
 def parse_ton_address(key: str, value: str, network: str) -> str:
     """Parse a TON address and check it belongs to `network`; return its canonical user-friendly form."""
     try:
@@ -292,6 +313,13 @@ def _ton(read: _Reader, network: str) -> TonConfig:
     shard_count = read.integer("shardCount")
     if shard_count not in SHARD_COUNTS:
         raise ConfigError("shardCount", f"must be 16 or 256, got {shard_count}")
+    # A router's shard count is in its init data and can never change: mainnet takes 256 unless the
+    # operator says otherwise on purpose (Pulumi.mainnet.yaml documents the key).
+    override = read.boolean("shardCountOverride", default=False)
+    if network == "mainnet" and shard_count != MAINNET_SHARD_COUNT and not override:
+        raise ConfigError("shardCount", f"must be {MAINNET_SHARD_COUNT} on mainnet (a router's shard count never "
+                                        f"changes), got {shard_count}; set tonsurance:shardCountOverride to true "
+                                        "to deploy another count on purpose")
     shard_batch_size = read.integer("shardBatchSize", default=64)  # see docs/contracts-deploy.md
     if not 1 <= shard_batch_size <= 256:
         raise ConfigError("shardBatchSize", f"must be between 1 and 256, got {shard_batch_size}")
@@ -316,6 +344,13 @@ def _ton(read: _Reader, network: str) -> TonConfig:
     elif liteserver_config is None:
         raise ConfigError("liteserverConfig", f"is required on {network}: path to the network config file "
                                               "(global.config.json) used to reach liteservers")
+    else:
+        _check_network_config(liteserver_config, network)
+    treasury, claims_processor = address("treasuryAddress"), address("claimsProcessorAddress")
+    if network == "mainnet":
+        # The deployer's words are in Secrets Manager on mainnet, so the rule that admin, treasury and claims
+        # processor are none of its wallets (role_conflicts) runs where they are read: preflight, policy pack.
+        _check_keepers_not_admin(admin, keepers)
 
     return TonConfig(
         network=network,
@@ -323,8 +358,8 @@ def _ton(read: _Reader, network: str) -> TonConfig:
         shard_batch_size=shard_batch_size,
         admin_address=admin,
         keeper_addresses=keepers,
-        treasury_address=address("treasuryAddress"),
-        claims_processor_address=address("claimsProcessorAddress"),
+        treasury_address=treasury,
+        claims_processor_address=claims_processor,
         deployer_mnemonic=mnemonic,
         localnet_path=localnet_path if network == "localnet" else None,
         liteserver_config_path=liteserver_config,
@@ -355,6 +390,28 @@ def _deployer_mnemonic(read: _Reader, network: str) -> SecretValue | SecretRefer
     if len(words) != 24 or not mnemonic_is_valid(words):
         raise ConfigError("deployerMnemonic", "is not a valid 24-word TON mnemonic")
     return mnemonic
+def _check_network_config(path: str, network: str) -> None:
+    """The liteserver config file exists and its zero state is the stack's network's (chain/liteserver.py)."""
+    from chain.errors import ConfigError as ChainConfigError
+    from chain.liteserver import load_network_config
+
+    try:
+        load_network_config(path, network)
+    except ChainConfigError as error:
+        raise ConfigError("liteserverConfig", str(error)) from None
+
+
+def _check_keepers_not_admin(admin: str, keepers: tuple[str, ...]) -> None:
+    for i, keeper in enumerate(keepers):
+        if Address(keeper) == Address(admin):
+            raise ConfigError(f"keeperAddresses[{i}]", "is the admin address; keepers must be other accounts")
+
+
+def role_conflicts(ton: TonConfig, mnemonic: str) -> list[tuple[str, str]]:
+    """(config key, wallet kind) for each of admin, treasury and claims processor that is one of the deployer
+    mnemonic's wallets: on mainnet the deployer only pays (preflight checks this with the words it reads)."""
+    return deployer_address_conflicts({"adminAddress": ton.admin_address, "treasuryAddress": ton.treasury_address,
+                                       "claimsProcessorAddress": ton.claims_processor_address}, mnemonic)
 
 
 def _kubernetes(read: _Reader, network: str) -> KubernetesConfig:
@@ -370,7 +427,7 @@ def _kubernetes(read: _Reader, network: str) -> KubernetesConfig:
     if unknown:
         raise ConfigError("images", f"names unknown services {', '.join(unknown)}; known: {', '.join(SERVICES)}")
     for service, image in images.items():
-        _check_image(f"images.{service}", image, network)
+        check_image(f"images.{service}", image, network)
     return KubernetesConfig(
         namespace=namespace,
         render_manifests_to=_relative_path("renderManifestsTo", render_to) if render_to else None,
@@ -378,7 +435,9 @@ def _kubernetes(read: _Reader, network: str) -> KubernetesConfig:
     )
 
 
-def _check_image(key: str, image: object, network: str) -> None:
+def check_image(key: str, image: object, network: str) -> None:
+    """An image reference names its version (tag or digest), and not `:latest` off localnet. Config and the
+    policy pack (every workload's containers) share this rule."""
     if not isinstance(image, str) or not _IMAGE.match(image):
         raise ConfigError(key, f"must be an image reference with an explicit tag or digest, got {image!r}")
     if network != "localnet" and image.split("@")[0].endswith(":latest"):
@@ -460,7 +519,7 @@ def _services(read: _Reader, network: str) -> ServicesConfig:
     if not _QUANTITY.match(redis_storage):
         raise ConfigError("services.redisStorage", f"must be a size like 10Gi, got {redis_storage!r}")
     redis_image = get("redisImage", str, REDIS_IMAGE)
-    _check_image("services.redisImage", redis_image, network)
+    check_image("services.redisImage", redis_image, network)
 
     secret_store = get("secretStore", str, "aws" if public else "fake")
     if secret_store not in ("aws", "fake"):
@@ -600,4 +659,17 @@ def load_stack_config() -> StackConfig:
     merged = {**get_config_env(), **CONFIG.get()}
     raw = {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
     secret_keys = {k for k in raw if pulumi.runtime.is_config_secret(prefix + k)}
-    return parse_stack_config(pulumi.get_stack(), raw, secret_keys)
+    config = parse_stack_config(pulumi.get_stack(), raw, secret_keys)
+    check_secrets_provider(config.ton.network, stack_secrets_provider(pulumi.get_stack()))
+    return config
+
+
+def stack_secrets_provider(stack: str, project_dir: str = ".") -> str | None:
+    """The `secretsprovider` of Pulumi.<stack>.yaml (None: the passphrase provider or the backend's default)."""
+    import yaml
+
+    path = os.path.join(project_dir, f"Pulumi.{stack}.yaml")
+    if not os.path.exists(path):
+        return None
+    with open(path) as file:
+        return (yaml.safe_load(file) or {}).get("secretsprovider")

@@ -46,6 +46,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -636,3 +637,12 @@ class HighloadWalletV3(JournaledWallet):
 
     def _forwarded(self, transfers: list[Transfer]) -> list[Cell]:
         return super()._forwarded(transfers) + self._link(transfers, 0)[3]
+
+
+def deployer_wallet_addresses(mnemonic: str, workchain: int = 0) -> dict[str, Address]:
+    """The addresses of both deployer wallets a mnemonic controls (v4r2 for contracts, highload v3 for shard
+    batches), computed offline. Config and policy rules use them: no admin address may be one of these."""
+    key = WalletKey.from_mnemonic(mnemonic)
+    # The wallets only derive their address here: no client is used and the journal is never opened.
+    return {cls.kind: cls(None, key, SendJournal(os.devnull), workchain).address  # type: ignore[arg-type]
+            for cls in (WalletV4R2, HighloadWalletV3)}

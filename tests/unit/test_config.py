@@ -1,14 +1,19 @@
 """Every validation rule of config.py, on raw values as the Pulumi runtime hands them over."""
 
+import atexit
 import hashlib
 import json
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_new
 
 from config import ConfigError, SecretReference, SecretValue, parse_stack_config
+from tests.chain.test_liteserver import network_config
 
 MNEMONIC = " ".join(mnemonic_new(24))
 IMAGES = {s: f"ghcr.io/tonsurance/{s.lower()}:1.0.0"
@@ -24,6 +29,15 @@ BACKUP_IMAGE = "ghcr.io/tonsurance/db-tools:1.0.0"
 def address(seed: str, testnet: bool = True) -> str:
     raw = Address("0:" + hashlib.sha256(seed.encode()).hexdigest())
     return raw.to_str(is_user_friendly=True, is_bounceable=True, is_test_only=testnet)
+
+
+_NETWORK_CONFIGS = Path(tempfile.mkdtemp(prefix="tonsurance-network-configs-"))
+atexit.register(shutil.rmtree, _NETWORK_CONFIGS, True)
+
+
+def liteserver_config(network: str) -> str:
+    """A global network config file of `network` (liteservers and its zero state)."""
+    return network_config(_NETWORK_CONFIGS, network)
 
 
 def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
@@ -42,7 +56,7 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
         "databasePassword": "s3cret-db-password",
     }
     if network != "localnet":
-        raw["liteserverConfig"] = "config/testnet-global.config.json"
+        raw["liteserverConfig"] = liteserver_config(network if network in ("testnet", "mainnet") else "testnet")
         raw["services"] = json.dumps(PUBLIC_SERVICES)
         raw.update(awsRegion="eu-central-1", eksOidcProviderArn=OIDC_ARN, backupJobImage=BACKUP_IMAGE,
                    backupStore=f"s3://tonsurance-backups-{network}/{network}/")
@@ -323,3 +337,74 @@ def test_aws_section_on_public_networks():
 ])
 def test_aws_section_rules(overrides, key):
     assert error_for(raw_config("testnet", **overrides)).key == f"tonsurance:{key}"
+# ---- mainnet roles, shard count override, network config file, secrets provider --------------------------
+
+def deployer_addresses(testnet: bool = False) -> dict[str, str]:
+    from chain.wallets import deployer_wallet_addresses
+    return {kind: a.to_str(is_user_friendly=True, is_bounceable=True, is_test_only=testnet)
+            for kind, a in deployer_wallet_addresses(MNEMONIC).items()}
+
+
+@pytest.mark.parametrize("key", ["adminAddress", "treasuryAddress", "claimsProcessorAddress"])
+@pytest.mark.parametrize("wallet", ["wallet_v4r2", "highload_wallet_v3"])
+def test_role_conflicts_name_each_deployer_wallet(key, wallet):
+    from config import role_conflicts
+    cfg = parse(raw_config("mainnet", **{key: deployer_addresses()[wallet]}))  # the words are not in config here
+    assert role_conflicts(cfg.ton, MNEMONIC) == [(key, wallet)]
+    assert role_conflicts(parse(raw_config("mainnet")).ton, MNEMONIC) == []
+
+
+def test_deployer_as_admin_is_allowed_off_mainnet():
+    cfg = parse(raw_config("localnet", adminAddress=deployer_addresses(testnet=True)["wallet_v4r2"]))
+    assert cfg.ton.admin_address == deployer_addresses(testnet=True)["wallet_v4r2"]
+
+
+def test_mainnet_keeper_must_not_be_admin():
+    admin = address("admin", testnet=False)
+    err = error_for(raw_config("mainnet", keeperAddresses=json.dumps([address("k1", False), admin])))
+    assert err.key == "tonsurance:keeperAddresses[1]"
+    assert "is the admin address" in str(err)
+
+
+def test_mainnet_shard_count_is_256_unless_overridden():
+    err = error_for(raw_config("mainnet", shardCount="16"))
+    assert err.key == "tonsurance:shardCount"
+    assert "must be 256 on mainnet" in str(err) and "tonsurance:shardCountOverride" in str(err)
+    assert parse(raw_config("mainnet", shardCount="16", shardCountOverride="true")).ton.shard_count == 16
+    assert error_for(raw_config("mainnet", shardCount="16", shardCountOverride="false")).key == "tonsurance:shardCount"
+    assert parse(raw_config("testnet", shardCount="16")).ton.shard_count == 16
+
+
+def test_liteserver_config_must_exist_and_be_the_networks():
+    missing = error_for(raw_config("testnet", liteserverConfig=str(_NETWORK_CONFIGS / "absent.json")))
+    assert missing.key == "tonsurance:liteserverConfig" and "does not exist" in str(missing)
+    crossed = error_for(raw_config("mainnet", liteserverConfig=liteserver_config("testnet")))
+    assert crossed.key == "tonsurance:liteserverConfig"
+    assert "is the config of testnet, but the stack asks for mainnet" in str(crossed)
+    garbage = _NETWORK_CONFIGS / "garbage.json"
+    garbage.write_text("{not json")
+    assert "not readable JSON" in str(error_for(raw_config("testnet", liteserverConfig=str(garbage))))
+
+
+@pytest.mark.parametrize("provider", [None, "passphrase", "hashivault://tonsurance", "default"])
+def test_mainnet_secrets_provider_must_be_kms(provider):
+    from config import check_secrets_provider
+    with pytest.raises(ConfigError) as info:
+        check_secrets_provider("mainnet", provider)
+    assert "secrets provider must be a KMS one" in str(info.value)
+
+
+def test_kms_secrets_provider_accepted_and_read_from_the_stack_file(tmp_path):
+    from config import check_secrets_provider, stack_secrets_provider
+    (tmp_path / "Pulumi.mainnet.yaml").write_text("secretsprovider: awskms://alias/tonsurance-mainnet\nconfig: {}\n")
+    (tmp_path / "Pulumi.local.yaml").write_text("encryptionsalt: v1:abc\nconfig: {}\n")
+    assert stack_secrets_provider("mainnet", str(tmp_path)) == "awskms://alias/tonsurance-mainnet"
+    assert stack_secrets_provider("local", str(tmp_path)) is None
+    check_secrets_provider("mainnet", stack_secrets_provider("mainnet", str(tmp_path)))
+    check_secrets_provider("testnet", None)  # passphrase is fine off mainnet
+    check_secrets_provider("localnet", None)
+
+
+def test_image_digest_accepted():
+    digest = {**IMAGES, "backend": "ghcr.io/tonsurance/backend@sha256:" + "ab" * 32}
+    assert parse(raw_config("mainnet", images=json.dumps(digest))).kubernetes.images["backend"].endswith("ab" * 32)
