@@ -3,7 +3,8 @@
 // Pulumi's own host (module github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3) is not
 // served by the Go module proxy reachable here, so we build this small one from the pinned sdk/v3
 // module instead. It implements what our program needs: run the program in the project virtualenv
-// through the SDK's pulumi-language-python-exec launcher, and report plugin information. Dependencies
+// through the SDK's pulumi-language-python-exec launcher, run Python plugins such as our policy pack
+// (RunPlugin), and report plugin information. Dependencies
 // are installed by scripts/bootstrap, never by the engine.
 package main
 
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc"
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
@@ -91,10 +93,14 @@ func launcherPath() (string, error) {
 	return launcher, nil
 }
 
-// environWithVirtualenv returns the host environment with the virtualenv activated.
-func environWithVirtualenv(venv string) []string {
+// environWithVirtualenv returns the environment `base` with the virtualenv activated.
+func environWithVirtualenv(base []string, venv string) []string {
 	env := []string{}
-	for _, kv := range os.Environ() {
+	path := ""
+	for _, kv := range base {
+		if strings.HasPrefix(kv, "PATH=") {
+			path = strings.TrimPrefix(kv, "PATH=")
+		}
 		if strings.HasPrefix(kv, "PYTHONHOME=") || strings.HasPrefix(kv, "PATH=") {
 			continue
 		}
@@ -103,7 +109,7 @@ func environWithVirtualenv(venv string) []string {
 	return append(env,
 		"VIRTUAL_ENV="+venv,
 		"PULUMI_RUNTIME_VIRTUALENV="+venv,
-		"PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+path,
 	)
 }
 
@@ -152,7 +158,7 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	cmd := exec.CommandContext(ctx, filepath.Join(venv, "bin", "python"), append(args, req.GetArgs()...)...)
 	cmd.Dir = req.GetPwd()
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Env = append(environWithVirtualenv(venv),
+	cmd.Env = append(environWithVirtualenv(os.Environ(), venv),
 		"PULUMI_CONFIG="+string(config),
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys),
 	)
@@ -169,6 +175,70 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// RunPlugin runs a plugin written in Python, such as the policy pack in policy/: the engine hands us the
+// folder of its PulumiPolicy.yaml, whose runtime.options.virtualenv names the virtualenv. The program is
+// the folder itself (`python -u DIR` runs its __main__.py), with the engine's arguments and environment.
+// Its output goes back to the engine as it comes (an analyzer's first stdout line is its port), then its
+// exit code.
+func (h *pythonHost) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
+) error {
+	info := req.GetInfo()
+	venv, err := virtualenvDir(info)
+	if err != nil {
+		return err
+	}
+	program := req.GetProgram()
+	if info.GetProgramDirectory() != "" {
+		program = filepath.Join(info.GetProgramDirectory(), info.GetEntryPoint())
+	}
+	if program == "" {
+		return errors.New("RunPlugin: no plugin program given")
+	}
+	python := filepath.Join(venv, "bin", "python")
+	cmd := exec.CommandContext(server.Context(), python, append([]string{"-u", program}, req.GetArgs()...)...)
+	cmd.Dir = req.GetPwd()
+	base := req.GetEnv()
+	if len(base) == 0 {
+		base = os.Environ()
+	}
+	cmd.Env = environWithVirtualenv(base, venv)
+	var sendMu sync.Mutex
+	send := func(resp *pulumirpc.RunPluginResponse) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return server.Send(resp)
+	}
+	cmd.Stdout = streamWriter(func(b []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}})
+	})
+	cmd.Stderr = streamWriter(func(b []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}})
+	})
+	code := 0
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return fmt.Errorf("could not run plugin %s: %w", program, err)
+		}
+		code = exitErr.ExitCode()
+	}
+	if server.Context().Err() != nil {
+		return nil // the engine closed the plugin: nobody is listening for the exit code
+	}
+	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)}})
+}
+
+// streamWriter forwards each write (a copy: exec reuses its buffer) to send.
+type streamWriter func([]byte) error
+
+func (w streamWriter) Write(b []byte) (int, error) {
+	if err := w(append([]byte(nil), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // Plugins are built by scripts/bootstrap; the engine loads them on first use, so none is announced here.
