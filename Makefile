@@ -17,7 +17,8 @@ up: bootstrap
 	$(LOCAL_POSTGRES)
 	. scripts/env.sh && mkdir -p .state/pulumi && export $(LOCAL_ENV) && \
 	pulumi stack select local --create --secrets-provider passphrase && \
-	pulumi up --stack local --yes --skip-preview
+	pulumi up --stack local --yes --skip-preview && \
+	.venv/bin/python -m ops record --stack local
 
 preview: bootstrap
 	$(LOCAL_POSTGRES)
@@ -35,3 +36,23 @@ lock:
 	.venv/bin/python -m pip install --quiet -r requirements.txt
 	{ echo "# Transitive pins (pip freeze of the virtualenv). Regenerate with: make lock"; \
 	  .venv/bin/python -m pip freeze --all | grep -v '^pip=='; } > constraints.txt
+
+# Public stacks with the policy pack (policy/, docs/policy.md): mandatory on mainnet, advisory on testnet.
+# The backend, passphrase or KMS credentials come from your environment. Each successful up writes a
+# deployment record (docs/deployment-records.md).
+POLICY_PACK := --policy-pack policy
+ADVISORY := --policy-pack-config policy/advisory.json
+
+.PHONY: preview-testnet up-testnet preview-mainnet up-mainnet
+
+preview-testnet: bootstrap
+	. scripts/env.sh && pulumi preview --stack testnet $(POLICY_PACK) $(ADVISORY)
+
+up-testnet: bootstrap
+	. scripts/env.sh && pulumi up --stack testnet $(POLICY_PACK) $(ADVISORY) && python -m ops record --stack testnet
+
+preview-mainnet: bootstrap
+	. scripts/env.sh && pulumi preview --stack mainnet $(POLICY_PACK)
+
+up-mainnet: bootstrap
+	. scripts/env.sh && pulumi up --stack mainnet $(POLICY_PACK) && python -m ops record --stack mainnet

@@ -1,0 +1,1 @@
+"""Operator commands (`python -m ops <command> --stack <s>`): preflight, verify, record, rollback."""

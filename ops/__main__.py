@@ -1,0 +1,28 @@
+"""`python -m ops <command> --stack <s>`: one tool from pre-flight to rollback (README: "Mainnet, step by step")."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> module of this package with add_arguments(parser) and run(args) -> exit code
+COMMANDS = {"preflight": "ops.preflight", "record": "ops.records"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    modules = {}
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("--stack", required=True, help="the stack's name (local, testnet, mainnet)")
+        module.add_arguments(sub)
+        modules[name] = module
+    args = parser.parse_args(argv)
+    return modules[args.command].run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
