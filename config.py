@@ -172,6 +172,15 @@ class AwsConfig:
 
 
 @dataclass(frozen=True)
+class OpsConfig:
+    """What `python -m ops preflight/verify` check beyond the resources (docs/ops.md)."""
+    secret_rotation_days: int = 90        # a secret older than this (since its last rotation) fails preflight
+    max_backup_age_hours: int = 6         # the guide: mainnet backups every 6 hours and before each deployment
+    release_branch: str = "main"          # preflight wants a clean tree on this branch
+    api_url: str | None = None            # verify checks /health and a premium quote when set
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     ton: TonConfig
@@ -181,6 +190,7 @@ class StackConfig:
     monitoring: MonitoringConfig
     platform: PlatformConfig
     aws: AwsConfig | None = None
+    ops: OpsConfig = field(default_factory=OpsConfig)
 
     @property
     def is_mainnet(self) -> bool:
@@ -302,7 +312,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
     ton, kubernetes, database = _ton(read, network), _kubernetes(read, network), _database(read, network)
     config = StackConfig(stack=stack, ton=ton, kubernetes=kubernetes, database=database,
                          services=_services(read, network), monitoring=_monitoring(read),
-                         platform=_platform(read, network), aws=_aws(read, network, database))
+                         platform=_platform(read, network), aws=_aws(read, network, database),
+                         ops=_ops(read))
     unknown_keys = sorted(set(raw) - read.seen)
     if unknown_keys:
         raise ConfigError(unknown_keys[0], "is not a known configuration key (typo?)")
@@ -648,6 +659,19 @@ def _aws(read: _Reader, network: str, database: DatabaseConfig) -> AwsConfig | N
     return AwsConfig(region=region, eks_oidc_provider_arn=oidc_arn, backup_bucket=bucket,
                      backup_prefix=f"{prefix}/" if prefix else "", backup_retention_days=retention,
                      backup_job_image=image)
+
+
+def _ops(read: _Reader) -> OpsConfig:
+    rotation = read.integer("secretRotationDays", default=90)
+    backup_age = read.integer("maxBackupAgeHours", default=6)
+    for key, value in (("secretRotationDays", rotation), ("maxBackupAgeHours", backup_age)):
+        if value < 1:
+            raise ConfigError(key, f"must be a positive number, got {value}")
+    api_url = read.optional("apiUrl")
+    if api_url is not None and not api_url.startswith(("https://", "http://")):
+        raise ConfigError("apiUrl", f"must be an http(s) URL, got {api_url!r}")
+    return OpsConfig(secret_rotation_days=rotation, max_backup_age_hours=backup_age,
+                     release_branch=read.optional("releaseBranch") or "main", api_url=api_url)
 
 
 def load_stack_config() -> StackConfig:

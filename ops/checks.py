@@ -1,0 +1,59 @@
+"""What preflight and verify share: a check result, the pass/fail table, --json, and the stack's config
+and chain as the program sees them."""
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from pulumi import automation as auto
+
+from config import NAMESPACE, StackConfig, parse_stack_config
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    figures: dict | None = None   # numbers a CI job may read (--json)
+
+
+def run_check(name: str, check: Callable[[], tuple[bool, str] | tuple[bool, str, dict]]) -> Check:
+    """Run one check; an exception is that check's failure (named), never the end of the report."""
+    try:
+        return Check(name, *check())
+    except Exception as error:  # noqa: BLE001 - reported, with its type, as this check's failure
+        return Check(name, False, f"{type(error).__name__}: {error}")
+
+
+def report(title: str, checks: list[Check], as_json: bool) -> int:
+    """Print the table (or JSON) and return the exit code: 0 when every check passed."""
+    passed = all(c.ok for c in checks)
+    if as_json:
+        print(json.dumps({"title": title, "passed": passed, "checks": [asdict(c) for c in checks]}, indent=2))
+    else:
+        width = max(len(c.name) for c in checks)
+        print(title)
+        for c in checks:
+            print(f"  {'PASS' if c.ok else 'FAIL'}  {c.name.ljust(width)}  {c.detail}")
+        print("all checks passed" if passed else f"{sum(not c.ok for c in checks)} check(s) failed")
+    return 0 if passed else 1
+
+
+def stack_config(stack: auto.Stack) -> StackConfig:
+    """The stack's config, decrypted and validated by config.py exactly as the program does."""
+    prefix = f"{NAMESPACE}:"
+    values = stack.get_all_config()
+    raw = {k[len(prefix):]: v.value for k, v in values.items() if k.startswith(prefix)}
+    secrets = {k[len(prefix):] for k, v in values.items() if k.startswith(prefix) and v.secret}
+    return parse_stack_config(stack.name, raw, secrets)
+
+
+def contracts_args(cfg: StackConfig, work_dir: Path):
+    from components.contracts import TonsuranceContractsArgs
+
+    with contextlib.chdir(work_dir):  # relative paths of the config resolve against the project
+        return TonsuranceContractsArgs.from_stack_config(cfg)

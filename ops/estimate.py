@@ -1,0 +1,98 @@
+"""The cost of the next update, measured by doing it on a private TVM.
+
+Every contract and shard batch of the plan goes through the same provider code `pulumi up` runs
+(`TonContractProvider.create`, `ShardBatchProvider.create`), pointed at a private localnet chain: what is
+already active is adopted without a message, what is missing is deployed through the deployer's wallets.
+The cost is what left the deployer wallets there (deploy values plus every wallet fee); nothing is signed
+for, or sent to, the real network.
+
+- localnet: the private chain is a copy of the stack's chain file, so wallets and contracts are exactly as
+  they are.
+- testnet/mainnet: the private chain starts empty; contracts already active on the network are installed
+  in it for free, and the deployer wallets are new accounts (their first message carries their own deploy,
+  so an active real wallet pays slightly less than estimated).
+"""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytoniq_core import Address
+
+from chain.client import ChainSettings, connect
+from chain.sandbox import FAUCET_ADDRESS
+from chain.wallets import deployer_wallet_addresses
+from components.contracts import ContractsPlan, TonsuranceContractsArgs, plan_contracts
+from contracts.base import TON
+from dynamic_providers.shard_batch import ShardBatchProvider, batch_inputs
+from dynamic_providers.ton_contract import TonContractProvider, contract_inputs
+from dynamic_providers.ton_deploy import target_of
+
+
+@dataclass(frozen=True)
+class UpdateEstimate:
+    contracts: int          # contracts the update deploys
+    shards: int             # shards the update deploys
+    values: int             # nanotons sent with the deploys (they stay in the new contracts)
+    cost: int               # nanotons leaving the deployer wallets: values + every wallet fee
+    by_wallet: dict[str, int]
+
+    @property
+    def fees(self) -> int:
+        return self.cost - self.values
+
+
+def estimate_update(args: TonsuranceContractsArgs, wait_seconds: float = 30.0) -> UpdateEstimate:
+    with tempfile.TemporaryDirectory(prefix="tonsurance-estimate-") as tmp:
+        private = ChainSettings("localnet", localnet_path=str(Path(tmp) / "chain.json"), poll_interval_seconds=0.02)
+        if args.network == "localnet" and Path(args.localnet_path).exists():
+            shutil.copy(args.localnet_path, private.localnet_path)
+        plan = plan_contracts(dataclasses.replace(
+            args, network="localnet", localnet_path=private.localnet_path, liteserver_config_path=None,
+            journal_path=str(Path(tmp) / "journal.json"), wait_seconds=wait_seconds))
+        if args.network != "localnet":
+            _install_active(args.chain, private, plan)
+        wallets = deployer_wallet_addresses(str(args.deployer_mnemonic))
+        with connect(private) as client:
+            before = {kind: client.account(a).balance for kind, a in wallets.items()}
+            funded = {kind: 0 for kind in wallets}
+            contracts = shards = values = 0
+            for props in _contracts(plan):
+                out = TonContractProvider().create(props).outs
+                funded["wallet_v4r2"] += out["faucet_funded"]
+                if out["deployed_by"] == "message":
+                    contracts, values = contracts + 1, values + props["deploy_value"]
+            for batch in plan.batches:
+                props = batch_inputs(batch)
+                out = ShardBatchProvider().create(props).outs
+                funded["highload_wallet_v3"] += out["faucet_funded"]
+                shards += len(out["deployed_ids"])
+                values += len(out["deployed_ids"]) * props["deploy_value"]
+            after = {kind: client.account(a).balance for kind, a in wallets.items()}
+        by_wallet = {kind: before[kind] + funded[kind] - after[kind] for kind in wallets}
+        return UpdateEstimate(contracts, shards, values, sum(by_wallet.values()), by_wallet)
+
+
+def _contracts(plan: ContractsPlan) -> list[dict]:
+    return [contract_inputs(a) for a in (plan.oracle, plan.vault, *plan.tokens.values(), plan.router)]
+
+
+def _install_active(real: ChainSettings, private: ChainSettings, plan: ContractsPlan) -> None:
+    """Copy into the private chain (for free) every contract of the plan already active on the real network."""
+    targets = [target_of(a.code, a.data) for a in (plan.oracle, plan.vault, *plan.tokens.values(), plan.router)]
+    for batch in plan.batches:
+        targets += [target_of(batch.shard_code, _shard_data(batch, i)) for i in batch.shard_ids]
+    with connect(real) as network, connect(private) as copy:
+        for target in targets:
+            if network.account(target.address).status == "active":
+                copy.send_internal(sender=FAUCET_ADDRESS, to=target.address, value=TON // 10,
+                                   state_init=target.state_init, bounce=False)
+
+
+def _shard_data(batch, shard_id: int):
+    from contracts.policy_router import shard_deployment
+
+    return shard_deployment(Address(batch.router), shard_id, batch.shard_count).state_init.data

@@ -1,0 +1,157 @@
+"""Pre-deployment checklist (the guide's "Pre-deployment Checklist") as checks with a pass/fail table.
+
+    python -m ops preflight --stack mainnet [--json]
+
+- admin multisig: the admin is an active multisig v2 on chain (official code hash off localnet) with
+  threshold 3 of 5 signers (`get_multisig_data`); a plain wallet fails
+- deployer balance: both deployer wallets cover the estimated cost of this update, measured by executing
+  every still-needed contract and shard deploy on a private TVM (ops/estimate.py)
+- secrets: every Secrets Manager secret the pods read (components/service_catalog) exists and was rotated
+  (or created) within tonsurance:secretRotationDays
+- backup: the newest verified backup in tonsurance:backupStore is younger than tonsurance:maxBackupAgeHours
+- git: the work tree is clean and on tonsurance:releaseBranch
+Exit code 0 only when every check passes.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from pytoniq_core import Address
+
+from chain.client import connect
+from chain.wallets import deployer_wallet_addresses
+from config import StackConfig
+from contracts.base import TON
+from contracts.multisig import MULTISIG_V2_CODE_HASH, Multisig
+from ops.checks import Check, contracts_args, report, run_check, stack_config
+from ops.stack import ROOT, open_stack
+
+REQUIRED_THRESHOLD, REQUIRED_SIGNERS = 3, 5
+
+
+def multisig_admin(cfg: StackConfig, client) -> tuple[bool, str]:
+    admin = Address(cfg.ton.admin_address)
+    info = client.account(admin)
+    if info.status != "active":
+        return False, f"admin {cfg.ton.admin_address} is {info.status}, not an active multisig"
+    official = info.code_hash == MULTISIG_V2_CODE_HASH
+    if not official and cfg.ton.network != "localnet":
+        return False, f"admin runs code {info.code_hash}, not the official multisig v2 ({MULTISIG_V2_CODE_HASH})"
+    try:
+        data = Multisig(admin).get_multisig_data(client.run_get_method)
+    except Exception as error:  # noqa: BLE001 - a plain wallet has no such getter
+        return False, f"admin does not answer get_multisig_data ({type(error).__name__}): not a multisig"
+    ok = data.threshold == REQUIRED_THRESHOLD and len(data.signers) == REQUIRED_SIGNERS
+    code = "official multisig v2 code" if official else "localnet: code hash not enforced"
+    return ok, f"threshold {data.threshold} of {len(data.signers)} signers ({code}); required " \
+               f"{REQUIRED_THRESHOLD} of {REQUIRED_SIGNERS}"
+
+
+def deployer_balance(cfg: StackConfig, client, work_dir: Path) -> tuple[bool, str, dict]:
+    from ops.estimate import estimate_update
+
+    with contextlib.redirect_stdout(sys.stderr):  # the providers' progress lines stay out of --json
+        estimate = estimate_update(contracts_args(cfg, work_dir))
+    wallets = deployer_wallet_addresses(cfg.ton.deployer_mnemonic.value)
+    balances = {kind: client.account(address).balance for kind, address in wallets.items()}
+    short = {kind: need - balances[kind] for kind, need in estimate.by_wallet.items() if need > balances[kind]}
+    figures = {"estimated_cost_nanotons": estimate.cost, "estimated_fees_nanotons": estimate.fees,
+               "deploy_values_nanotons": estimate.values, "contracts_to_deploy": estimate.contracts,
+               "shards_to_deploy": estimate.shards, "cost_by_wallet": estimate.by_wallet, "balances": balances}
+    detail = (f"estimated cost of this update {estimate.cost / TON:.4f} TON ({estimate.contracts} contract(s), "
+              f"{estimate.shards} shard(s): values {estimate.values / TON:.4f} + fees {estimate.fees / TON:.4f})")
+    if short and cfg.ton.network == "localnet":
+        return True, detail + "; localnet: the faucet tops the wallets up", figures
+    if short:
+        return False, detail + "; short: " + ", ".join(
+            f"{kind} {wallets[kind].to_str(is_test_only=cfg.ton.network != 'mainnet')} needs {s / TON:.4f} TON more"
+            for kind, s in short.items()), figures
+    return True, detail + "; the deployer wallets cover it", figures
+
+
+def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
+    """Every Secrets Manager secret the stack's pods read (components/service_catalog) exists and is fresh."""
+    from components.service_catalog import secret_id, secret_names
+
+    if cfg.services.secret_store != "aws":  # config allows this on localnet only
+        return True, f"secret store is {cfg.services.secret_store!r} on {cfg.ton.network}: no Secrets Manager to check"
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = boto3.client("secretsmanager", region_name=cfg.services.aws_region)
+    limit = timedelta(days=cfg.ops.secret_rotation_days)
+    problems, ages = [], []
+    for name in secret_names(cfg.services.redis_in_cluster):
+        secret = secret_id(cfg.stack, name)
+        try:
+            described = client.describe_secret(SecretId=secret)
+        except ClientError as error:
+            problems.append(f"{secret}: {error.response.get('Error', {}).get('Code', 'error')}")
+            continue
+        age = now - (described.get("LastRotatedDate") or described.get("CreatedDate"))
+        ages.append(age)
+        if age > limit:
+            problems.append(f"{secret}: last rotated {age.days} days ago (limit {limit.days})")
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"{len(ages)} secret(s) exist, the oldest rotated {max(ages).days} days ago (limit {limit.days})"
+
+
+def backup_recent(cfg: StackConfig, now: datetime, work_dir: Path) -> tuple[bool, str]:
+    from database.backup import BackupManifest
+    from ops.backups import backup_store, newest_backup
+
+    if cfg.database.backup_store is None:
+        return cfg.ton.network == "localnet", "no tonsurance:backupStore configured"
+    store = backup_store(cfg, work_dir)
+    newest = newest_backup(store)
+    if newest is None:
+        return False, f"no verified backup in {cfg.database.backup_store}"
+    manifest = BackupManifest.from_json(store.manifest(newest))
+    age = now - datetime.fromisoformat(manifest.created_at.replace("Z", "+00:00"))
+    limit = timedelta(hours=cfg.ops.max_backup_age_hours)
+    hours = age.total_seconds() / 3600
+    return age <= limit, f"newest verified backup {newest} is {hours:.1f} h old (limit {limit.total_seconds() / 3600:.0f} h)"
+
+
+def git_clean(cfg: StackConfig, work_dir: Path) -> tuple[bool, str]:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(work_dir), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    dirty = git("status", "--porcelain")
+    problems = []
+    if branch != cfg.ops.release_branch:
+        problems.append(f"on branch {branch}, not the release branch {cfg.ops.release_branch}")
+    if dirty:
+        problems.append(f"{len(dirty.splitlines())} uncommitted change(s)")
+    return not problems, "; ".join(problems) or f"clean, on {branch} at {git('rev-parse', '--short', 'HEAD')}"
+
+
+def preflight(cfg: StackConfig, work_dir: Path = ROOT, now: datetime | None = None) -> list[Check]:
+    now = now or datetime.now(timezone.utc)
+    with connect(contracts_args(cfg, work_dir).chain) as client:
+        return [
+            run_check("admin multisig", lambda: multisig_admin(cfg, client)),
+            run_check("deployer balance", lambda: deployer_balance(cfg, client, work_dir)),
+            run_check("secrets", lambda: secrets_fresh(cfg, now)),
+            run_check("backup", lambda: backup_recent(cfg, now, work_dir)),
+            run_check("git", lambda: git_clean(cfg, work_dir)),
+        ]
+
+
+# ---- the command -----------------------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON (for CI)")
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = open_stack(args.stack)
+    return report(f"preflight of stack {args.stack}", preflight(stack_config(stack)), args.json)
