@@ -1,0 +1,137 @@
+"""Post-deployment verification (the guide's "Post-Deployment Verification") against the chain.
+
+    python -m ops verify --stack mainnet [--json]
+
+- contracts: each contract's getters against the stack outputs: one admin (the configured multisig),
+  the vault's oracle and six tranches with the token addresses it derives, the router's shard count and
+  every shard address it derives; every contract and shard active
+- oracle freshness: the oracle's last price update is under 300 s old (chain time)
+- api: GET <tonsurance:apiUrl>/health and a premium quote answer, when the URL is configured
+- test policy (localnet): a policy created through the router is found in the shard it routes to
+Exit code 0 only when every check passes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pytoniq_core import Address
+
+from chain.client import connect
+from config import StackConfig
+from contracts.base import TON, CoverageType
+from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault
+from contracts.policy_router import MIN_PREMIUM, ROUTING_FEE, PolicyRouter
+from contracts.policy_shard import PolicyShard
+from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
+from ops.checks import Check, contracts_args, report, run_check, stack_config
+from ops.stack import ROOT, open_stack, plain_outputs
+
+TEST_POLICY_HOLDER = Address("0:" + "7e" * 32)  # localnet only: the faucet-backed sender of the test policy
+QUOTE_PATH = "/premium/swing-quote?coverage_type=1&chain_id=0&stablecoin_id=0&coverage_amount=10000000000&duration_days=30"
+
+
+def _same(a: Address | None, b: str) -> bool:
+    return a is not None and a == Address(b)
+
+
+def contracts_match(outputs: dict[str, Any], client) -> tuple[bool, str]:
+    run = client.run_get_method
+    problems = []
+    oracle = PricingOracle(Address(outputs["pricing_oracle_address"]))
+    vault = MultiTrancheVault(Address(outputs["multi_tranche_vault_address"]))
+    router = PolicyRouter(Address(outputs["policy_router_address"]))
+    shards = outputs["policy_shard_addresses"]
+    for name, address in [("oracle", oracle.address), ("vault", vault.address), ("router", router.address),
+                          *[(f"shard {i}", Address(s)) for i, s in enumerate(shards)],
+                          *[(f"token {t}", Address(a)) for t, a in outputs["sure_token_addresses"].items()]]:
+        status = client.account(address).status
+        if status != "active":
+            problems.append(f"{name} {address.to_str(is_user_friendly=False)} is {status}")
+    if problems:
+        return False, "; ".join(problems[:5])
+    admin = outputs["admin_address"]
+    for name, wrapper in (("oracle", oracle), ("vault", vault), ("router", router)):
+        if not _same(wrapper.get_admin(run), admin):
+            problems.append(f"{name} admin is {wrapper.get_admin(run)}, the stack says {admin}")
+    if vault.get_oracle(run) != oracle.address:
+        problems.append("the vault's oracle is not the stack's oracle")
+    if vault.get_tranche_count(run) != len(TRANCHES):
+        problems.append(f"the vault has {vault.get_tranche_count(run)} tranches, expected {len(TRANCHES)}")
+    for tranche in TRANCHES:
+        name = tranche.symbol.removeprefix("SURE-")
+        if not _same(vault.get_tranche_token_address(run, tranche.id), outputs["sure_token_addresses"][name]):
+            problems.append(f"the vault derives another {tranche.symbol} token address than the stack's")
+    count = router.get_shard_count(run)
+    if count != outputs["shard_count"] or count != len(shards):
+        problems.append(f"the router has {count} shards; the stack says {outputs['shard_count']} "
+                        f"with {len(shards)} addresses")
+    wrong = [i for i, s in enumerate(shards) if not _same(router.get_shard_address(run, i), s)]
+    if wrong:
+        problems.append(f"the router derives other addresses for shard(s) {wrong[:10]}")
+    return not problems, "; ".join(problems) or (
+        f"oracle, vault, {len(TRANCHES)} tokens, router and {len(shards)} shards active; one admin {admin}; "
+        "derived token and shard addresses match")
+
+
+def oracle_fresh(outputs: dict[str, Any], client) -> tuple[bool, str]:
+    oracle = PricingOracle(Address(outputs["pricing_oracle_address"]))
+    last = oracle.get_last_update(client.run_get_method)
+    if last == 0:
+        return False, "the oracle has never received a price update"
+    age = client.now() - last
+    return age < MAX_STALENESS, f"last price update {age} s ago (limit {MAX_STALENESS} s)"
+
+
+def api_healthy(api_url: str | None) -> tuple[bool, str]:
+    if api_url is None:
+        return True, "no tonsurance:apiUrl configured: skipped"
+    base = api_url.rstrip("/")
+    with urllib.request.urlopen(f"{base}/health", timeout=10) as answer:
+        if answer.status != 200:
+            return False, f"{base}/health answered {answer.status}"
+    with urllib.request.urlopen(base + QUOTE_PATH, timeout=10) as answer:
+        quote = json.loads(answer.read())
+    if not isinstance(quote, dict) or not isinstance(quote.get("total_premium"), int) or quote["total_premium"] <= 0:
+        return False, f"the premium quote has no positive total_premium: {quote!r}"[:200]
+    return True, f"/health 200; premium quote total {quote['total_premium']} nanotons"
+
+
+def policy_round_trip(cfg: StackConfig, outputs: dict[str, Any], client) -> tuple[bool, str]:
+    if cfg.ton.network != "localnet":
+        return True, f"skipped on {cfg.ton.network}: a test policy there costs real TON (send one from a wallet)"
+    run = client.run_get_method
+    router = PolicyRouter(Address(outputs["policy_router_address"]))
+    policy_id = router.get_next_policy_id(run)
+    client.send_internal(sender=TEST_POLICY_HOLDER, to=router.address, value=ROUTING_FEE + MIN_PREMIUM,
+                         body=router.build_create_policy_body(CoverageType.SMART_CONTRACT, TON, 1))
+    shard_id = router.get_shard_for_policy(run, policy_id)
+    shard = PolicyShard(Address(outputs["policy_shard_addresses"][shard_id]))
+    stored = shard.get_policy(run, policy_id) if client.account(shard.address).status == "active" else None
+    if stored is None or stored.holder != TEST_POLICY_HOLDER:
+        return False, f"test policy {policy_id} was not found in shard {shard_id}"
+    return True, f"test policy {policy_id} created through the router and found in shard {shard_id}"
+
+
+def verify(cfg: StackConfig, outputs: dict[str, Any], work_dir: Path = ROOT) -> list[Check]:
+    with connect(contracts_args(cfg, work_dir).chain) as client:
+        return [
+            run_check("contracts", lambda: contracts_match(outputs, client)),
+            run_check("oracle freshness", lambda: oracle_fresh(outputs, client)),
+            run_check("api", lambda: api_healthy(cfg.ops.api_url)),
+            run_check("test policy", lambda: policy_round_trip(cfg, outputs, client)),
+        ]
+
+
+# ---- the command -----------------------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON (for CI)")
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = open_stack(args.stack)
+    return report(f"verify of stack {args.stack}", verify(stack_config(stack), plain_outputs(stack)), args.json)
