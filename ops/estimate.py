@@ -48,11 +48,14 @@ class UpdateEstimate:
 def estimate_update(args: TonsuranceContractsArgs, wait_seconds: float = 30.0) -> UpdateEstimate:
     with tempfile.TemporaryDirectory(prefix="tonsurance-estimate-") as tmp:
         private = ChainSettings("localnet", localnet_path=str(Path(tmp) / "chain.json"), poll_interval_seconds=0.02)
+        journal = Path(tmp) / "journal.json"
         if args.network == "localnet" and Path(args.localnet_path).exists():
             shutil.copy(args.localnet_path, private.localnet_path)
+            if Path(args.journal_path).exists():  # the copied wallets' open messages, as the real run sees them
+                shutil.copy(args.journal_path, journal)
         plan = plan_contracts(dataclasses.replace(
             args, network="localnet", localnet_path=private.localnet_path, liteserver_config_path=None,
-            journal_path=str(Path(tmp) / "journal.json"), wait_seconds=wait_seconds))
+            journal_path=str(journal), wait_seconds=wait_seconds))
         if args.network != "localnet":
             _install_active(args.chain, private, plan)
         wallets = deployer_wallet_addresses(str(args.deployer_mnemonic))
