@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # command -> module of this package with add_arguments(parser) and run(args) -> exit code
-COMMANDS = {"preflight": "ops.preflight", "verify": "ops.verify", "record": "ops.records"}
+COMMANDS = {"preflight": "ops.preflight", "verify": "ops.verify", "record": "ops.records", "rollback": "ops.rollback"}
 
 
 def main(argv: list[str] | None = None) -> int:
