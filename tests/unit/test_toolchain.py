@@ -80,3 +80,38 @@ def test_warm_bootstrap_rebuilds_nothing():
     assert [b.stat().st_mtime_ns for b in binaries] == before
     assert "building" not in out.stderr and "installing" not in out.stderr, out.stderr
     assert "ready in" in out.stderr
+
+
+def run_plugin(language_host, plugin_dir: Path, options: dict, args=("127.0.0.1:1",)) -> dict:
+    info = language_pb2.ProgramInfo(root_directory=str(plugin_dir), program_directory=str(plugin_dir),
+                                    entry_point=".", options=program_info(options).options)
+    found = {"stdout": b"", "stderr": b"", "exitcode": None}
+    for message in language_host.RunPlugin(language_pb2.RunPluginRequest(
+            pwd=str(plugin_dir), args=list(args), env=["PLUGIN_GREETING=hello"], info=info, kind="analyzer")):
+        kind = message.WhichOneof("output")
+        found[kind] = found[kind] + getattr(message, kind) if kind != "exitcode" else message.exitcode
+    return found
+
+
+def test_language_host_runs_a_python_plugin_folder(language_host, tmp_path):
+    """RunPlugin (what the engine uses to start the policy pack): `python -u DIR` in the virtualenv of the
+    plugin's options, with the engine's arguments and environment; output streamed, then the exit code."""
+    (tmp_path / "__main__.py").write_text(
+        "import os, sys\n"
+        "print('4242')\n"
+        "print(sys.executable, sys.argv[1:], os.environ['PLUGIN_GREETING'], os.environ['VIRTUAL_ENV'])\n"
+        "print('to stderr', file=sys.stderr)\n"
+        "sys.exit(3)\n")
+    found = run_plugin(language_host, tmp_path, {"virtualenv": str(ROOT / ".venv")})
+    lines = found["stdout"].decode().splitlines()
+    assert lines[0] == "4242"
+    assert lines[1] == f"{ROOT / '.venv' / 'bin' / 'python'} ['127.0.0.1:1'] hello {ROOT / '.venv'}"
+    assert found["stderr"].decode() == "to stderr\n"
+    assert found["exitcode"] == 3
+
+
+def test_language_host_refuses_a_plugin_without_its_virtualenv(language_host, tmp_path):
+    (tmp_path / "__main__.py").write_text("print(1)\n")
+    with pytest.raises(grpc.RpcError) as info:
+        run_plugin(language_host, tmp_path, {"virtualenv": "no-such-venv"})
+    assert "has no bin/python: run scripts/bootstrap" in info.value.details()
