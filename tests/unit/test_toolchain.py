@@ -74,7 +74,8 @@ def test_language_host_refuses_to_run_without_the_virtualenv(language_host, opti
 
 def test_warm_bootstrap_rebuilds_nothing():
     binaries = [TOOLS / "bin" / "pulumi", TOOLS / "bin" / "pulumi-language-python",
-                TOOLS / "plugins" / "pulumi-resource-kubernetes", TOOLS / "bin" / "promtool"]
+                TOOLS / "plugins" / "pulumi-resource-kubernetes", TOOLS / "bin" / "promtool",
+                TOOLS / "bin" / "actionlint"]
     before = [b.stat().st_mtime_ns for b in binaries]
     out = subprocess.run([ROOT / "scripts" / "bootstrap"], capture_output=True, text=True, check=True)
     assert [b.stat().st_mtime_ns for b in binaries] == before
