@@ -50,7 +50,7 @@ def build_record(stack_name: str, outputs: dict[str, Any], config: dict[str, Any
                       for key in CONTRACT_OUTPUTS},
         "code_hashes": outputs.get("contract_code_hashes") or {},
         "admin_address": outputs.get("admin_address"),
-        "images": outputs.get("images") or config.get("images") or {},
+        "images": config.get("images") or {},  # tonsurance:images, what `ops rollback` sets back
         "database": {"schema_version": outputs.get("database_schema_version"),
                      "migrations": outputs.get("database_migrations") or [],
                      "backup_id": outputs.get("database_backup_id")},

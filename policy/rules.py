@@ -2,7 +2,7 @@
 
 Each rule takes every resource of the stack (a `Resource`: type, name, URN, input properties, protect)
 and returns its violations as (URN, message). Where config.py has the same rule, the rule calls it
-(`config.image_problem`, `config.deployer_address_conflicts`): there is one copy of each rule.
+(`config.check_image`, `config.deployer_address_conflicts`): there is one copy of each rule.
 Rules that differ by network read the network from the TON resources' chain settings.
 """
 from __future__ import annotations
@@ -154,15 +154,18 @@ def containers(r: Resource) -> list[Mapping[str, Any]]:
 
 
 def images_pinned(resources: list[Resource]) -> Iterator[Violation]:
-    from config import image_problem
+    from config import ConfigError, check_image
 
     for r in resources:
         if r.type not in WORKLOADS:
             continue
         for c in containers(r):
             image = _known(c, "image")
-            problem = None if image is UNKNOWN else image_problem(image, allow_latest=False)
-            if problem:
+            try:
+                if image is not UNKNOWN:
+                    check_image("image", image, "mainnet")  # the strictest network: a tag or digest, never latest
+            except ConfigError as error:
+                problem = str(error).split(": ", 1)[1].replace(" on mainnet", "")
                 yield r.urn, f"{r.name}: container {_known(c, 'name')!r} image {problem}"
 
 

@@ -35,11 +35,6 @@ def test_record_content(tmp_path):
     assert record["outputs"]["dsn"] == "[secret]"
 
 
-def test_images_output_wins_over_config():
-    record = build_record("local", {**OUTPUTS, "images": {"backend": "b:2"}}, CONFIG, now=WHEN)
-    assert record["images"] == {"backend": "b:2"}
-
-
 def test_git_state_of_this_checkout():
     record = build_record("local", OUTPUTS, CONFIG, now=WHEN)
     assert len(record["git"]["commit"] or "") == 40 and isinstance(record["git"]["dirty"], bool)
