@@ -98,4 +98,4 @@ def _install_active(real: ChainSettings, private: ChainSettings, plan: Contracts
 def _shard_data(batch, shard_id: int):
     from contracts.policy_router import shard_deployment
 
-    return shard_deployment(Address(batch.router), shard_id, batch.shard_count).state_init.data
+    return shard_deployment(Address(batch.vault), shard_id, batch.shard_count).state_init.data

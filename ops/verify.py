@@ -3,11 +3,12 @@
     python -m ops verify --stack mainnet [--json]
 
 - contracts: each contract's getters against the stack outputs: one admin (the configured multisig),
-  the vault's oracle and six tranches with the token addresses it derives, the router's shard count and
-  every shard address it derives; every contract and shard active
+  the vault's oracle and six tranches with the token addresses it derives, the router's vault, oracle and
+  shard count, and every shard address the vault and the router derive; every contract and shard active
 - oracle freshness: the oracle's last price update is under 300 s old (chain time)
 - api: GET <tonsurance:apiUrl>/health and a premium quote answer, when the URL is configured
-- test policy (localnet): a policy created through the router is found in the shard it routes to
+- test policy (localnet): a policy bought through the router at the oracle's price is found in the shard it
+  routes to (a faucet-backed test LP deposits first when the vault lacks capacity)
 Exit code 0 only when every check passes.
 """
 from __future__ import annotations
@@ -22,15 +23,17 @@ from pytoniq_core import Address
 
 from chain.client import connect
 from config import StackConfig
-from contracts.base import TON, CoverageType
+from contracts.base import CoverageType, premium_due
 from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault
-from contracts.policy_router import MIN_PREMIUM, ROUTING_FEE, PolicyRouter
+from contracts.policy_router import MIN_COVERAGE, PolicyRouter
 from contracts.policy_shard import PolicyShard
 from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
 from ops.checks import Check, contracts_args, report, run_check, stack_config
 from ops.stack import ROOT, open_stack, plain_outputs
 
-TEST_POLICY_HOLDER = Address("0:" + "7e" * 32)  # localnet only: the faucet-backed sender of the test policy
+TEST_POLICY_HOLDER = Address("0:" + "7e" * 32)  # localnet only: the faucet-backed buyer of the test policy
+TEST_LP = Address("0:" + "7f" * 32)             # localnet only: deposits when the vault lacks capacity
+TEST_LP_TRANCHE = TRANCHES[-1].id                # EQT: no lock
 QUOTE_PATH = "/premium/swing-quote?coverage_type=1&chain_id=0&stablecoin_id=0&coverage_amount=10000000000&duration_days=30"
 
 
@@ -59,19 +62,23 @@ def contracts_match(outputs: dict[str, Any], client) -> tuple[bool, str]:
             problems.append(f"{name} admin is {wrapper.get_admin(run)}, the stack says {admin}")
     if vault.get_oracle(run) != oracle.address:
         problems.append("the vault's oracle is not the stack's oracle")
+    if router.get_vault(run) != vault.address or router.get_oracle(run) != oracle.address:
+        problems.append("the router's vault or oracle is not the stack's")
     if vault.get_tranche_count(run) != len(TRANCHES):
         problems.append(f"the vault has {vault.get_tranche_count(run)} tranches, expected {len(TRANCHES)}")
     for tranche in TRANCHES:
         name = tranche.symbol.removeprefix("SURE-")
         if not _same(vault.get_tranche_token_address(run, tranche.id), outputs["sure_token_addresses"][name]):
             problems.append(f"the vault derives another {tranche.symbol} token address than the stack's")
-    count = router.get_shard_count(run)
-    if count != outputs["shard_count"] or count != len(shards):
-        problems.append(f"the router has {count} shards; the stack says {outputs['shard_count']} "
-                        f"with {len(shards)} addresses")
-    wrong = [i for i, s in enumerate(shards) if not _same(router.get_shard_address(run, i), s)]
-    if wrong:
-        problems.append(f"the router derives other addresses for shard(s) {wrong[:10]}")
+    counts = {"router": router.get_shard_count(run), "vault": vault.get_params(run)[2]}
+    for name, count in counts.items():
+        if count != outputs["shard_count"] or count != len(shards):
+            problems.append(f"the {name} has {count} shards; the stack says {outputs['shard_count']} "
+                            f"with {len(shards)} addresses")
+    for name, wrapper in (("vault", vault), ("router", router)):
+        wrong = [i for i, s in enumerate(shards) if not _same(wrapper.get_shard_address(run, i), s)]
+        if wrong:
+            problems.append(f"the {name} derives other addresses for shard(s) {wrong[:10]}")
     return not problems, "; ".join(problems) or (
         f"oracle, vault, {len(TRANCHES)} tokens, router and {len(shards)} shards active; one admin {admin}; "
         "derived token and shard addresses match")
@@ -102,18 +109,33 @@ def api_healthy(api_url: str | None) -> tuple[bool, str]:
 
 def policy_round_trip(cfg: StackConfig, outputs: dict[str, Any], client) -> tuple[bool, str]:
     if cfg.ton.network != "localnet":
-        return True, f"skipped on {cfg.ton.network}: a test policy there costs real TON (send one from a wallet)"
+        return True, f"skipped on {cfg.ton.network}: a test policy there costs real TON (buy one from a wallet)"
     run = client.run_get_method
+    oracle = PricingOracle(Address(outputs["pricing_oracle_address"]))
+    vault = MultiTrancheVault(Address(outputs["multi_tranche_vault_address"]))
     router = PolicyRouter(Address(outputs["policy_router_address"]))
-    policy_id = router.get_next_policy_id(run)
-    client.send_internal(sender=TEST_POLICY_HOLDER, to=router.address, value=ROUTING_FEE + MIN_PREMIUM,
-                         body=router.build_create_policy_body(CoverageType.SMART_CONTRACT, TON, 1))
+    now = client.now()
+    prices = {t: oracle.get_price(run, t) for t in CoverageType}
+    fresh = [t for t, p in prices.items() if p.price > 0 and now - p.updated_at < oracle.get_max_staleness(run)]
+    if not fresh:
+        return False, "no coverage type has a fresh oracle price to buy a test policy at"
+    coverage_type, coverage, days = fresh[0], MIN_COVERAGE, 1
+    fees = vault.get_fees(run)
+    cap_bps = vault.get_params(run)[0]
+    capacity = vault.get_total_capital(run) * cap_bps // 10_000 - vault.get_total_coverage_sold(run)
+    if capacity < coverage:
+        client.send_internal(sender=TEST_LP, to=vault.address, value=2 * coverage + fees.deposit,
+                             body=MultiTrancheVault.build_deposit_body(TEST_LP_TRANCHE))
+    policy_id = vault.get_book(run).next_policy_id
+    premium = premium_due(coverage, prices[coverage_type].price, days)
+    client.send_internal(sender=TEST_POLICY_HOLDER, to=router.address, value=premium + router.get_policy_fee(run),
+                         body=router.build_create_policy_body(coverage_type, coverage, days, premium))
     shard_id = router.get_shard_for_policy(run, policy_id)
     shard = PolicyShard(Address(outputs["policy_shard_addresses"][shard_id]))
     stored = shard.get_policy(run, policy_id) if client.account(shard.address).status == "active" else None
     if stored is None or stored.holder != TEST_POLICY_HOLDER:
         return False, f"test policy {policy_id} was not found in shard {shard_id}"
-    return True, f"test policy {policy_id} created through the router and found in shard {shard_id}"
+    return True, f"test policy {policy_id} bought through the router and found in shard {shard_id}"
 
 
 def verify(cfg: StackConfig, outputs: dict[str, Any], work_dir: Path = ROOT) -> list[Check]:

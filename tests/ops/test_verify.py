@@ -59,7 +59,7 @@ def chain(deployed, tmp_path):
 def keeper_updates_price(cfg, outputs, client) -> None:
     oracle = Address(outputs["pricing_oracle_address"])
     client.send_internal(sender=Address(cfg.ton.keeper_addresses[0]), to=oracle, value=TON // 10,
-                         body=PricingOracle.build_update_price_body(CoverageType.DEPEG, 150))
+                         body=PricingOracle.build_update_price_body(CoverageType.DEPEG, 150, 1))
 
 
 def checks_by_name(cfg, outputs, client, api_url=None):
