@@ -32,7 +32,7 @@ def measure(shards: int, chain: Path) -> tuple[float, object]:
         localnet_path=str(chain))
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        estimate = estimate_update(args)
+        estimate = estimate_update(args, MNEMONIC)
     return time.perf_counter() - start, estimate
 
 

@@ -10,7 +10,7 @@ from typing import Callable
 
 from pulumi import automation as auto
 
-from config import NAMESPACE, StackConfig, parse_stack_config
+from config import NAMESPACE, SecretReference, StackConfig, parse_stack_config
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,11 @@ def contracts_args(cfg: StackConfig, work_dir: Path):
 
     with contextlib.chdir(work_dir):  # relative paths of the config resolve against the project
         return TonsuranceContractsArgs.from_stack_config(cfg)
+
+
+def deployer_words(cfg: StackConfig) -> str:
+    """The deployer mnemonic: from config, or read from Secrets Manager (mainnet) the way the providers read it."""
+    from dynamic_providers.deployer_mnemonic import mnemonic_inputs, resolve_deployer_mnemonic
+
+    source = cfg.ton.deployer_mnemonic
+    return resolve_deployer_mnemonic(mnemonic_inputs(source if isinstance(source, SecretReference) else source.value))

@@ -45,7 +45,8 @@ class UpdateEstimate:
         return self.cost - self.values
 
 
-def estimate_update(args: TonsuranceContractsArgs, wait_seconds: float = 30.0) -> UpdateEstimate:
+def estimate_update(args: TonsuranceContractsArgs, mnemonic: str, wait_seconds: float = 30.0) -> UpdateEstimate:
+    """`mnemonic`: the deployer's words (the private wallets are theirs; args may hold only a reference)."""
     with tempfile.TemporaryDirectory(prefix="tonsurance-estimate-") as tmp:
         private = ChainSettings("localnet", localnet_path=str(Path(tmp) / "chain.json"), poll_interval_seconds=0.02)
         journal = Path(tmp) / "journal.json"
@@ -55,10 +56,10 @@ def estimate_update(args: TonsuranceContractsArgs, wait_seconds: float = 30.0) -
                 shutil.copy(args.journal_path, journal)
         plan = plan_contracts(dataclasses.replace(
             args, network="localnet", localnet_path=private.localnet_path, liteserver_config_path=None,
-            journal_path=str(journal), wait_seconds=wait_seconds))
+            journal_path=str(journal), wait_seconds=wait_seconds, deployer_mnemonic=mnemonic))
         if args.network != "localnet":
             _install_active(args.chain, private, plan)
-        wallets = deployer_wallet_addresses(str(args.deployer_mnemonic))
+        wallets = deployer_wallet_addresses(mnemonic)
         with connect(private) as client:
             before = {kind: client.account(a).balance for kind, a in wallets.items()}
             funded = {kind: 0 for kind in wallets}

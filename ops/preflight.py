@@ -4,6 +4,8 @@
 
 - admin multisig: the admin is an active multisig v2 on chain (official code hash off localnet) with
   threshold 3 of 5 signers (`get_multisig_data`); a plain wallet fails
+- deployer roles: admin, treasury and claims processor are none of the deployer mnemonic's wallets (read from
+  Secrets Manager on mainnet, as the providers read it)
 - deployer balance: both deployer wallets cover the estimated cost of this update, measured by executing
   every still-needed contract and shard deploy on a private TVM (ops/estimate.py)
 - secrets: every Secrets Manager secret the pods read (components/service_catalog) exists and was rotated
@@ -25,10 +27,10 @@ from pytoniq_core import Address
 
 from chain.client import connect
 from chain.wallets import deployer_wallet_addresses
-from config import StackConfig
+from config import StackConfig, role_conflicts
 from contracts.base import TON
 from contracts.multisig import MULTISIG_V2_CODE_HASH, Multisig
-from ops.checks import Check, contracts_args, report, run_check, stack_config
+from ops.checks import Check, contracts_args, deployer_words, report, run_check, stack_config
 from ops.stack import ROOT, open_stack
 
 REQUIRED_THRESHOLD, REQUIRED_SIGNERS = 3, 5
@@ -55,9 +57,10 @@ def multisig_admin(cfg: StackConfig, client) -> tuple[bool, str]:
 def deployer_balance(cfg: StackConfig, client, work_dir: Path) -> tuple[bool, str, dict]:
     from ops.estimate import estimate_update
 
+    words = deployer_words(cfg)
     with contextlib.redirect_stdout(sys.stderr):  # the providers' progress lines stay out of --json
-        estimate = estimate_update(contracts_args(cfg, work_dir))
-    wallets = deployer_wallet_addresses(cfg.ton.deployer_mnemonic.value)
+        estimate = estimate_update(contracts_args(cfg, work_dir), words)
+    wallets = deployer_wallet_addresses(words)
     balances = {kind: client.account(address).balance for kind, address in wallets.items()}
     short = {kind: need - balances[kind] for kind, need in estimate.by_wallet.items() if need > balances[kind]}
     figures = {"estimated_cost_nanotons": estimate.cost, "estimated_fees_nanotons": estimate.fees,
@@ -72,6 +75,15 @@ def deployer_balance(cfg: StackConfig, client, work_dir: Path) -> tuple[bool, st
             f"{kind} {wallets[kind].to_str(is_test_only=cfg.ton.network != 'mainnet')} needs {s / TON:.4f} TON more"
             for kind, s in short.items()), figures
     return True, detail + "; the deployer wallets cover it", figures
+
+
+def deployer_roles(cfg: StackConfig) -> tuple[bool, str]:
+    """Admin, treasury and claims processor are none of the deployer's wallets (config.role_conflicts); on
+    mainnet only here and in the policy pack, which read the words from Secrets Manager."""
+    conflicts = role_conflicts(cfg.ton, deployer_words(cfg))
+    if conflicts:
+        return False, "; ".join(f"tonsurance:{key} is the deployer mnemonic's {kind} address" for key, kind in conflicts)
+    return True, "admin, treasury and claims processor are none of the deployer's wallets"
 
 
 def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
@@ -139,6 +151,7 @@ def preflight(cfg: StackConfig, work_dir: Path = ROOT, now: datetime | None = No
     with connect(contracts_args(cfg, work_dir).chain) as client:
         return [
             run_check("admin multisig", lambda: multisig_admin(cfg, client)),
+            run_check("deployer roles", lambda: deployer_roles(cfg)),
             run_check("deployer balance", lambda: deployer_balance(cfg, client, work_dir)),
             run_check("secrets", lambda: secrets_fresh(cfg, now)),
             run_check("backup", lambda: backup_recent(cfg, now, work_dir)),

@@ -101,8 +101,8 @@ def contract_admins(resources: list[Resource]) -> Iterator[Violation]:
         if admin is None:
             continue
         admins[r.urn] = admin
-        mnemonic = r.get("deployer_mnemonic")
-        if not isinstance(mnemonic, str):
+        mnemonic = deployer_words(r)
+        if mnemonic is None:
             continue
         for _name, kind in deployer_address_conflicts({"admin": admin}, mnemonic):
             yield r.urn, (f"{r.get('kind')} {r.name}: its admin {admin} is the deployer's {kind} address; the admin "
@@ -110,6 +110,20 @@ def contract_admins(resources: list[Resource]) -> Iterator[Violation]:
     if len(set(admins.values())) > 1:
         for urn, admin in admins.items():
             yield urn, f"contracts disagree on their admin ({', '.join(sorted(set(admins.values())))}): this one has {admin}"
+
+
+def deployer_words(r: Resource) -> str | None:
+    """The deployer mnemonic of a TON resource: its secret input, or read from Secrets Manager by its reference
+    the way the provider reads it (mainnet; the analyzer runs with the operator's AWS identity)."""
+    from dynamic_providers.deployer_mnemonic import resolve_deployer_mnemonic
+
+    words, ref = r.get("deployer_mnemonic"), r.get("deployer_mnemonic_ref")
+    if isinstance(words, str):
+        return words
+    if isinstance(ref, Mapping) and ref.get("secret_id") and ref.get("region"):
+        return resolve_deployer_mnemonic({"deployer_mnemonic_ref": {"secret_id": ref["secret_id"],
+                                                                    "region": ref["region"]}})
+    return None
 
 
 def deployed_admin(r: Resource) -> str | None:

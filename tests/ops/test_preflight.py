@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -82,6 +83,8 @@ def secretsmanager(monkeypatch):
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "eu-central-1", "AWS_ENDPOINT_URL": f"http://{host}:{port}"}.items():
         monkeypatch.setenv(key, value)
+    # moto keeps its state per process, not per server: start each test empty.
+    urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
     import boto3
     yield boto3.client("secretsmanager", region_name="eu-central-1")
     server.stop()
@@ -164,3 +167,17 @@ def test_a_failing_check_is_reported_by_name_and_the_report_fails(capsys):
     assert printed["passed"] is False and [c["name"] for c in printed["checks"]] == ["admin multisig", "git"]
     assert report("t", checks[1:], as_json=False) == 0
     assert "PASS  git  clean" in capsys.readouterr().out
+
+
+def test_deployer_roles_read_the_words_from_secrets_manager_on_mainnet(secretsmanager):
+    secretsmanager.create_secret(Name="tonsurance/mainnet/deployer-mnemonic", SecretString=MNEMONIC)
+    highload = deployer_wallet_addresses(MNEMONIC)["highload_wallet_v3"].to_str(is_test_only=False)
+    assert preflight.deployer_roles(parse(raw_config("mainnet")))[0] is True
+    passed, detail = preflight.deployer_roles(parse(raw_config("mainnet", treasuryAddress=highload)))
+    assert not passed and detail == "tonsurance:treasuryAddress is the deployer mnemonic's highload_wallet_v3 address"
+    assert MNEMONIC.split()[0] not in detail.split()
+
+
+def test_deployer_roles_without_the_secret_fail_by_name(secretsmanager):
+    check = run_check("deployer roles", lambda: preflight.deployer_roles(parse(raw_config("mainnet"))))
+    assert not check.ok and "tonsurance/mainnet/deployer-mnemonic" in check.detail

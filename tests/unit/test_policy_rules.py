@@ -203,3 +203,28 @@ def test_every_rule_has_a_unique_name_and_the_table_is_what_the_pack_loads():
     assert len(set(names)) == len(names) == 8
     ok = copy.deepcopy(ton_resources("mainnet", protect=True))
     assert [v for r in rules.RULES for v in r.check(ok)] == []
+
+
+def test_admin_rule_reads_a_referenced_mnemonic_from_secrets_manager(monkeypatch):
+    """Mainnet resources carry only a Secrets Manager reference; the rule reads the words as the provider does."""
+    from moto.server import ThreadedMotoServer
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_ENDPOINT_URL": f"http://{host}:{port}"}.items():
+            monkeypatch.setenv(key, value)
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
+        import boto3
+        boto3.client("secretsmanager", region_name="eu-central-1").create_secret(Name="deployer", SecretString=MNEMONIC)
+        deployer = deployer_wallet_addresses(MNEMONIC)["wallet_v4r2"].to_str(is_user_friendly=False)
+        referenced = [Resource(r.type, r.name, r.urn, {**r.props, "deployer_mnemonic": None,
+                                                      "deployer_mnemonic_ref": {"secret_id": "deployer",
+                                                                                "region": "eu-central-1"}})
+                      for r in ton_resources(admin=deployer)]
+        assert sorted(urn for urn, _ in check(rules.contract_admins, referenced)) == ["urn:oracle", "urn:router",
+                                                                                      "urn:vault"]
+    finally:
+        server.stop()
