@@ -13,7 +13,7 @@ from pytoniq_core import Address, Cell, HashMap
 
 from contracts.base import ContractWrapper, RunGetMethod
 
-MULTISIG_V2_CODE_HASH = "77cd68912cd5e23ecf749d92282f924da209a7e738a11746b376c7baf1b92e83"
+MULTISIG_V2_CODE_HASH = "77cd68912cd5e23ecf749d92282f924da209a7e738a11746b376c7baf1b92e83"  # pragma: allowlist secret (a public code hash)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pulumi_policy.proxy import UnknownValueError
 CONTRACT = "pulumi-python:dynamic/ton:Contract"
 SHARD_BATCH = "pulumi-python:dynamic/ton:ShardBatch"
 MIGRATIONS = "pulumi-python:dynamic/database:SqlMigrations"
-K8S_SECRET = "kubernetes:core/v1:Secret"
+K8S_SECRET = "kubernetes:core/v1:Secret"  # pragma: allowlist secret (a type name)
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 # Workload kind -> path from the resource's props to its pod spec.

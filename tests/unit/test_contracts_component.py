@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import json
 from pathlib import Path
 
@@ -193,4 +194,4 @@ def test_args_from_the_stack_config(tmp_path, monkeypatch):
 
     mainnet = TonsuranceContractsArgs.from_stack_config(parse(raw_config("mainnet"), stack="mainnet"))
     assert mainnet.protected and mainnet.shard_count == 256 and mainnet.localnet_path is None
-    assert mainnet.liteserver_config_path == str(tmp_path / "config" / "testnet-global.config.json")
+    assert mainnet.liteserver_config_path == os.path.abspath(raw_config("mainnet")["liteserverConfig"])

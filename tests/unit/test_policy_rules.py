@@ -221,7 +221,7 @@ def test_admin_rule_reads_a_referenced_mnemonic_from_secrets_manager(monkeypatch
         boto3.client("secretsmanager", region_name="eu-central-1").create_secret(Name="deployer", SecretString=MNEMONIC)
         deployer = deployer_wallet_addresses(MNEMONIC)["wallet_v4r2"].to_str(is_user_friendly=False)
         referenced = [Resource(r.type, r.name, r.urn, {**r.props, "deployer_mnemonic": None,
-                                                      "deployer_mnemonic_ref": {"secret_id": "deployer",
+                                                      "deployer_mnemonic_ref": {"secret_id": "deployer",  # pragma: allowlist secret
                                                                                 "region": "eu-central-1"}})
                       for r in ton_resources(admin=deployer)]
         assert sorted(urn for urn, _ in check(rules.contract_admins, referenced)) == ["urn:oracle", "urn:router",
