@@ -143,7 +143,7 @@ class ChainClient(ABC):
 
         None is a proof of absence: the scan reaches back to `after_lt`, or this raises ChainError.
         """
-        limit = 64
+        limit = 4   # most answers are in the newest few transactions: parse more only when needed
         while True:
             txs = self.transactions(destination, limit)
             for tx in txs:

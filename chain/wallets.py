@@ -464,6 +464,8 @@ class JournaledWallet(ABC):
         of funds), ends the chain, and the caller settles with what ran.
         """
         wanted = set(record.get("link_body_hashes", []))
+        if not wanted:   # a wallet v4r2 message: no links
+            return []
         while True:
             recent = self.client.transactions(self.address, 16 + 2 * len(wanted))
             found = {t.in_body_hash: t for t in recent if t.lt > tx.lt and not t.in_external

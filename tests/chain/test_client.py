@@ -50,13 +50,13 @@ def history(count: int, first_prev_lt: int = 0) -> list[TxRecord]:
 def test_finds_a_message_deep_in_the_history_by_widening_the_scan():
     client = HistoryClient(history(300))
     found = client.find_processed(WALLET, "b10000", after_lt=0)
-    assert found.lt == 10000 and client.requested == [64, 256, 1024]
+    assert found.lt == 10000 and client.requested == [4, 16, 64, 256, 1024]
 
 
 def test_absence_is_proven_back_to_the_recorded_lt():
     client = HistoryClient(history(100))
     assert client.find_processed(WALLET, "b-nothing", after_lt=95_000) is None
-    assert client.requested == [64]                      # stopped at the first transaction not newer
+    assert client.requested == [4, 16]                   # stopped at the first transaction not newer
     assert HistoryClient(history(10)).find_processed(WALLET, "b-nothing") is None  # the whole history
 
 
