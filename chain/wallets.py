@@ -564,19 +564,17 @@ class HighloadWalletV3(JournaledWallet):
 
     def _allocate_query_id(self, data: dict, active: bool, previous: dict | None) -> int:
         """A query id for a new message. An expired intent keeps its id (so at most one of its messages can ever
-        be processed); an uninitialised wallet's first message is FIRST_QUERY_ID; otherwise the next id not yet
-        processed, never the reserved emergency id."""
-        slot = data["wallets"].setdefault(raw_address(self.address), {"next_query": 0})
+        be processed); otherwise the next id not yet processed, never the reserved emergency id. A journal that
+        has not signed for this wallet starts at FIRST_QUERY_ID, so every first message of an uninitialised
+        wallet carries it, whichever journal signed it."""
+        slot = data["wallets"].setdefault(raw_address(self.address), {"next_query": FIRST_QUERY_ID})
         if previous is not None and previous["status"] == "expired":
             return previous["query_id"]
-        if not active:
-            slot["next_query"] = max(slot["next_query"], FIRST_QUERY_ID + 1)
-            return FIRST_QUERY_ID
         for _ in range(1024):
             n = slot["next_query"]
             slot["next_query"] = (n + 1) % (QUERY_ID_SPACE - 1)   # the last id is the emergency one
             query_id = ((n // 1023) << 10) | (n % 1023)
-            if not self.processed(query_id):
+            if not active or not self.processed(query_id):
                 return query_id
         raise SendError(f"no free query id found on highload wallet {raw_address(self.address)}")
 

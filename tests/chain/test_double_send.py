@@ -192,3 +192,19 @@ def test_the_query_id_allocator_never_hands_out_the_emergency_id(localnet, tmp_p
     used = [sends[i]["query_id"] for i in ids]
     assert used == [(8191 << 10) | 1020, (8191 << 10) | 1021, 1]   # wraps past the emergency id (and past 0, used)
     assert EMERGENCY_QUERY_ID == (8191 << 10) | 1022 and EMERGENCY_QUERY_ID not in used
+
+
+def test_two_first_messages_from_one_journal_do_not_share_query_id_0(localnet, tmp_path):
+    journal = tmp_path / "journal.json"
+    wallet = wallet_on(localnet, journal)
+    first, second = deploy_transfers(900, 2), deploy_transfers(910, 2)
+    localnet.set_faults(delay_seconds=10)                          # both signed while the wallet is uninitialised
+    for transfers in (first, second):
+        with pytest.raises(MessageTimeout):
+            wallet.send(transfers, wait_seconds=0.2, rebroadcast_seconds=5)
+    sends = json.loads(journal.read_text())["sends"]
+    assert sorted(r["query_id"] for r in sends.values()) == [FIRST_QUERY_ID, FIRST_QUERY_ID + 1]
+    localnet.advance_time(11)
+    localnet.set_faults(delay_seconds=0)
+    assert deploy_missing(wallet, first + second) == 0             # both landed, each carrying the wallet's StateInit
+    assert deploy_counts(localnet, first + second) == [1] * 4 and external_count(localnet, wallet) == 2
