@@ -1,16 +1,20 @@
-"""Deploying the mainnet topology (1 oracle, 1 vault, 6 tokens, 1 router, 256 shards) on localnet, two ways.
+"""Deploying the mainnet topology (1 oracle, 1 vault, 6 tokens, 1 router, 256 shards) on a latency-true
+localnet (external messages included only at block boundaries, every --block-seconds), two ways.
 
-ours:  the plan of components/contracts.py executed through the TonContract and ShardBatch providers
-       (create, in dependency order; the engine's own overhead is not included): nine wallet v4r2
-       messages and one highload v3 message per shard batch, every deploy computed on a private TVM first.
+ours:  `pulumi up` of a throwaway copy of the `local` stack at 256 shards through the real engine
+       (Automation API, the e2e harness): the TonDeployment sends every contract in one highload message,
+       the contract resources adopt them in parallel. Then the no-op preview and up of that stack.
 guide: the deployment guide's way: one external message per contract from a wallet v4, waiting for
        each, the shards in 26 batches of 10, then the 86 registration messages its router needs (3 shards
        per message; our router needs none, so they go to the router as plain messages to count their cost).
+also:  the same through the providers' create without the engine (the chain's own cost).
+growth: preview, up and no-op times of stacks with 16 and 256 shards (blocks off: the engine's own cost).
 
-Both deploy the same contracts with the same deploy values on a fresh localnet each, and the figures
-are read from the chain afterwards: external messages, transactions, fees burned, faucet funding.
+Figures are read from the chain afterwards: round trips (blocks in which a message was included, one
+after another), chain time to the last deploy, external messages, transactions, fees burned, funding.
+Needs the toolchain (scripts/bootstrap) and PostgreSQL, like the e2e tests.
 
-    .venv/bin/python bench/deploy.py [--batch-sizes 16,64] [--skip-guide]     (--batch-sizes "": guide only)
+    .venv/bin/python bench/deploy.py [--block-seconds 5] [--skip-guide] [--skip-growth]
 """
 from __future__ import annotations
 
@@ -18,18 +22,21 @@ import argparse
 import contextlib
 import io
 import json
+import shutil
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pytoniq_core import Address, begin_cell  # noqa: E402
 from pytoniq_core.crypto.keys import mnemonic_new  # noqa: E402
 
-from chain.client import ChainSettings, connect  # noqa: E402
+from chain.client import ChainSettings, MessageTimeout, connect  # noqa: E402
+from chain.localnet import next_block  # noqa: E402
 from chain.sandbox import FAUCET_ADDRESS  # noqa: E402
 from chain.wallets import Transfer, WalletKey, WalletV4R2  # noqa: E402
 from components.contracts import TonsuranceContractsArgs, plan_contracts  # noqa: E402
@@ -37,58 +44,113 @@ from contracts.policy_router import shard_deployment  # noqa: E402
 from dynamic_providers.shard_batch import ShardBatchProvider, batch_inputs  # noqa: E402
 from dynamic_providers.ton_contract import TonContractProvider, contract_inputs  # noqa: E402
 from dynamic_providers.ton_deploy import TON, ensure_funds, target_of  # noqa: E402
+from dynamic_providers.ton_deployment import TonDeploymentProvider, deployment_inputs  # noqa: E402
 
 SHARD_COUNT = 256
 GUIDE_SHARDS_PER_REGISTRATION = 3
 REGISTRATION_VALUE = TON // 50  # what each registration message carries to the router
+DEFAULT_BLOCK_SECONDS = 5       # TON's masterchain/shardchain block interval is a few seconds
 
 
 @dataclass
 class Figures:
     way: str
+    round_trips: int        # blocks in which a message of the deployment was included, one after another
+    chain_seconds: float    # chain time from the start to the last deploy
     external_messages: int
     transactions: int
     fees_burned: int
     funded: int
-    seconds: float
+    seconds: float          # wall time
 
     def row(self) -> str:
-        return (f"{self.way:<22} {self.external_messages:>8} {self.transactions:>8} "
-                f"{self.fees_burned / TON:>12.4f} {self.funded / TON:>12.3f} {self.seconds:>9.1f}")
+        return (f"{self.way:<28} {self.round_trips:>6} {self.chain_seconds:>9.0f} {self.external_messages:>8} "
+                f"{self.transactions:>6} {self.fees_burned / TON:>10.4f} {self.funded / TON:>10.3f} "
+                f"{self.seconds:>8.1f}")
 
 
-def plan_args(directory: Path, mnemonic: str, batch_size: int) -> TonsuranceContractsArgs:
-    return TonsuranceContractsArgs(
-        network="localnet", admin_address="0:" + "a1" * 32, keeper_addresses=("0:" + "b1" * 32, "0:" + "b2" * 32),
-        treasury_address="0:" + "c1" * 32, claims_processor_address="0:" + "d1" * 32, shard_count=SHARD_COUNT,
-        shard_batch_size=batch_size, deployer_mnemonic=mnemonic, journal_path=str(directory / "journal.json"),
-        localnet_path=str(directory / "chain.json"))
+HEADER = (f"{'way':<28} {'trips':>6} {'chain s':>9} {'external':>8} {'txs':>6} {'fees TON':>10} {'funded':>10} "
+          f"{'wall s':>8}")
 
 
-def chain_figures(way: str, chain_file: Path, seconds: float) -> Figures:
+def chain_figures(way: str, chain_file: Path, started_at: int, seconds: float) -> Figures:
     client = connect(ChainSettings("localnet", localnet_path=str(chain_file)))
     accounts = json.loads(chain_file.read_text())["chain"]["transactions"]
     txs = [tx for a in accounts for tx in client.transactions(Address(a), 1000)]
-    return Figures(way, external_messages=sum(tx.in_external for tx in txs), transactions=len(txs),
+    blocks = {tx.now for tx in txs if tx.in_external}
+    return Figures(way, round_trips=len(blocks), chain_seconds=max(tx.now for tx in txs) - started_at,
+                   external_messages=sum(tx.in_external for tx in txs), transactions=len(txs),
                    fees_burned=sum(tx.total_fees for tx in txs),
                    funded=sum(tx.in_value for tx in txs if tx.in_sender == FAUCET_ADDRESS), seconds=seconds)
 
 
-def ours(directory: Path, batch_size: int) -> Figures:
-    plan = plan_contracts(plan_args(directory, " ".join(mnemonic_new()), batch_size))
-    contracts, batches = TonContractProvider(), ShardBatchProvider()
+def engine_stack(directory: Path, shard_count: int, block_seconds: int):
+    """A throwaway copy of the `local` stack (its own backend, localnet and PostgreSQL) at `shard_count`."""
+    from tests.e2e.harness import stack_copy
+    stack = stack_copy(directory)
+    stack.set_config("tonsurance:shardCount", str(shard_count))
+    stack.start_postgres()
+    stack.localnet().set_block_interval(block_seconds)
+    return stack
+
+
+def timed(action) -> float:
     started = time.perf_counter()
-    with contextlib.redirect_stderr(io.StringIO()):  # the providers' progress lines (pulumi.log without an engine)
-        for args in (plan.oracle, plan.vault, *plan.tokens.values(), plan.router):
-            contracts.create(contract_inputs(args))
-        for batch in plan.batches:
-            batches.create(batch_inputs(batch))
-    return chain_figures(f"ours, batches of {batch_size}", directory / "chain.json", time.perf_counter() - started)
+    action(on_output=lambda _line: None)
+    return time.perf_counter() - started
 
 
-def guide(directory: Path) -> Figures:
-    plan = plan_contracts(plan_args(directory, "", SHARD_COUNT))  # the same contracts; its mnemonic is unused
+def ours(directory: Path, block_seconds: int) -> tuple[Figures, dict[str, float]]:
+    """`pulumi up` of the mainnet topology through the real engine; then its no-op preview and up."""
+    stack = engine_stack(directory, SHARD_COUNT, block_seconds)
+    try:
+        times = {"preview (new)": timed(stack.stack.preview)}
+        started_at = stack.localnet().now()
+        seconds = timed(stack.stack.up)
+        figures = chain_figures(f"ours, pulumi up, {block_seconds} s blocks", stack.localnet_path, started_at, seconds)
+        times["preview (no-op)"] = timed(stack.stack.preview)
+        times["up (no-op)"] = timed(stack.stack.up)
+        return figures, times
+    finally:
+        stack.stop_postgres()
+
+
+def ours_without_engine(directory: Path, block_seconds: int) -> Figures:
+    """The same plan through the providers' create (the deployment, then every resource adopting), without
+    the engine: what the chain costs on its own."""
+    plan = plan_contracts(plan_args(directory, " ".join(mnemonic_new()), 64))
     client = connect(ChainSettings("localnet", localnet_path=str(directory / "chain.json")))
+    client.set_block_interval(block_seconds)
+    started_at, started = client.now(), time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()):  # the providers' progress lines (pulumi.log without an engine)
+        TonDeploymentProvider().create(deployment_inputs(plan.deployment))
+        for args in (plan.oracle, plan.vault, *plan.tokens.values(), plan.router):
+            TonContractProvider().create(contract_inputs(args))
+        for batch in plan.batches:
+            ShardBatchProvider().create(batch_inputs(batch))
+    return chain_figures(f"ours, providers, {block_seconds} s", directory / "chain.json", started_at,
+                         time.perf_counter() - started)
+
+
+def growth(directory: Path, shard_count: int) -> dict[str, float]:
+    """Preview and no-op times of a deployed stack with `shard_count` shards (blocks off: only the engine)."""
+    stack = engine_stack(directory, shard_count, 0)
+    try:
+        times = {"preview (new)": timed(stack.stack.preview), "up": timed(stack.stack.up)}
+        times["preview (no-op)"] = timed(stack.stack.preview)
+        times["up (no-op)"] = timed(stack.stack.up)
+        return times
+    finally:
+        stack.stop_postgres()
+
+
+def guide(directory: Path, block_seconds: int) -> Figures:
+    """One message per contract from a wallet v4, each awaited, then the registrations. Its 351 waits would
+    take half an hour of real time, so the chain clock is moved to each next block boundary instead of
+    slept through: the chain figures are those of real blocks, the wall time is only the computing."""
+    plan = plan_contracts(plan_args(directory, "", 64))  # the same contracts; its mnemonic is unused
+    client = connect(ChainSettings("localnet", localnet_path=str(directory / "chain.json"), poll_interval_seconds=0.01))
+    client.set_block_interval(block_seconds)
     wallet = WalletV4R2(client, WalletKey.from_mnemonic(mnemonic_new()), directory / "journal.json")
     vault = target_of(plan.vault.code, plan.vault.data).address
     shard_value = plan.batches[0].deploy_value
@@ -102,31 +164,67 @@ def guide(directory: Path) -> Figures:
         ensure_funds(client, wallet, [Transfer(t.address, v, state_init=t.state_init) for t, v in contracts]
                      + [Transfer(router, REGISTRATION_VALUE)] * len(registrations))
 
-    started = time.perf_counter()
+    def send_and_wait_a_block(transfer: Transfer) -> None:
+        with contextlib.suppress(MessageTimeout):
+            wallet.send([transfer], wait_seconds=0)       # signed, journaled, broadcast: waits for a block
+        client.advance_time(next_block(client.now(), block_seconds) - client.now())
+        wallet.send([transfer])                           # the same message, now in a block: settled
+
+    started_at, started = client.now(), time.perf_counter()
     # The guide's "Batch n/26: shards 0-9" is a progress line: a wallet v4 message carries at most 4
     # transfers and the guide sends and awaits one deploy at a time, so every shard is its own message.
     for target, value in contracts:
-        wallet.send([Transfer(target.address, value, state_init=target.state_init)])
-        client.wait_for_active([target.address], 60)
+        send_and_wait_a_block(Transfer(target.address, value, state_init=target.state_init))
     for shard_ids in registrations:
         comment = begin_cell().store_uint(0, 32).store_snake_string(f"register shards {shard_ids}").end_cell()
-        wallet.send([Transfer(router, REGISTRATION_VALUE, body=comment)])
-    return chain_figures("guide (v4, one by one)", directory / "chain.json", time.perf_counter() - started)
+        send_and_wait_a_block(Transfer(router, REGISTRATION_VALUE, body=comment))
+    return chain_figures(f"guide, v4 one by one, {block_seconds} s", directory / "chain.json", started_at,
+                         time.perf_counter() - started)
+
+
+def plan_args(directory: Path, mnemonic: str, batch_size: int) -> TonsuranceContractsArgs:
+    return TonsuranceContractsArgs(
+        network="localnet", admin_address="0:" + "a1" * 32, keeper_addresses=("0:" + "b1" * 32, "0:" + "b2" * 32),
+        treasury_address="0:" + "c1" * 32, claims_processor_address="0:" + "d1" * 32, shard_count=SHARD_COUNT,
+        shard_batch_size=batch_size, deployer_mnemonic=mnemonic, journal_path=str(directory / "journal.json"),
+        localnet_path=str(directory / "chain.json"))
+
+
+@contextlib.contextmanager
+def project_dir() -> Iterator[Path]:
+    """A folder the `postgres` user can traverse (as the e2e tests use), removed afterwards."""
+    base = Path(tempfile.mkdtemp(prefix="tonsurance-bench-"))
+    base.chmod(0o755)
+    try:
+        yield base / "project"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-sizes", default="16,32,64,128,256")
+    parser.add_argument("--block-seconds", type=int, default=DEFAULT_BLOCK_SECONDS)
     parser.add_argument("--skip-guide", action="store_true")
+    parser.add_argument("--skip-growth", action="store_true")
     options = parser.parse_args()
 
-    print(f"{'way':<22} {'external':>8} {'txs':>8} {'fees (TON)':>12} {'funded (TON)':>12} {'wall (s)':>9}")
-    for size in (int(s) for s in options.batch_sizes.split(",") if s):
-        with tempfile.TemporaryDirectory() as directory:
-            print(ours(Path(directory), size).row(), flush=True)
+    print(HEADER)
+    with tempfile.TemporaryDirectory() as directory:
+        print(ours_without_engine(Path(directory), options.block_seconds).row(), flush=True)
+    with project_dir() as directory:
+        figures, times = ours(directory, options.block_seconds)
+    print(figures.row(), flush=True)
     if not options.skip_guide:
         with tempfile.TemporaryDirectory() as directory:
-            print(guide(Path(directory)).row(), flush=True)
+            print(guide(Path(directory), options.block_seconds).row(), flush=True)
+    print(f"\n256 shards: " + ", ".join(f"{name} {value:.1f} s" for name, value in times.items()))
+    if not options.skip_growth:
+        print(f"\n{'shards':>6} {'preview new':>12} {'up':>8} {'preview no-op':>14} {'up no-op':>9}   (wall s, blocks off)")
+        for count in (16, 256):
+            with project_dir() as directory:
+                t = growth(directory, count)
+            print(f"{count:>6} {t['preview (new)']:>12.1f} {t['up']:>8.1f} {t['preview (no-op)']:>14.1f} "
+                  f"{t['up (no-op)']:>9.1f}", flush=True)
 
 
 if __name__ == "__main__":

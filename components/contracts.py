@@ -5,10 +5,11 @@
     pulumi.export("policy_router_address", contracts.policy_router_address)
 
 Every address is computed here, offline, from code and init data (`plan_contracts`, a pure function), so
-preview knows them all. The resources then deploy what is missing and check the chain: the vault must
-derive the six token addresses computed here and the router the shard addresses (checked on chain by the
-vault's resource and by each shard batch before anything depends on them). On mainnet every contract
-and batch is protected and retained on delete.
+preview knows them all, and no contract needs another to exist before it is deployed. One TonDeployment
+sends every missing contract at once (after checking every deploy and derived address on a private TVM);
+the resources of each contract and shard batch depend only on it, adopt what it deployed and check the
+chain: the vault must derive the six token addresses computed here and the router the shard addresses.
+On mainnet every contract, batch and the deployment is protected and retained on delete.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from contracts.pricing_oracle import PricingOracle, PricingOracleConfig
 from dynamic_providers.shard_batch import ShardBatch, ShardBatchArgs
 from dynamic_providers.ton_contract import DerivedAddress, TonContract, TonContractArgs
 from dynamic_providers.ton_deploy import DEFAULT_WAIT_SECONDS, friendly_address, journal_location
+from dynamic_providers.ton_deployment import PlannedContract, TonDeployment, TonDeploymentArgs
 
 # Where the keepers' TON client points by default off localnet (overridable per stack).
 DEFAULT_RPC_URLS = {"testnet": "https://testnet.toncenter.com/api/v2/jsonRPC",
@@ -95,6 +97,7 @@ class ContractsPlan:
     tokens: dict[str, TonContractArgs]         # tranche name (BTC, SNR, ...) -> minter
     router: TonContractArgs
     batches: list[ShardBatchArgs]
+    deployment: TonDeploymentArgs             # all of the above, sent at once
 
 
 def tranche_name(symbol: str) -> str:
@@ -124,22 +127,34 @@ def plan_contracts(args: TonsuranceContractsArgs) -> ContractsPlan:
     router = PolicyRouter.from_config(PolicyRouterConfig(admin=admin, vault=vault.address, oracle=oracle.address,
                                                          shard_count=args.shard_count))
     shard_code = load_artifact(SHARD_ARTIFACT).code
+    shards = {i: shard_deployment(vault.address, i, args.shard_count) for i in range(args.shard_count)}
     batches = []
     for first in range(0, args.shard_count, args.shard_batch_size):
         ids = tuple(range(first, min(first + args.shard_batch_size, args.shard_count)))
         batches.append(ShardBatchArgs(
             router=raw_address(router.address), vault=raw_address(vault.address), shard_count=args.shard_count,
             shard_ids=ids, shard_code=shard_code,
-            addresses={i: raw_address(shard_deployment(vault.address, i, args.shard_count).address) for i in ids},
+            addresses={i: raw_address(shards[i].address) for i in ids},
             deploy_value=values.shard, chain=args.chain, deployer_mnemonic=args.deployer_mnemonic,
             journal_path=args.journal_path, wait_seconds=args.wait_seconds))
-    return ContractsPlan(
-        oracle=contract("PricingOracle", oracle, values.oracle),
-        vault=contract("MultiTrancheVault", vault, values.vault, derived_tokens),
-        tokens={name: contract("SureTokenMinter", d, values.token) for name, d in tokens.items()},
-        router=contract("PolicyRouter", router, values.router),
-        batches=batches,
-    )
+    oracle_args, vault_args = contract("PricingOracle", oracle, values.oracle), contract("MultiTrancheVault", vault,
+                                                                                         values.vault, derived_tokens)
+    token_args = {name: contract("SureTokenMinter", d, values.token) for name, d in tokens.items()}
+    router_args = contract("PolicyRouter", router, values.router)
+    derived_shards = tuple(DerivedAddress(f"shard {i}", "get_shard_address", (i,), raw_address(d.address))
+                           for i, d in shards.items())
+    planned = [PlannedContract("pricing-oracle", "PricingOracle", oracle_args.code, oracle_args.data, values.oracle),
+               PlannedContract("multi-tranche-vault", "MultiTrancheVault", vault_args.code, vault_args.data,
+                               values.vault, vault_args.derived_addresses),
+               *(PlannedContract(f"sure-{name.lower().replace('+', '-plus')}", "SureTokenMinter", t.code, t.data,
+                                 values.token) for name, t in token_args.items()),
+               PlannedContract("policy-router", "PolicyRouter", router_args.code, router_args.data, values.router,
+                               derived_shards),
+               *(PlannedContract(f"policy-shard-{i:03d}", "PolicyShard", d.state_init.code, d.state_init.data,
+                                 values.shard) for i, d in shards.items())]
+    return ContractsPlan(oracle=oracle_args, vault=vault_args, tokens=token_args, router=router_args, batches=batches,
+                         deployment=TonDeploymentArgs(tuple(planned), args.chain, args.deployer_mnemonic,
+                                                      args.journal_path, args.wait_seconds))
 
 
 def batch_name(batch: ShardBatchArgs) -> str:
@@ -175,12 +190,15 @@ class TonsuranceContracts(pulumi.ComponentResource):
             return pulumi.ResourceOptions(parent=self, depends_on=list(after), protect=args.protected,
                                           retain_on_delete=args.protected)
 
-        oracle = TonContract(f"{name}-pricing-oracle", plan.oracle, options())
-        vault = TonContract(f"{name}-multi-tranche-vault", plan.vault, options(oracle))
-        tokens = {tranche: TonContract(f"{name}-sure-{tranche.lower().replace('+', '-plus')}", token, options(vault))
-                  for tranche, token in plan.tokens.items()}
-        router = TonContract(f"{name}-policy-router", plan.router, options(*tokens.values()))
-        batches = [ShardBatch(f"{name}-{batch_name(b)}", b, options(router)) for b in plan.batches]
+        # One deployment sends every missing contract at once; the resources of each contract then adopt what
+        # it deployed and run their checks that read the chain (docs/contracts-deploy.md, "ordering").
+        deployment = TonDeployment(f"{name}-deployment", plan.deployment, options())
+        oracle = TonContract(f"{name}-pricing-oracle", plan.oracle, options(deployment))
+        vault = TonContract(f"{name}-multi-tranche-vault", plan.vault, options(deployment))
+        tokens = {tranche: TonContract(f"{name}-sure-{tranche.lower().replace('+', '-plus')}", token,
+                                       options(deployment)) for tranche, token in plan.tokens.items()}
+        router = TonContract(f"{name}-policy-router", plan.router, options(deployment))
+        batches = [ShardBatch(f"{name}-{batch_name(b)}", b, options(deployment)) for b in plan.batches]
 
         network = args.network
         friendly = lambda output: output.apply(lambda raw: friendly_address(raw, network))  # noqa: E731

@@ -21,14 +21,12 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from pytoniq_core import Address
 
 from chain.client import ChainSettings, connect
-from chain.sandbox import raw_address
 from chain.wallets import WalletV4R2
-from contracts.base import read_address
 from config import SecretReference
 from dynamic_providers.deployer_mnemonic import mnemonic_inputs, reference_failure, secret_mnemonic_inputs
 from dynamic_providers.ton_deploy import (
-    DEFAULT_WAIT_SECONDS, DerivedAddressMismatch, Target, cell_from_b64, cell_to_b64, chain_input, chain_settings,
-    deployer_key, deployer_turn, drift, require_expected_code, send_missing, target_of,
+    DEFAULT_WAIT_SECONDS, Target, cell_from_b64, cell_to_b64, chain_input, chain_settings,
+    check_derived, deployer_key, deployer_turn, drift, require_expected_code, send_missing, target_of,
 )
 
 # A change to any of these is another contract at another address (or on another chain): replace.
@@ -106,7 +104,7 @@ class TonContractProvider(ResourceProvider):
                                 f"{', journaled earlier' if sent.reused else ''})")
             info = client.wait_for_active([target.address], wait)[target.raw]
             require_expected_code(info, target, what)
-            _check_derived(client, target, kind, props.get("derived_addresses") or [])
+            check_derived(client, target.raw, kind, props.get("derived_addresses") or [])
         return CreateResult(target.raw, {**_recorded(props), **outputs, "status": info.status,
                                          "balance": info.balance, "drift": None})
 
@@ -175,14 +173,3 @@ def _recorded(props: dict[str, Any]) -> dict[str, Any]:
     """The inputs kept in the outputs: what diff and read need. Never the mnemonic."""
     return {key: props[key] for key in ("kind", "address", "code_hash", "data_hash", "code_boc", "data_boc",
                                         "deploy_value", "chain", "derived_addresses")}
-
-
-def _check_derived(client, target: Target, kind: str, derived: list[dict[str, Any]]) -> None:
-    for item in derived:
-        args = [int(a) for a in item["args"]]
-        got = raw_address(read_address(client.run_get_method(target.address, item["getter"], args)[0]))
-        if got != item["address"]:
-            raise DerivedAddressMismatch(
-                f"{kind} {target.raw} derives {got} for the {item['what']} ({item['getter']} {args}) but the "
-                f"program computed {item['address']}; stopping before anything is deployed at an address the "
-                f"{kind} does not use")

@@ -33,6 +33,7 @@ from chain.files import exclusive_lock
 from chain.localnet import LocalnetClient
 from chain.sandbox import Sandbox, raw_address
 from chain.wallets import JournaledWallet, SendResult, Superseded, Transfer, WalletKey
+from contracts.base import read_address
 from dynamic_providers.deployer_mnemonic import resolve_deployer_mnemonic
 
 TON = 10**9
@@ -119,12 +120,15 @@ def friendly_address(raw: str, network: str) -> str:
     return Address(raw).to_str(is_user_friendly=True, is_bounceable=True, is_test_only=network != "mainnet")
 
 
-def compute_deploys(now: int, sender: Address, targets: Sequence[Target], value: int) -> list[DeployEffect]:
-    """Execute each deploy message (value + StateInit, bounceable) on a fresh in-memory chain."""
-    sandbox = Sandbox(now=now)
+def compute_deploys(now: int, sender: Address, targets: Sequence[Target], value: int | Sequence[int],
+                    sandbox: Sandbox | None = None) -> list[DeployEffect]:
+    """Execute each deploy message (value + StateInit, bounceable) on a fresh in-memory chain (or on `sandbox`,
+    which the caller keeps to run getters on the computed contracts)."""
+    sandbox = sandbox or Sandbox(now=now)
+    values = [value] * len(targets) if isinstance(value, int) else list(value)
     effects = []
-    for target in targets:
-        records = sandbox.send_internal(sender=sender, to=target.address, value=value,
+    for target, amount in zip(targets, values):
+        records = sandbox.send_internal(sender=sender, to=target.address, value=amount,
                                         state_init=target.state_init, bounce=True)
         deploy_tx = records[0]
         info = sandbox.account(target.address)
@@ -206,8 +210,8 @@ def journal_location(stack: str, backend_url: str | None) -> str:
     return path
 
 
-def send_missing(client: ChainClient, wallet: JournaledWallet, targets: dict[Any, Target], value: int, what: str,
-                 wait_seconds: float) -> tuple[SendResult | None, list[Any], int]:
+def send_missing(client: ChainClient, wallet: JournaledWallet, targets: dict[Any, Target], value: int | dict[Any, int],
+                 what: str, wait_seconds: float) -> tuple[SendResult | None, list[Any], int]:
     """Deploy the targets that are not active, in one message of `wallet` (call inside `deployer_turn`).
 
     First the wallet's open messages are settled and the chain is read again, so what an earlier message
@@ -221,8 +225,9 @@ def send_missing(client: ChainClient, wallet: JournaledWallet, targets: dict[Any
         missing = [key for key, target in targets.items() if client.account(target.address).status != "active"]
         if not missing:
             return None, [], funded
-        require_deployable(compute_deploys(client.now(), wallet.address, [targets[k] for k in missing], value), what)
-        transfers = [Transfer(targets[k].address, value, state_init=targets[k].state_init) for k in missing]
+        values = [value if isinstance(value, int) else value[k] for k in missing]
+        require_deployable(compute_deploys(client.now(), wallet.address, [targets[k] for k in missing], values), what)
+        transfers = [Transfer(targets[k].address, v, state_init=targets[k].state_init) for k, v in zip(missing, values)]
         funded += ensure_funds(client, wallet, transfers)
         try:
             return wallet.send(transfers, wait_seconds=wait_seconds), missing, funded
@@ -230,3 +235,17 @@ def send_missing(client: ChainClient, wallet: JournaledWallet, targets: dict[Any
             pulumi.log.info(f"{what}: {superseded}")
     raise ChainError(f"{what}: earlier messages kept landing while this one waited ({SUPERSEDED_READS} reads); "
                      "run the update again")
+
+
+def check_derived(reader: Any, address: str, kind: str, derived: Sequence[dict[str, Any]],
+                  where: str = "") -> None:
+    """The addresses the contract at `address` derives (getters, on the chain or a private TVM: anything with
+    run_get_method) must be the program's; DerivedAddressMismatch names the first that is not."""
+    for item in derived:
+        args = [int(a) for a in item["args"]]
+        got = raw_address(read_address(reader.run_get_method(Address(address), item["getter"], args)[0]))
+        if got != item["address"]:
+            raise DerivedAddressMismatch(
+                f"{kind} {address} derives {got} for the {item['what']} ({item['getter']} {args}){where} but the "
+                f"program computed {item['address']}; stopping before anything is deployed at an address the "
+                f"{kind} does not use")

@@ -1,10 +1,12 @@
 """The contracts through the real engine on a throwaway copy of the `local` stack (localnet, 16 shards).
 
-1. up deploys 1 oracle, 1 vault, 6 tokens, 1 router and 16 shards; getters confirm admin, keepers, the
-   six tranches and the 16 routed shards; the state holds the mnemonic only encrypted; a second up
-   changes nothing and sends no external message; a new oracle code is a replace in preview and in up;
-   after destroy (which leaves the contracts on chain) an up adopts them all without a message.
-2. a run killed while the shard batches are in flight converges on the next up, every shard deployed once.
+1. up deploys 1 oracle, 1 vault, 6 tokens, 1 router and 16 shards in one highload message; getters confirm
+   admin, keepers, the six tranches and the 16 routed shards; the state holds the mnemonic only encrypted;
+   a second up changes nothing and sends no external message; a new oracle code is a replace in preview
+   and in up (one message for every new contract); after destroy (which leaves the contracts on
+   chain) an up adopts them all without a message.
+2. a run killed while the parallel deployment is in flight converges on the next up, every contract
+   deployed once; a second up sends nothing.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ pytestmark = pytest.mark.e2e
 
 CONTRACT = "pulumi-python:dynamic/ton:Contract"
 BATCH = "pulumi-python:dynamic/ton:ShardBatch"
+DEPLOYMENT = "pulumi-python:dynamic/ton:Deployment"
+OURS = (CONTRACT, BATCH, DEPLOYMENT)
 NEW_ORACLE_GETTER = "\nint get_code_version() method_id {\n    return 2;\n}\n"
 
 
@@ -51,7 +55,7 @@ def planned(stack: StackCopy, action) -> dict[str, set[str]]:
     ops: dict[str, set[str]] = {}
 
     def record(event) -> None:
-        if event.resource_pre_event and event.resource_pre_event.metadata.type in (CONTRACT, BATCH):
+        if event.resource_pre_event and event.resource_pre_event.metadata.type in OURS:
             meta = event.resource_pre_event.metadata
             ops.setdefault(meta.urn.rsplit("::", 1)[1], set()).add(meta.op.value)
 
@@ -62,7 +66,7 @@ def planned(stack: StackCopy, action) -> dict[str, set[str]]:
 def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
     stack = local_stack
     preview = planned(stack, stack.stack.preview)
-    assert len(preview) == 10 and all(ops == {"create"} for ops in preview.values())
+    assert len(preview) == 11 and all(ops == {"create"} for ops in preview.values())
 
     lines: list[str] = []
     stack.stack.up(on_output=lines.append)
@@ -101,19 +105,21 @@ def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
     on_disk = stack.state_file_text()
     assert "deployer_mnemonic" in on_disk and mnemonic not in on_disk  # on disk: ciphertext only
     exported = stack.stack.export_stack().deployment  # --show-secrets: decrypted, but marked secret
-    contract_inputs = [r["inputs"] for r in exported["resources"] if r["type"] in (CONTRACT, BATCH)]
-    assert len(contract_inputs) == 10 and all(is_secret(i["deployer_mnemonic"]) for i in contract_inputs)
+    contract_inputs = [r["inputs"] for r in exported["resources"] if r["type"] in OURS]
+    assert len(contract_inputs) == 11 and all(is_secret(i["deployer_mnemonic"]) for i in contract_inputs)
     assert plaintext_occurrences(exported, mnemonic) == 0
     assert " ".join(mnemonic.split()[:3]) not in "\n".join(lines)
 
     externals = stack.external_messages()
-    assert externals == 9 + 1  # nine wallet v4r2 deploys, one highload message for the 16 shards
+    assert externals == 1  # one highload message for all 25 contracts; the contract resources adopted them
+    assert [len(chain.transactions(a, 10)) for a in [oracle.address, vault.address, router.address, *shards]] \
+        == [1] * 19
 
     stack.stack.up(expect_no_changes=True, on_output=lambda _line: None)
-    ours = [r["urn"] for r in exported["resources"] if r["type"] in (CONTRACT, BATCH)]
+    ours = [r["urn"] for r in exported["resources"] if r["type"] in OURS]
     stack.stack.refresh(target=ours, on_output=lambda _line: None)  # reads every account back
     refreshed = [r for r in stack.stack.export_stack().deployment["resources"] if r["urn"] in ours]
-    assert len(refreshed) == 10 and all(r["outputs"].get("drift") is None for r in refreshed)  # null: omitted
+    assert len(refreshed) == 11 and all(r["outputs"].get("drift") is None for r in refreshed)  # null: omitted
     assert all(r["outputs"]["status"] == "active" for r in refreshed if r["type"] == CONTRACT)
     stack.stack.up(expect_no_changes=True, on_output=lambda _line: None)
     assert stack.external_messages() == externals
@@ -129,26 +135,27 @@ def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
     assert replaced == {"contracts-pricing-oracle", "contracts-multi-tranche-vault", "contracts-policy-router",
                         "contracts-policy-shards-000-015",
                         *(f"contracts-sure-{n}" for n in ("btc", "snr", "mezz", "jnr", "jnr-plus", "eqt"))}
+    assert change["contracts-deployment"] == {"update"}
 
     stack.stack.up(on_output=lambda _line: None)
     new_oracle = Address(stack.outputs()["pricing_oracle_address"])
     assert new_oracle != oracle.address
     assert chain.run_get_method(new_oracle, "get_code_version") == [2]
     assert chain.account(oracle.address).status == "active"  # the replaced contract stays on chain
-    assert stack.external_messages() == externals + 10
+    assert stack.external_messages() == externals + 1  # every new contract in one message
 
     # Dropped from the stack, still on chain: a new stack adopts every contract without a message.
     stack.stack.destroy(on_output=lambda _line: None)
     stack.stack.up(on_output=lambda _line: None)
-    assert stack.external_messages() == externals + 10
+    assert stack.external_messages() == externals + 1
     assert Address(stack.outputs()["pricing_oracle_address"]) == new_oracle
 
 
-def test_a_run_killed_during_the_shard_batches_converges(local_stack, tmp_path):
+def test_a_run_killed_during_the_parallel_deployment_converges(local_stack, tmp_path):
     stack = local_stack
     stack.set_config("tonsurance:shardBatchSize", "4")
     chain = stack.localnet()
-    chain.set_faults(delay_seconds=2)  # every external message lands 2 s late: room to kill mid-batch
+    chain.set_faults(delay_seconds=2)  # every external message lands 2 s late: room to kill mid-deployment
     journal = stack.work_dir / ".state" / "pulumi" / ".tonsurance" / "journal" / "local-deployer.json"
 
     run = stack.start_up(tmp_path / "killed-up.log")
@@ -160,15 +167,24 @@ def test_a_run_killed_during_the_shard_batches_converges(local_stack, tmp_path):
 
     in_flight = [r for r in json.loads(journal.read_text())["sends"].values() if r["kind"] == "highload_wallet_v3"]
     assert [r["status"] for r in in_flight] in (["signed"], ["sent"])  # killed before it was processed
+    assert len(in_flight[0]["destinations"]) == 25                     # the whole plan in one message
 
     chain.set_faults(delay_seconds=0)
     stack.stack.up(on_output=lambda _line: None)
     time.sleep(2.5)  # let a copy of the killed run's broadcast still queued in localnet come due
 
-    shards = [Address(s) for s in stack.outputs()["policy_shard_addresses"]]
-    assert len(shards) == 16
-    assert [len(chain.transactions(s, 10)) for s in shards] == [1] * 16  # each deployed once, nothing else
-    batches = [r for r in json.loads(journal.read_text())["sends"].values() if r["kind"] == "highload_wallet_v3"]
-    assert len(batches) == 4 and all(r["attempt"] == 1 for r in batches)
-    highload = Address(batches[0]["wallet"])
-    assert sum(tx.in_external for tx in chain.transactions(highload, 100)) == 4
+    out = stack.outputs()
+    contracts = [Address(out[k]) for k in ("pricing_oracle_address", "multi_tranche_vault_address",
+                                           "policy_router_address")]
+    contracts += [Address(a) for a in out["sure_token_addresses"].values()]
+    contracts += [Address(s) for s in out["policy_shard_addresses"]]
+    assert len(contracts) == 25
+    assert [len(chain.transactions(c, 10)) for c in contracts] == [1] * 25  # each deployed once, nothing else
+    sends = [r for r in json.loads(journal.read_text())["sends"].values()]
+    assert [(r["kind"], r["status"], r["attempt"]) for r in sends] == [("highload_wallet_v3", "confirmed", 1)]
+    highload = Address(sends[0]["wallet"])
+    assert sum(tx.in_external for tx in chain.transactions(highload, 100)) == 1
+
+    externals = stack.external_messages()
+    stack.stack.up(expect_no_changes=True, on_output=lambda _line: None)  # a second up sends nothing
+    assert stack.external_messages() == externals

@@ -12,6 +12,7 @@ from pytoniq_core import Address
 from contracts.pricing_oracle import PricingOracle
 from dynamic_providers.shard_batch import ShardBatchProvider
 from dynamic_providers.ton_contract import TonContractProvider
+from dynamic_providers.ton_deployment import TonDeploymentProvider
 from tests.providers.conftest import ADMIN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,3 +46,23 @@ def test_providers_pickle_and_run_in_a_fresh_process(client, inputs):
     assert answer["shards"] == [0, 1, 2, 3]
     assert PricingOracle(Address(answer["oracle"])).get_admin(client.run_get_method) == ADMIN
 
+
+
+DEPLOYMENT_HOST = """
+import base64, json, sys
+import dill
+request = json.load(sys.stdin)
+created = dill.loads(base64.b64decode(request["provider"])).create(request["props"])
+print(json.dumps(created.outs["deployed"]))
+"""
+
+
+def test_the_deployment_provider_pickles_and_runs_in_a_fresh_process(client, settings, mnemonic, journal):
+    from tests.providers.test_ton_deployment import deployment, plan
+    props = deployment(plan(settings, mnemonic, journal))
+    request = {"provider": serialize_provider(TonDeploymentProvider()), "props": props}
+    result = subprocess.run([sys.executable, "-c", DEPLOYMENT_HOST], cwd=REPO, input=json.dumps(request),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(json.loads(result.stdout.strip().splitlines()[-1])) == 25
+    assert all(client.account(Address(c["address"])).status == "active" for c in props["contracts"].values())

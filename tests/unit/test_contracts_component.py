@@ -19,6 +19,7 @@ from contracts.policy_router import shard_deployment
 
 CONTRACT = "pulumi-python:dynamic/ton:Contract"
 BATCH = "pulumi-python:dynamic/ton:ShardBatch"
+DEPLOYMENT = "pulumi-python:dynamic/ton:Deployment"
 MNEMONIC = "test words " * 8  # never validated here: the providers never run under mocks
 
 
@@ -89,21 +90,26 @@ def test_the_vault_deploys_paused_on_mainnet_only(network, paused):
 
 
 @pulumi.runtime.test
-def test_dependencies_run_oracle_vault_tokens_router_shards(mocks):
+def test_one_deployment_first_then_every_contract_in_parallel(mocks):
     recorder = Recorder()
     contracts = TonsuranceContracts("contracts", args(), pulumi.ResourceOptions(transformations=[recorder]))
 
     def check(_):
         deps = {name: [d._name for d in (o.depends_on or [])] for name, o in recorder.options.items()}
         tokens = [f"contracts-sure-{n}" for n in ("btc", "snr", "mezz", "jnr", "jnr-plus", "eqt")]
-        assert deps["contracts-pricing-oracle"] == []
-        assert deps["contracts-multi-tranche-vault"] == ["contracts-pricing-oracle"]
-        assert all(deps[t] == ["contracts-multi-tranche-vault"] for t in tokens)
-        assert sorted(deps["contracts-policy-router"]) == sorted(tokens)
-        assert deps["contracts-policy-shards-000-015"] == ["contracts-policy-router"]
+        assert deps["contracts-deployment"] == []
+        for name in ["contracts-pricing-oracle", "contracts-multi-tranche-vault", *tokens, "contracts-policy-router",
+                     "contracts-policy-shards-000-015"]:
+            assert deps[name] == ["contracts-deployment"], name    # no chain of waits between contracts
         assert not any(o.protect or o.retain_on_delete for o in recorder.options.values())
         types = [r.typ for r in mocks.resources.values()]
-        assert types.count(CONTRACT) == 9 and types.count(BATCH) == 1
+        assert types.count(CONTRACT) == 9 and types.count(BATCH) == 1 and types.count(DEPLOYMENT) == 1
+        planned = mocks.resources["contracts-deployment"].inputs["contracts"]
+        resources = {r.inputs["address"] for r in mocks.resources.values() if r.typ == CONTRACT}
+        shards = {a for r in mocks.resources.values() if r.typ == BATCH for a in r.inputs["addresses"].values()}
+        assert {c["address"] for c in planned.values()} == resources | shards and len(planned) == 9 + 16
+        router = planned["policy-router"]["derived_addresses"]
+        assert {d["address"] for d in router} == shards and {d["getter"] for d in router} == {"get_shard_address"}
 
     return pulumi.Output.all(contracts.keeper_config, contracts.policy_shard_addresses).apply(check)
 
@@ -116,7 +122,7 @@ def test_mainnet_contracts_are_protected_and_retained(mocks):
 
     def check(shards):
         children = [o for name, o in recorder.options.items() if name != "contracts"]
-        assert len(children) == 9 + 16
+        assert len(children) == 1 + 9 + 16
         assert all(o.protect and o.retain_on_delete for o in children)
         assert len(shards) == 256 and len(set(shards)) == 256
         assert all(not Address(s).is_test_only for s in shards)
@@ -165,7 +171,7 @@ def test_the_mnemonic_is_a_secret_input(mocks):
     recorder = Recorder()
     TonsuranceContracts("contracts", args(), pulumi.ResourceOptions(transformations=[recorder]))
     mnemonics = [p["deployer_mnemonic"] for name, p in recorder.props.items() if name != "contracts"]
-    assert len(mnemonics) == 10 and MNEMONIC not in repr(args())
+    assert len(mnemonics) == 11 and MNEMONIC not in repr(args())
 
     async def secret_flags() -> list[bool]:
         return [await m.is_secret() for m in mnemonics]
