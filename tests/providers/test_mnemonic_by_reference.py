@@ -106,3 +106,17 @@ def test_check_reports_an_incomplete_reference(inputs, ref, failure):
     assert [f.reason for f in contracts.check({}, props).failures] == [f"deployer_mnemonic_ref {failure}"]
     neither = {**inputs.oracle(), "deployer_mnemonic": None}
     assert "neither deployer_mnemonic nor deployer_mnemonic_ref" in contracts.check({}, neither).failures[0].reason
+
+
+def test_the_deployment_signs_with_words_fetched_by_reference(client, settings, mnemonic, journal, highload,
+                                                              secret_id):
+    from dynamic_providers.ton_deployment import TonDeploymentProvider
+    from tests.providers.test_ton_deployment import deployment, plan
+    props = by_reference(deployment(plan(settings, mnemonic, journal)), secret_id)
+    provider = TonDeploymentProvider()
+    assert provider.check({}, props).failures == [] and mnemonic not in json.dumps(props)
+    created = provider.create(props)
+    assert len(created.outs["deployed"]) == 25 and external_count(client, highload.address) == 1
+    assert not leaks(json.dumps(created.outs) + journal_text(journal), mnemonic)
+    with pytest.raises(DeployerMnemonicError, match="it does not exist"):    # nothing signed without the words
+        provider.create(by_reference(props, "tonsurance/test/absent"))
