@@ -31,16 +31,17 @@ database = Database("database", DatabaseArgs(
 
 contracts = TonsuranceContracts("contracts", TonsuranceContractsArgs.from_stack_config(cfg))
 
-services = BackendServices("services", BackendServicesArgs(
-    stack=cfg.stack, network=cfg.ton.network, namespace=platform.namespace, images=cfg.kubernetes.images,
-    contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
-), pulumi.ResourceOptions(provider=platform.provider))
-
 # Testnet and mainnet only: the local stack never loads the AWS provider.
 aws = TonsuranceAws("aws", TonsuranceAwsArgs.from_stack_config(cfg)) if cfg.aws else None
 if aws:  # scheduled backups to the stack's bucket (every 6 h on mainnet, daily on testnet)
     BackupSchedule("backups", BackupScheduleArgs.from_stack_config(cfg, aws.backup_role_arn),
                    pulumi.ResourceOptions(provider=platform.provider, depends_on=[platform]))
+
+services = BackendServices("services", BackendServicesArgs(
+    stack=cfg.stack, network=cfg.ton.network, namespace=platform.namespace, images=cfg.kubernetes.images,
+    contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
+    secrets_role_arn=aws.external_secrets_role_arn if aws else None,
+), pulumi.ResourceOptions(provider=platform.provider))
 
 pulumi.export("network", cfg.ton.network)
 pulumi.export("admin_address", cfg.ton.admin_address)

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.aws import EXTERNAL_SECRETS_SERVICE_ACCOUNT
 from components.service_catalog import REDIS_PASSWORD, REDIS_URL, secret_id
 
 API_VERSION = "external-secrets.io/v1"
 SECRET_KEY = "value"  # the one key of every Secret the ExternalSecrets make
 REFRESH = "1h"  # how soon a rotated value reaches the Secret
+READER_SERVICE_ACCOUNT = EXTERNAL_SECRETS_SERVICE_ACCOUNT  # the one the stack's secrets role trusts
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class ServiceSecretsArgs:
     aws_region: str | None = None
     # In-cluster Redis: `redis-url` is rendered from `redis-password` and this host instead of stored whole.
     redis_host: pulumi.Input[str] | None = None
+    # The stack's own IAM role for reading its secrets (components/aws.py): the store authenticates as a
+    # service account of the namespace annotated with it, instead of with the controller's credentials.
+    aws_role_arn: pulumi.Input[str] | None = None
 
 
 def fake_value(name: str) -> str:
@@ -46,6 +51,12 @@ class ServiceSecrets(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         if args.store == "aws":
             provider = {"aws": {"service": "SecretsManager", "region": args.aws_region}}
+            if args.aws_role_arn is not None:
+                k8s.core.v1.ServiceAccount(f"{name}-reader", metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=READER_SERVICE_ACCOUNT, namespace=args.namespace,
+                    annotations={"eks.amazonaws.com/role-arn": args.aws_role_arn}), opts=child)
+                provider["aws"]["auth"] = {"jwt": {"serviceAccountRef": {"name": READER_SERVICE_ACCOUNT,
+                                                                         "namespace": args.namespace}}}
         else:
             provider = {"fake": {"data": [{"key": secret_id(args.stack, n), "value": fake_value(n)} for n in args.names]}}
         # Named after the stack's namespace: cluster-scoped, it must not collide with another stack's store.

@@ -36,6 +36,7 @@ class BackendServicesArgs:
     settings: ServicesConfig
     database_port: int
     catalog: Sequence[ServiceSpec] = SERVICES
+    secrets_role_arn: pulumi.Input[str] | None = None  # public stacks: components/aws.py's External Secrets role
 
 
 def checksum(data: Mapping[str, str]) -> str:
@@ -71,8 +72,8 @@ class BackendServices(pulumi.ComponentResource):
                                                      prebound_volume=args.network == "localnet"), child)
         secrets = ServiceSecrets(f"{name}-secrets", ServiceSecretsArgs(
             stack=args.stack, namespace=args.namespace, names=secret_names(settings.redis_in_cluster),
-            store=settings.secret_store, aws_region=settings.aws_region, redis_host=redis.host if redis else None),
-            child)
+            store=settings.secret_store, aws_region=settings.aws_region, redis_host=redis.host if redis else None,
+            aws_role_arn=args.secrets_role_arn), child)
 
         rollout = settings.rollout
         templates: tuple[str, ...] = ()
