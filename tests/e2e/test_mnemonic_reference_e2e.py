@@ -22,12 +22,11 @@ from pytoniq_core.crypto.keys import words as BIP39_WORDS
 
 from contracts.policy_router import PolicyRouter
 from tests.e2e.harness import ROOT, StackCopy, stack_copy
+from tests.e2e.test_contracts_e2e import OURS
 from tests.moto_server import REGION, moto_endpoint, moto_environment, secrets_manager  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
-CONTRACT = "pulumi-python:dynamic/ton:Contract"
-BATCH = "pulumi-python:dynamic/ton:ShardBatch"
 SECRET_ID = "tonsurance/local/deployer-mnemonic"
 
 
@@ -83,11 +82,11 @@ def test_local_stack_with_the_mnemonic_by_reference_keeps_every_word_out_of_stat
     router = PolicyRouter(Address(out["policy_router_address"]))
     assert router.get_shard_count(chain.run_get_method) == 16
     assert all(chain.account(Address(s)).status == "active" for s in out["policy_shard_addresses"])
-    assert stack.external_messages() == 9 + 1  # every contract deployed, by the secret's wallet
+    assert stack.external_messages() == 1  # every contract in one message, signed with the secret's words
 
     exported = stack.stack.export_stack().deployment  # --show-secrets
-    ours = [r for r in exported["resources"] if r["type"] in (CONTRACT, BATCH)]
-    assert len(ours) == 10
+    ours = [r for r in exported["resources"] if r["type"] in OURS]
+    assert len(ours) == 11
     assert all(r["inputs"]["deployer_mnemonic_ref"] == {"secret_id": SECRET_ID, "region": REGION} for r in ours)
     assert all(r["inputs"].get("deployer_mnemonic") is None for r in ours)
     assert occurrences(values(exported), mnemonic) == []

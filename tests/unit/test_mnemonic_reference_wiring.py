@@ -8,7 +8,7 @@ import pulumi
 from components.contracts import TonsuranceContracts, TonsuranceContractsArgs
 from config import SecretReference
 from tests.unit.test_config import parse, raw_config
-from tests.unit.test_contracts_component import BATCH, CONTRACT, RecordingMocks, args, mocks  # noqa: F401
+from tests.unit.test_contracts_component import BATCH, CONTRACT, DEPLOYMENT, RecordingMocks, args, mocks  # noqa: F401
 
 REFERENCE = SecretReference("tonsurance/mainnet/deployer-mnemonic", "eu-central-1")
 
@@ -23,8 +23,8 @@ def test_resources_receive_only_the_secret_id_and_region(mocks):
     contracts = TonsuranceContracts("contracts", replace(args("mainnet", shard_count=256, batch=64), deployer_mnemonic=REFERENCE))
 
     def check(_):
-        ours = [r for r in mocks.resources.values() if r.typ in (CONTRACT, BATCH)]
-        assert len(ours) == 9 + 4
+        ours = [r for r in mocks.resources.values() if r.typ in (CONTRACT, BATCH, DEPLOYMENT)]
+        assert len(ours) == 9 + 4 + 1  # contracts, shard batches, the deployment that sends
         for resource in ours:
             assert resource.inputs.get("deployer_mnemonic") is None
             assert resource.inputs["deployer_mnemonic_ref"] == {"secret_id": REFERENCE.secret_id,
@@ -38,7 +38,7 @@ def test_words_in_config_stay_a_secret_input_without_a_reference(mocks):
     contracts = TonsuranceContracts("contracts", args())
 
     def check(_):
-        ours = [r for r in mocks.resources.values() if r.typ in (CONTRACT, BATCH)]
+        ours = [r for r in mocks.resources.values() if r.typ in (CONTRACT, BATCH, DEPLOYMENT)]
         assert ours and all(r.inputs.get("deployer_mnemonic_ref") is None and r.inputs["deployer_mnemonic"]
                             for r in ours)
 
