@@ -60,9 +60,9 @@ def secret_kind(name: str) -> str:
     return "api-key"  # market data keys, webhook URLs
 
 
-def stack_secret_names(service_secret_names: tuple[str, ...]) -> tuple[str, ...]:
+def stack_secret_names(service_names: tuple[str, ...]) -> tuple[str, ...]:
     """The deployer's mnemonic (read by Pulumi only) and every secret the services read (service_catalog)."""
-    return tuple(sorted({DEPLOYER_MNEMONIC, *service_secret_names}))
+    return tuple(sorted({DEPLOYER_MNEMONIC, *service_names}))
 
 
 @dataclass(frozen=True)
