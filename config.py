@@ -310,9 +310,10 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
         raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, got {network!r}")
 
     ton, kubernetes, database = _ton(read, network), _kubernetes(read, network), _database(read, network)
+    services = _services(read, network)
     config = StackConfig(stack=stack, ton=ton, kubernetes=kubernetes, database=database,
-                         services=_services(read, network), monitoring=_monitoring(read),
-                         platform=_platform(read, network), aws=_aws(read, network, database),
+                         services=services, monitoring=_monitoring(read),
+                         platform=_platform(read, network), aws=_aws(read, network, database, services),
                          ops=_ops(read))
     unknown_keys = sorted(set(raw) - read.seen)
     if unknown_keys:
@@ -631,7 +632,7 @@ def _platform(read: _Reader, network: str) -> PlatformConfig:
     return PlatformConfig(charts=charts)
 
 
-def _aws(read: _Reader, network: str, database: DatabaseConfig) -> AwsConfig | None:
+def _aws(read: _Reader, network: str, database: DatabaseConfig, services: ServicesConfig) -> AwsConfig | None:
     """Testnet and mainnet: the region, the EKS OIDC provider and the backup bucket's rules."""
     region = read.optional("awsRegion")
     if region is not None and not _REGION.match(region):
@@ -639,6 +640,9 @@ def _aws(read: _Reader, network: str, database: DatabaseConfig) -> AwsConfig | N
     if network == "localnet":
         return None
     region = read.required("awsRegion", f"the AWS region of the {network} stack's bucket, secrets and roles")
+    if services.secret_store == "aws" and services.aws_region != region:
+        raise ConfigError("services.awsRegion", f"must equal tonsurance:awsRegion ({region}): the secret store "
+                                                f"reads the secrets the stack creates there, got {services.aws_region!r}")
     oidc_arn = read.required("eksOidcProviderArn", "the ARN of the EKS cluster's IAM OIDC provider "
                                                    "(arn:aws:iam::<account>:oidc-provider/oidc.eks...)")
     if not _OIDC_PROVIDER_ARN.match(oidc_arn):

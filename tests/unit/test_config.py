@@ -298,9 +298,10 @@ def test_mainnet_mnemonic_is_a_reference_with_the_stack_region():
 @pytest.mark.parametrize("network", ["localnet", "testnet"])
 def test_reference_or_config_secret_elsewhere(network):
     assert isinstance(parse(raw_config(network)).ton.deployer_mnemonic, SecretValue)
-    by_reference = raw_config(network, deployerMnemonic=None, awsRegion="us-east-1",
+    region = "us-east-1" if network == "localnet" else "eu-central-1"  # testnet: the services' region too
+    by_reference = raw_config(network, deployerMnemonic=None, awsRegion=region,
                               deployerMnemonicSecretId=f"tonsurance/{network}/deployer-mnemonic")
-    assert parse(by_reference).ton.deployer_mnemonic.region == "us-east-1"
+    assert parse(by_reference).ton.deployer_mnemonic.region == region
 
 
 def test_reference_rules():
@@ -323,6 +324,12 @@ def test_aws_section_on_public_networks():
     assert mainnet.eks_oidc_provider_arn == OIDC_ARN and mainnet.backup_job_image == BACKUP_IMAGE
     assert parse(raw_config("testnet")).aws.backup_retention_days == 30
     assert parse(raw_config("testnet", backupStore="s3://bucket-only")).aws.backup_prefix == ""
+
+
+def test_the_secret_store_reads_the_region_where_the_secrets_are():
+    services = json.loads(raw_config("mainnet")["services"])
+    err = error_for(raw_config("mainnet", services=json.dumps({**services, "awsRegion": "us-east-1"})))
+    assert err.key == "tonsurance:services.awsRegion" and "tonsurance:awsRegion (eu-central-1)" in str(err)
 
 
 @pytest.mark.parametrize("overrides, key", [
