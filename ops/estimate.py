@@ -1,8 +1,9 @@
 """The cost of the next update, measured by doing it on a private TVM.
 
-Every contract and shard batch of the plan goes through the same provider code `pulumi up` runs
-(`TonContractProvider.create`, `ShardBatchProvider.create`), pointed at a private localnet chain: what is
-already active is adopted without a message, what is missing is deployed through the deployer's wallets.
+The plan's deployment goes through the same provider code `pulumi up` runs (`TonDeploymentProvider.create`,
+which sends every missing contract and shard in one highload message; the per-contract resources then only
+adopt), pointed at a private localnet chain: what is already active is adopted without a message, what is
+missing is deployed through the deployer's wallet.
 The cost is what left the deployer wallets there (deploy values plus every wallet fee); nothing is signed
 for, or sent to, the real network.
 
@@ -20,16 +21,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytoniq_core import Address
-
 from chain.client import ChainSettings, connect
 from chain.sandbox import FAUCET_ADDRESS
 from chain.wallets import deployer_wallet_addresses
 from components.contracts import ContractsPlan, TonsuranceContractsArgs, plan_contracts
 from contracts.base import TON
-from dynamic_providers.shard_batch import ShardBatchProvider, batch_inputs
-from dynamic_providers.ton_contract import TonContractProvider, contract_inputs
 from dynamic_providers.ton_deploy import target_of
+from dynamic_providers.ton_deployment import TonDeploymentProvider, deployment_inputs
+
+SHARD_PREFIX = "policy-shard"  # the deployment's name of each shard (components/contracts.py)
 
 
 @dataclass(frozen=True)
@@ -62,41 +62,23 @@ def estimate_update(args: TonsuranceContractsArgs, mnemonic: str, wait_seconds: 
         wallets = deployer_wallet_addresses(mnemonic)
         with connect(private) as client:
             before = {kind: client.account(a).balance for kind, a in wallets.items()}
-            funded = {kind: 0 for kind in wallets}
-            contracts = shards = values = 0
-            for props in _contracts(plan):
-                out = TonContractProvider().create(props).outs
-                funded["wallet_v4r2"] += out["faucet_funded"]
-                if out["deployed_by"] == "message":
-                    contracts, values = contracts + 1, values + props["deploy_value"]
-            for batch in plan.batches:
-                props = batch_inputs(batch)
-                out = ShardBatchProvider().create(props).outs
-                funded["highload_wallet_v3"] += out["faucet_funded"]
-                shards += len(out["deployed_ids"])
-                values += len(out["deployed_ids"]) * props["deploy_value"]
+            props = deployment_inputs(plan.deployment)
+            out = TonDeploymentProvider().create(props).outs
             after = {kind: client.account(a).balance for kind, a in wallets.items()}
+        funded = {kind: out["faucet_funded"] if kind == "highload_wallet_v3" else 0 for kind in wallets}
+        deployed = out["deployed"]
+        shards = sum(name.startswith(SHARD_PREFIX) for name in deployed)
+        contracts, values = len(deployed) - shards, sum(props["contracts"][n]["deploy_value"] for n in deployed)
         by_wallet = {kind: before[kind] + funded[kind] - after[kind] for kind in wallets}
         return UpdateEstimate(contracts, shards, values, sum(by_wallet.values()), by_wallet)
 
 
-def _contracts(plan: ContractsPlan) -> list[dict]:
-    return [contract_inputs(a) for a in (plan.oracle, plan.vault, *plan.tokens.values(), plan.router)]
-
-
 def _install_active(real: ChainSettings, private: ChainSettings, plan: ContractsPlan) -> None:
     """Copy into the private chain (for free) every contract of the plan already active on the real network."""
-    targets = [target_of(a.code, a.data) for a in (plan.oracle, plan.vault, *plan.tokens.values(), plan.router)]
-    for batch in plan.batches:
-        targets += [target_of(batch.shard_code, _shard_data(batch, i)) for i in batch.shard_ids]
+    targets = [target_of(c.code, c.data) for c in plan.deployment.contracts]
     with connect(real) as network, connect(private) as copy:
         for target in targets:
             if network.account(target.address).status == "active":
                 copy.send_internal(sender=FAUCET_ADDRESS, to=target.address, value=TON // 10,
                                    state_init=target.state_init, bounce=False)
 
-
-def _shard_data(batch, shard_id: int):
-    from contracts.policy_router import shard_deployment
-
-    return shard_deployment(Address(batch.vault), shard_id, batch.shard_count).state_init.data
