@@ -6,7 +6,9 @@ from components.contracts import TonsuranceContracts, TonsuranceContractsArgs
 from components.aws import TonsuranceAws, TonsuranceAwsArgs
 from components.backup_schedule import BackupSchedule, BackupScheduleArgs
 from components.database import BackupPolicy, Database, DatabaseArgs
+from components.monitoring import Monitoring, MonitoringArgs, workload_scrape_targets
 from components.platform import Platform, PlatformArgs
+from components.platform_charts import PlatformCharts, PlatformChartsArgs
 from components.services import BackendServices, BackendServicesArgs
 from config import ConfigError, load_stack_config
 
@@ -19,6 +21,18 @@ platform = Platform("platform", PlatformArgs(
     namespace=cfg.kubernetes.namespace,
     render_manifests_to=cfg.kubernetes.render_manifests_to,
     labels={"tonsurance.io/network": cfg.ton.network},
+))
+
+charts = PlatformCharts("platform-charts", PlatformChartsArgs(provider=platform.provider, install=cfg.platform.charts))
+
+monitoring = Monitoring("monitoring", MonitoringArgs(
+    namespace=platform.namespace,
+    namespace_name=cfg.kubernetes.namespace,
+    provider=platform.provider,
+    runbook_url=cfg.monitoring.runbook_url,
+    slack_channel=cfg.monitoring.slack_channel,
+    scrape_targets=workload_scrape_targets(),
+    after=tuple(charts.releases.values()),
 ))
 
 database = Database("database", DatabaseArgs(
