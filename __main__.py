@@ -23,6 +23,7 @@ platform = Platform("platform", PlatformArgs(
     labels={"tonsurance.io/network": cfg.ton.network},
 ))
 
+# Cluster-wide charts (real clusters only); what needs their CRDs and controllers waits for them.
 charts = PlatformCharts("platform-charts", PlatformChartsArgs(provider=platform.provider, install=cfg.platform.charts))
 
 monitoring = Monitoring("monitoring", MonitoringArgs(
@@ -32,8 +33,7 @@ monitoring = Monitoring("monitoring", MonitoringArgs(
     runbook_url=cfg.monitoring.runbook_url,
     slack_channel=cfg.monitoring.slack_channel,
     scrape_targets=workload_scrape_targets(),
-    after=tuple(charts.releases.values()),
-))
+), pulumi.ResourceOptions(transformations=[charts.installed_first()]))
 
 database = Database("database", DatabaseArgs(
     dsn=pulumi.Output.secret(cfg.database.dsn()),
@@ -55,7 +55,7 @@ services = BackendServices("services", BackendServicesArgs(
     stack=cfg.stack, network=cfg.ton.network, namespace=platform.namespace, images=cfg.kubernetes.images,
     contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
     secrets_role_arn=aws.external_secrets_role_arn if aws else None,
-), pulumi.ResourceOptions(provider=platform.provider))
+), pulumi.ResourceOptions(provider=platform.provider, transformations=[charts.installed_first()]))
 
 pulumi.export("network", cfg.ton.network)
 pulumi.export("admin_address", cfg.ton.admin_address)

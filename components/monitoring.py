@@ -58,7 +58,6 @@ class MonitoringArgs:
     scrape_targets: tuple[ScrapeTarget, ...] = ()
     scrape_interval: str = "30s"
     labels: dict[str, str] = field(default_factory=dict)
-    after: tuple[pulumi.Resource, ...] = ()  # created first: the chart that installs prometheus-operator's CRDs
 
 
 def workload_scrape_targets() -> tuple[ScrapeTarget, ...]:
@@ -118,7 +117,7 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tonsurance:monitoring:Monitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.after))
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         labels = {**PART_OF, **args.labels}
 
         def metadata(object_name: str, **extra) -> k8s.meta.v1.ObjectMetaArgs:

@@ -109,3 +109,16 @@ class PlatformCharts(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
                                             depends_on=[operator] if operator else None))
         self.register_outputs({"releases": {k: r.status for k, r in self.releases.items()}})
+
+    def installed_first(self) -> pulumi.ResourceTransformation:
+        """A transformation for a component whose resources need the charts' CRDs and controllers: every
+        resource under it waits for every release (none where no chart is installed)."""
+        releases = list(self.releases.values())
+
+        def transformation(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+            if not releases:
+                return None
+            return pulumi.ResourceTransformationResult(
+                args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=releases)))
+
+        return transformation

@@ -217,14 +217,24 @@ def test_install_flags_must_match_the_table(mocks):
 
 
 @pulumi.runtime.test
-def test_monitoring_objects_wait_for_the_operator_chart(mocks):
+def test_resources_under_a_component_wait_for_the_charts(mocks):
     charts, _ = charts_for("mainnet")
     recorder = Recorder()
-    component = Monitoring("monitoring", monitoring_args(after=tuple(charts.releases.values())),
-                           pulumi.ResourceOptions(transformations=[recorder]))
-    operator = charts.releases[KUBE_PROMETHEUS_STACK]
+    component = Monitoring("monitoring", monitoring_args(), pulumi.ResourceOptions(
+        transformations=[charts.installed_first(), recorder]))
+    releases = set(charts.releases.values())
     for name in ("monitoring-rules", "monitoring-routing", "monitoring-dashboard-oracle"):
-        assert operator in recorder.options[name].depends_on, name
+        assert releases <= set(recorder.options[name].depends_on), name
+    return settle(*component.children())
+
+
+@pulumi.runtime.test
+def test_without_charts_nothing_waits(mocks):
+    charts, _ = charts_for("localnet")
+    recorder = Recorder()
+    component = Monitoring("monitoring", monitoring_args(), pulumi.ResourceOptions(
+        transformations=[charts.installed_first(), recorder]))
+    assert not recorder.options["monitoring-rules"].depends_on
     return settle(*component.children())
 
 

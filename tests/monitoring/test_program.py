@@ -1,0 +1,72 @@
+"""The whole program (`__main__.py`) under Pulumi's mocks: which platform charts each network installs, and
+that everything needing their CRDs (rules, routing, scrape targets, the services' Rollouts and ExternalSecrets)
+waits for them."""
+
+from __future__ import annotations
+
+import runpy
+
+import pulumi
+import pytest
+
+from tests.monitoring.conftest import ROOT
+from tests.monitoring.test_components import RELEASE
+from tests.unit.test_config import SECRETS, raw_config
+from tests.unit.test_contracts_component import RecordingMocks  # answers shard batches like the provider
+
+# Kinds that only exist once a chart installed their CRDs.
+NEEDS_CHARTS = ("monitoring.coreos.com/v1:PrometheusRule", "monitoring.coreos.com/v1alpha1:AlertmanagerConfig",
+                "monitoring.coreos.com/v1:ServiceMonitor", "argoproj.io/v1alpha1:Rollout",
+                "external-secrets.io/v1:ExternalSecret")
+
+
+@pytest.fixture
+def program(pulumi_mocks):
+    """program(network, **config overrides) runs __main__.py under mocks and returns {name: (type, options)}
+    of every resource it registers."""
+    pulumi_mocks(RecordingMocks())
+    registered: dict[str, tuple[str, pulumi.ResourceOptions]] = {}
+
+    def run(network: str, **overrides) -> dict[str, tuple[str, pulumi.ResourceOptions]]:
+        raw = raw_config(network, **overrides)
+        pulumi.runtime.set_all_config({f"tonsurance:{k}": v for k, v in raw.items()},
+                                      [f"tonsurance:{k}" for k in SECRETS])
+
+        def record(args: pulumi.ResourceTransformationArgs):
+            registered[args.name] = (args.type_, args.opts)
+            return None
+
+        pulumi.runtime.register_stack_transformation(record)
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        return registered
+
+    yield run
+    pulumi.runtime.set_all_config({}, [])
+
+
+def releases(registered) -> set[str]:
+    return {name for name, (typ, _) in registered.items() if typ == RELEASE}
+
+
+def depends_on_names(opts: pulumi.ResourceOptions) -> set[str]:
+    return {r._name for r in (opts.depends_on or [])}
+
+
+@pulumi.runtime.test
+def test_mainnet_installs_every_chart_before_what_needs_it(program):
+    registered = program("mainnet")
+    charts = releases(registered)
+    assert len(charts) == 5
+    needing = {name: opts for name, (typ, opts) in registered.items() if typ.removeprefix("kubernetes:") in NEEDS_CHARTS}
+    kinds = {registered[name][0].rsplit(":", 1)[1] for name in needing}
+    assert kinds == {"PrometheusRule", "AlertmanagerConfig", "ServiceMonitor", "Rollout", "ExternalSecret"}
+    for name, opts in needing.items():
+        assert charts <= depends_on_names(opts), name
+
+
+@pulumi.runtime.test
+def test_local_installs_no_chart_and_nothing_waits(program):
+    registered = program("localnet")
+    assert not releases(registered)
+    assert registered["monitoring-rules"][0] == "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+    assert not depends_on_names(registered["monitoring-rules"][1])
