@@ -21,10 +21,12 @@ NEEDS_CHARTS = ("monitoring.coreos.com/v1:PrometheusRule", "monitoring.coreos.co
 
 
 @pytest.fixture
-def program(pulumi_mocks):
+def program(pulumi_mocks, monkeypatch):
     """program(network, **config overrides) runs __main__.py under mocks and returns {name: (type, options)}
     of every resource it registers."""
     pulumi_mocks(RecordingMocks())
+    # As if Pulumi.<stack>.yaml named a KMS secrets provider (config.py requires one on mainnet).
+    monkeypatch.setattr("config.stack_secrets_provider", lambda stack: "awskms://alias/tonsurance-test")
     registered: dict[str, tuple[str, pulumi.ResourceOptions]] = {}
 
     def run(network: str, **overrides) -> dict[str, tuple[str, pulumi.ResourceOptions]]:
