@@ -129,9 +129,6 @@ class PlatformConfig:
 
     charts: Mapping[str, bool]  # PLATFORM_CHARTS key -> install
 
-    def installs(self, chart: str) -> bool:
-        return self.charts[chart]
-
 
 @dataclass(frozen=True)
 class RolloutConfig:

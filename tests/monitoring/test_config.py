@@ -12,16 +12,16 @@ def test_defaults():
     local = parse(raw_config("localnet"))
     assert local.monitoring.slack_channel == "#ops-urgent"
     assert local.monitoring.runbook_url == "docs/runbook.md"
-    assert not any(local.platform.installs(c) for c in PLATFORM_CHARTS)  # local: charts never fetched
+    assert not any(local.platform.charts[c] for c in PLATFORM_CHARTS)  # local: charts never fetched
     for network in ("testnet", "mainnet"):
-        assert all(parse(raw_config(network)).platform.installs(c) for c in PLATFORM_CHARTS)
+        assert all(parse(raw_config(network)).platform.charts[c] for c in PLATFORM_CHARTS)
 
 
 def test_operator_switches_charts_off_and_sets_monitoring():
     cfg = parse(raw_config("mainnet", platform=json.dumps({"kubePrometheusStack": False, "certManager": False}),
                            monitoring=json.dumps({"slackChannel": "#tonsurance-alerts",
                                                   "runbookUrl": "https://git.example/ops/docs/runbook.md"})))
-    assert {c for c in PLATFORM_CHARTS if cfg.platform.installs(c)} == {"ingressNginx", "argoRollouts",
+    assert {c for c in PLATFORM_CHARTS if cfg.platform.charts[c]} == {"ingressNginx", "argoRollouts",
                                                                          "externalSecrets"}
     assert cfg.monitoring.slack_channel == "#tonsurance-alerts"
     assert cfg.monitoring.runbook_url == "https://git.example/ops/docs/runbook.md"
