@@ -90,7 +90,7 @@ def alertmanager_config_spec(args: MonitoringArgs) -> dict:
             "groupInterval": "5m",
             "repeatInterval": "4h",
             "routes": [
-                {"receiver": "on-call", "matchers": [{"name": "severity", "value": "critical", "matchType": "="}],
+                {"receiver": "on-call", "matchers": [{"name": "severity", "value": "critical"}],  # equality
                  "continue": True, "repeatInterval": "1h"},
                 {"receiver": "slack"},
             ],

@@ -77,7 +77,7 @@ def test_routing_pages_on_call_for_critical_and_posts_everything_to_slack():
     route = spec["route"]
     assert route["receiver"] == "slack"
     critical, catch_all = route["routes"]
-    assert critical["matchers"] == [{"name": "severity", "value": "critical", "matchType": "="}]
+    assert critical["matchers"] == [{"name": "severity", "value": "critical"}]  # no matchType: equality
     assert critical["receiver"] == "on-call" and critical["continue"] is True  # then on to Slack as well
     assert catch_all == {"receiver": "slack"}  # no matcher: every alert
     receivers = {r["name"]: r for r in spec["receivers"]}
