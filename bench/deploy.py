@@ -153,6 +153,7 @@ def guide(directory: Path, block_seconds: int) -> Figures:
     client.set_block_interval(block_seconds)
     wallet = WalletV4R2(client, WalletKey.from_mnemonic(mnemonic_new()), directory / "journal.json")
     vault = target_of(plan.vault.code, plan.vault.data).address
+    router = target_of(plan.router.code, plan.router.data).address
     shard_value = plan.batches[0].deploy_value
     contracts = [(target_of(a.code, a.data), a.deploy_value)
                  for a in (plan.oracle, plan.vault, *plan.tokens.values(), plan.router)]
@@ -217,7 +218,7 @@ def main() -> None:
     if not options.skip_guide:
         with tempfile.TemporaryDirectory() as directory:
             print(guide(Path(directory), options.block_seconds).row(), flush=True)
-    print(f"\n256 shards: " + ", ".join(f"{name} {value:.1f} s" for name, value in times.items()))
+    print(f"\nours at 256 shards: " + ", ".join(f"{name} {value:.1f} s" for name, value in times.items()), flush=True)
     if not options.skip_growth:
         print(f"\n{'shards':>6} {'preview new':>12} {'up':>8} {'preview no-op':>14} {'up no-op':>9}   (wall s, blocks off)")
         for count in (16, 256):
