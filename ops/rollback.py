@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from pulumi import automation as auto
 
-from config import NAMESPACE
+from config import NAMESPACE, StackConfig
 from ops.checks import stack_config
 from ops.records import RECORDS_DIR, RecordError, read_record, stack_records
 from ops.stack import ROOT, open_stack, plain_outputs
@@ -80,9 +80,8 @@ def set_images(stack: auto.Stack, images: dict[str, str]) -> None:
                          path=True)
 
 
-def rollback_contracts(stack: auto.Stack, record: dict[str, Any], log: Callable[[str], None] = print) -> bool:
-    """True when the stack's contracts are the record's; otherwise says how to get back to them."""
-    outputs = plain_outputs(stack)
+def rollback_contracts(outputs: dict[str, Any], record: dict[str, Any], log: Callable[[str], None] = print) -> bool:
+    """True when the stack's contracts (its outputs) are the record's; otherwise says how to get back to them."""
     differing = [key for key, value in record["contracts"].items()
                  if outputs.get(_output_key(key)) != value]
     if not differing:
@@ -100,12 +99,11 @@ def _output_key(record_key: str) -> str:
             "shard_count": "shard_count"}.get(record_key, f"{record_key}_address")
 
 
-def rollback_database(stack: auto.Stack, record: dict[str, Any], backup_id: str | None, yes: bool,
+def rollback_database(cfg: StackConfig, record: dict[str, Any], backup_id: str | None, yes: bool,
                       work_dir: Path = ROOT) -> int:
     from database import restore
     from ops.backups import backup_store_url
 
-    cfg = stack_config(stack)
     backup_id = backup_id or (record.get("database") or {}).get("backup_id")
     if not backup_id:
         raise RecordError("no backup id: pass --backup-id (the record names none)")
@@ -150,10 +148,10 @@ def run(args: argparse.Namespace) -> int:
         code = 0
         if args.type in ("services", "all"):
             rollback_services(stack, record, confirm)
-        if args.type in ("contracts", "all") and not rollback_contracts(stack, record):
+        if args.type in ("contracts", "all") and not rollback_contracts(plain_outputs(stack), record):
             code = 1
         if args.type in ("database", "all"):
-            code = rollback_database(stack, record, args.backup_id, args.yes) or code
+            code = rollback_database(stack_config(stack), record, args.backup_id, args.yes) or code
         return code
     except _Declined:
         print("Not confirmed; the stack's config is as it was and nothing was changed.", file=sys.stderr)

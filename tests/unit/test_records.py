@@ -65,3 +65,22 @@ def test_unknown_version_and_garbage_refused(tmp_path):
     (tmp_path / "other.json").write_text('{"format": "something"}')
     with pytest.raises(RecordError, match="not a Tonsurance deployment record"):
         read_record(tmp_path / "other.json")
+
+
+def test_contracts_rollback_compares_the_record_and_names_its_commit():
+    from ops.rollback import rollback_contracts
+    record = build_record("local", OUTPUTS, CONFIG, now=WHEN)
+    lines: list[str] = []
+    assert rollback_contracts(OUTPUTS, record, lines.append)
+    moved = {**OUTPUTS, "policy_router_address": "kQOtherRouter"}
+    assert not rollback_contracts(moved, {**record, "git": {"commit": "abc123"}}, lines.append)
+    assert "policy_router differ" in lines[-1] and "check out commit abc123" in lines[-1]
+
+
+def test_previous_record_is_the_one_before_the_latest(tmp_path):
+    from ops.rollback import previous_record
+    with pytest.raises(RecordError, match="has 0 deployment record"):
+        previous_record("local", tmp_path)
+    first = write_record(build_record("local", OUTPUTS, CONFIG, now=WHEN), tmp_path)
+    write_record(build_record("local", OUTPUTS, CONFIG, now=WHEN.replace(minute=30)), tmp_path)
+    assert previous_record("local", tmp_path) == first
