@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -50,6 +53,12 @@ def paid_by_deployer(copy, mnemonic: str) -> tuple[int, int]:
     return funded - left, values
 
 
+def run_ops(copy, command: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ops", command, "--stack", copy.stack.name, "--json"],
+                          cwd=copy.work_dir, env={**os.environ, **engine_env(copy.work_dir)}, capture_output=True,
+                          text=True, timeout=600)
+
+
 def test_estimate_matches_fees_paid_noop_is_zero_verify_and_rollback(local_stack, monkeypatch):
     copy = local_stack
     # As `python -m ops` runs beside the engine: the same backend, so the same deployer journal.
@@ -85,6 +94,17 @@ def test_estimate_matches_fees_paid_noop_is_zero_verify_and_rollback(local_stack
     # A stale price fails freshness, and no test policy can be bought at it (the vault refuses stale prices).
     assert [c.name for c in failed] == ["oracle freshness", "test policy"] and "(limit 300 s)" in failed[0].detail
     assert "no coverage type has a fresh oracle price" in failed[1].detail
+
+    # The same through the command line, as an operator or CI runs it (--json), from the project copy.
+    verified = run_ops(copy, "verify")
+    assert verified.returncode == 1
+    report = json.loads(verified.stdout)
+    assert [c["name"] for c in report["checks"] if not c["ok"]] == ["oracle freshness", "test policy"]
+    checked = json.loads(run_ops(copy, "preflight").stdout)["checks"]
+    balance = next(c for c in checked if c["name"] == "deployer balance")
+    assert balance["ok"] and balance["figures"]["estimated_cost_nanotons"] == 0
+    git = next(c for c in checked if c["name"] == "git")
+    assert not git["ok"]  # the copy is no git checkout: preflight says so instead of passing
 
     record = read_record(record_stack(copy.stack, copy.work_dir / "deployments", copy.work_dir))
     assert record["contracts"]["policy_router"] == outputs["policy_router_address"]
