@@ -65,3 +65,5 @@ def test_jobs_follow_the_guide():
     assert [s for s in steps if s in order] == order
     preview = next(s for s in jobs["deploy"]["steps"] if s.get("name") == "Preview with the policy pack")
     assert "--policy-pack policy" in preview["run"]
+    # Steps pipe preflight and verify into tee: only `shell: bash` (-eo pipefail) lets their failure stop the job.
+    assert flow["defaults"]["run"]["shell"] == "bash"
