@@ -66,7 +66,7 @@ def rollback_services(stack: auto.Stack, record: dict[str, Any], confirm: Confir
         preview = stack.preview(on_output=log)
         log(f"services: preview: {preview.change_summary}")
         if not confirm(f"Roll services of {stack.name} back to {record['created_at']}?"):
-            raise _Declined()
+            raise Declined()
         up = stack.up(on_output=log)
     except BaseException:
         set_images(stack, current)  # nothing half-done
@@ -118,8 +118,8 @@ def rollback_database(cfg: StackConfig, record: dict[str, Any], backup_id: str |
         del os.environ[variable]
 
 
-class _Declined(Exception):
-    pass
+class Declined(Exception):
+    """The operator did not confirm; the config was put back."""
 
 
 def ask(question: str) -> bool:
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         if args.type in ("database", "all"):
             code = rollback_database(stack_config(stack), record, args.backup_id, args.yes) or code
         return code
-    except _Declined:
+    except Declined:
         print("Not confirmed; the stack's config is as it was and nothing was changed.", file=sys.stderr)
         return 1
     except RecordError as error:

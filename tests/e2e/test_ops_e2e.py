@@ -125,7 +125,7 @@ def test_estimate_matches_fees_paid_noop_is_zero_verify_and_rollback(local_stack
     target = read_record(rollback.previous_record(copy.stack.name, records))
     assert target["images"] == first["images"] != newer
     declined = {**newer, "backend": "ghcr.io/tonsurance/backend:0.9.0"}
-    with pytest.raises(rollback._Declined):
+    with pytest.raises(rollback.Declined):
         rollback.rollback_services(copy.stack, {**target, "images": declined}, confirm=lambda _q: False,
                                    log=lambda _line: None)
     assert rollback.current_images(copy.stack) == newer  # declining restored the config
