@@ -54,5 +54,8 @@ up-testnet: bootstrap
 preview-mainnet: bootstrap
 	. scripts/env.sh && pulumi preview --stack mainnet $(POLICY_PACK)
 
+# Mainnet: the checklist first, then the update, its record and the verification (README, "Mainnet, step by step").
 up-mainnet: bootstrap
-	. scripts/env.sh && pulumi up --stack mainnet $(POLICY_PACK) && python -m ops record --stack mainnet
+	. scripts/env.sh && python -m ops preflight --stack mainnet && \
+	pulumi up --stack mainnet $(POLICY_PACK) && \
+	python -m ops record --stack mainnet && python -m ops verify --stack mainnet
