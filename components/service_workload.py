@@ -49,6 +49,9 @@ class Exposure:
     domain: str
     tls_issuer: str
     rate_limit_rps: int
+    # False where no ingress controller runs (the local cluster): Pulumi would otherwise wait ten minutes for
+    # a load-balancer address nobody assigns.
+    await_ingress: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,8 @@ class ServiceWorkload(pulumi.ComponentResource):
             "nginx.ingress.kubernetes.io/limit-connections": str(exposure.rate_limit_rps),
             "nginx.ingress.kubernetes.io/ssl-redirect": "true",
         }
+        if not exposure.await_ingress:
+            annotations["pulumi.com/skipAwait"] = "true"
         if spec.long_lived:  # WebSocket clients hold a connection open; nginx's default 60 s would cut them
             annotations.update({"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
                                 "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600"})

@@ -86,7 +86,8 @@ class BackendServices(pulumi.ComponentResource):
         exposure = Exposure(
             ingress_namespace=settings.ingress_namespace, prometheus_namespace=settings.prometheus_namespace,
             database_port=args.database_port, redis_in_cluster=settings.redis_in_cluster, domain=settings.domain,
-            tls_issuer=settings.tls_issuer, rate_limit_rps=settings.rate_limit_rps)
+            tls_issuer=settings.tls_issuer, rate_limit_rps=settings.rate_limit_rps,
+            await_ingress=args.network != "localnet")
         digest = pulumi.Output.from_input(args.contract_addresses).apply(checksum)
         # Pods start after what they reference exists: the ConfigMap, their Secrets' ExternalSecrets, the gates.
         ready = [config_map, secrets, *([analysis] if analysis else [])]

@@ -266,6 +266,12 @@ def test_ingresses_serve_api_and_ws_with_tls_from_the_issuer_and_rate_limits(moc
         assert ingress["spec"]["rules"][0]["host"] == host
     assert ingresses["websocket-v2"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
     assert "nginx.ingress.kubernetes.io/proxy-read-timeout" not in ingresses["api-v2"]["metadata"]["annotations"]
+    assert all("pulumi.com/skipAwait" not in i["metadata"]["annotations"] for i in ingresses.values())
+
+
+def test_local_ingresses_are_not_awaited_for_a_load_balancer_nobody_runs(mocks):
+    run(mocks, "localnet")
+    assert {i["metadata"]["annotations"]["pulumi.com/skipAwait"] for i in mocks.of(INGRESS).values()} == {"true"}
 
 
 @pytest.mark.parametrize("network", STACKS)
