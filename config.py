@@ -455,7 +455,7 @@ def check_image(key: str, image: object, network: str) -> None:
 
 _SERVICES_KEYS = {"domain", "tlsIssuer", "rateLimitRps", "ingressNamespace", "prometheusNamespace", "replicas",
                   "pauseSeconds", "analysis", "prometheusUrl", "maxErrorRate", "maxP99Ms", "redis", "redisStorage",
-                  "redisImage", "secretStore", "awsRegion"}
+                  "redisImage", "secretStore"}
 # Defaults per network: (replicas, pause seconds). Mainnet is the guide's 2/10, 5/10, 10/10 with 5 min pauses.
 _ROLLOUT_DEFAULTS = {"localnet": (2, 10), "testnet": (2, 60), "mainnet": (10, 300)}
 _KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}
@@ -535,6 +535,10 @@ def _services(read: _Reader, network: str) -> ServicesConfig:
         raise ConfigError("services.secretStore", f"must be aws or fake, got {secret_store!r}")
     if public and secret_store == "fake":
         raise ConfigError("services.secretStore", f"cannot be fake on {network}: secrets come from AWS Secrets Manager")
+    # The store reads the secrets where the stack keeps them: the stack's one region, tonsurance:awsRegion.
+    aws_region = read.optional("awsRegion")
+    if secret_store == "aws" and aws_region is None:
+        raise ConfigError("awsRegion", "is required when services.secretStore is aws: the region of Secrets Manager")
     return ServicesConfig(
         domain=domain,
         tls_issuer=label("tlsIssuer", None if public else "tonsurance-local-ca", "a cert-manager ClusterIssuer name"),
@@ -543,7 +547,7 @@ def _services(read: _Reader, network: str) -> ServicesConfig:
         prometheus_namespace=label("prometheusNamespace", "monitoring"),
         rollout=rollout, redis_in_cluster=redis == "in-cluster", redis_storage=redis_storage, redis_image=redis_image,
         secret_store=secret_store,
-        aws_region=get("awsRegion", str, None, "the AWS region of Secrets Manager" if secret_store == "aws" else None))
+        aws_region=aws_region)
 
 
 def _database(read: _Reader, network: str) -> DatabaseConfig:
@@ -637,9 +641,6 @@ def _aws(read: _Reader, network: str, database: DatabaseConfig, services: Servic
     if network == "localnet":
         return None
     region = read.required("awsRegion", f"the AWS region of the {network} stack's bucket, secrets and roles")
-    if services.secret_store == "aws" and services.aws_region != region:
-        raise ConfigError("services.awsRegion", f"must equal tonsurance:awsRegion ({region}): the secret store "
-                                                f"reads the secrets the stack creates there, got {services.aws_region!r}")
     oidc_arn = read.required("eksOidcProviderArn", "the ARN of the EKS cluster's IAM OIDC provider "
                                                    "(arn:aws:iam::<account>:oidc-provider/oidc.eks...)")
     if not _OIDC_PROVIDER_ARN.match(oidc_arn):

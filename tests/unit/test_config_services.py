@@ -27,7 +27,7 @@ def test_mainnet_defaults_are_the_guides_canary_and_gates():
     assert (rollout.replicas, rollout.pause_seconds, rollout.analysis) == (10, 300, True)
     assert (rollout.max_error_rate, rollout.max_p99_ms) == (0.01, 500)
     assert rollout.prometheus_url == "http://prometheus-operated.monitoring.svc:9090"
-    assert (svc.secret_store, svc.aws_region, svc.redis_in_cluster) == ("aws", "eu-central-1", False)
+    assert (svc.secret_store, svc.aws_region, svc.redis_in_cluster) == ("aws", "eu-central-1", False)  # awsRegion
     assert (svc.ingress_namespace, svc.prometheus_namespace) == ("ingress-nginx", "monitoring")
 
 
@@ -50,10 +50,18 @@ def test_mainnet_refuses_looser_gates(key, value, expected):
 
 
 @pytest.mark.parametrize("key, needed", [("domain", "public DNS domain"), ("tlsIssuer", "ClusterIssuer"),
-                                         ("prometheusUrl", "Prometheus address"), ("awsRegion", "AWS region")])
+                                         ("prometheusUrl", "Prometheus address")])
 def test_public_networks_require_what_has_no_sensible_default(key, needed):
     err = error_for(services("testnet", **{key: None}))
     assert err.key == f"tonsurance:services.{key}" and "is required on testnet" in str(err) and needed in str(err)
+
+
+def test_an_aws_store_needs_the_stacks_region():
+    err = error_for(raw_config("testnet", awsRegion=None))
+    assert err.key == "tonsurance:awsRegion" and "services.secretStore is aws" in str(err)
+    err = error_for(services("localnet", secretStore="aws"))
+    assert err.key == "tonsurance:awsRegion"
+    assert parse({**services("localnet", secretStore="aws"), "awsRegion": "eu-west-1"}).services.aws_region == "eu-west-1"
 
 
 def test_testnet_may_switch_analysis_off_and_then_needs_no_prometheus():
