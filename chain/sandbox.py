@@ -214,6 +214,17 @@ class Sandbox:
         message = MessageAny(info, state_init, body if body is not None else Cell.empty()).serialize()
         return self._run([(self._lt, to, message)])
 
+    def send_internals(self, messages: list[tuple[Address, Address, int, Cell]]) -> list[TxRecord]:
+        """Inject several internal messages `(sender, to, value, body)` at once and run everything they cause,
+        in logical-time order: their flows interleave hop by hop, as concurrent flows do on chain."""
+        initial = []
+        for sender, to, value, body in messages:
+            info = InternalMsgInfo(ihr_disabled=True, bounce=True, bounced=False, src=sender, dest=to,
+                                   value=CurrencyCollection(value), ihr_fee=0, fwd_fee=0,
+                                   created_lt=self._lt, created_at=self.now)
+            initial.append((self._lt, to, MessageAny(info, None, body).serialize()))
+        return self._run(initial)
+
     def send_external(self, to: Address, body: Cell, state_init: StateInit | None = None) -> list[TxRecord]:
         return self.send_external_message(MessageAny(ExternalMsgInfo(None, to, 0), state_init, body).serialize())
 

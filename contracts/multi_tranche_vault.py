@@ -113,7 +113,7 @@ class Book:
     next_policy_id: int
     next_deposit_id: int
     paid_claims: int
-    in_flight: int  # premiums and deposits held until their shard / wallet confirms
+    in_flight: int  # premiums held until their shard stores the policy (deposits join capital at once)
 
 
 @dataclass(frozen=True)
