@@ -2,9 +2,11 @@
 Each test drives the attacker's messages and asserts what must hold afterwards (amounts, storage)."""
 from __future__ import annotations
 
+from pytoniq_core import Cell, HashMap, begin_cell
+
 from contracts.base import TON
 from contracts.multi_tranche_vault import MultiTrancheVault
-from tests.contracts.conftest import CLAIMS_PROCESSOR, OTHER_USER, STRANGER, USER, Protocol, received
+from tests.contracts.conftest import CLAIMS_PROCESSOR, NOW, OTHER_USER, STRANGER, USER, Protocol, received, tx_on
 
 EQT, JNR_PLUS = 6, 5
 
@@ -36,3 +38,52 @@ def test_deposit_in_flight_during_a_wipe_out_is_not_handed_to_the_wiped_out_hold
     paid = attacker_tokens * after.capital // after.shares
     assert paid < before[EQT] // 2, "the attacker keeps less than half of what EQT held before the loss"
     assert received(txs, OTHER_USER) >= paid and vault.get_tranche(run, EQT).capital == after.capital - paid
+
+
+def with_expired_buckets(data: Cell, count: int, today: int) -> Cell:
+    """The vault's data with `count` coverage buckets of 1 TON ending before `today` (none released yet), as
+    after a long idle stretch following sales of every duration."""
+    s = data.begin_parse()
+    admin, pending, paused = s.load_address(), s.load_address(), s.load_bit()
+    capital, sold, in_flight, tranches = s.load_coins(), s.load_coins(), s.load_coins(), s.load_maybe_ref()
+    roles, book, codes = s.load_ref(), s.load_ref(), s.load_ref()
+    b = book.begin_parse()
+    next_policy, next_deposit, paid = b.load_uint(64), b.load_uint(64), b.load_coins()
+    b.load_maybe_ref()
+    pending_policies, pending_deposits = b.load_maybe_ref(), b.load_maybe_ref()
+    buckets = HashMap(32, value_serializer=lambda v, builder: builder.store_coins(v))
+    for i in range(count):
+        buckets.set_int_key(today - 1 - i, TON)
+    book = (begin_cell().store_uint(next_policy, 64).store_uint(next_deposit, 64).store_coins(paid)
+            .store_dict(buckets.serialize()).store_maybe_ref(pending_policies).store_maybe_ref(pending_deposits)
+            .end_cell())
+    return (begin_cell().store_address(admin).store_address(pending).store_bit(paused).store_coins(capital)
+            .store_coins(sold + count * TON).store_coins(in_flight).store_maybe_ref(tranches)
+            .store_ref(roles).store_ref(book).store_ref(codes).end_cell())
+
+
+def test_redeem_after_a_long_idle_stretch_never_burns_tokens_without_payout(protocol: Protocol) -> None:
+    """366 expired day buckets (a year without sales or redemptions after policies of every duration): the
+    redeem (non-bounceable, minter -> vault) used to run out of gas releasing them all, after the wallet had
+    burned the tokens: the holder lost them for nothing. Each message now releases at most 4 buckets."""
+    chain, vault, run = protocol.chain, protocol.vault, protocol.run
+    protocol.deposit(USER, EQT, 100 * TON)
+    protocol.publish()
+    chain.sandbox.set_data(vault.address, with_expired_buckets(chain.sandbox.account(vault.address).data, 366, NOW // 86400))
+    sold = vault.get_total_coverage_sold(run)
+    assert sold == 0, "the getter releases every expired bucket"
+    txs = protocol.redeem(USER, EQT, 10 * TON)
+    assert tx_on(txs, vault.address).success and tx_on(txs, vault.address).gas_used < 60000
+    # still 362 TON of (expired) coverage counted at the vault: refused, the tokens come back
+    assert protocol.tokens(EQT, USER) == 100 * TON == vault.get_tranche(run, EQT).shares
+    assert protocol.capitals()[EQT] == 100 * TON
+    assert received(txs, USER) > 0
+    for _ in range(45):  # 4 buckets a message: 366 buckets are gone after 92 messages
+        txs = protocol.buy(STRANGER, TON, 1)
+        assert all(tx.success for tx in txs if tx.address != STRANGER)
+        assert tx_on(txs, vault.address).gas_used < 60000
+    for _ in range(47):
+        txs = protocol.redeem(USER, EQT, TON)
+        assert tx_on(txs, vault.address).success
+        assert vault.get_tranche(run, EQT).shares == protocol.tokens(EQT, USER), "no token burned unpaid"
+    assert protocol.tokens(EQT, USER) < 100 * TON, "once the expired coverage is released, redemptions pay"
