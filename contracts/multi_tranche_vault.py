@@ -173,6 +173,7 @@ def init_data(cfg: MultiTrancheVaultConfig) -> Cell:
                        .store_uint(1, 64)  # next_policy_id
                        .store_uint(1, 64)  # next_deposit_id (0 never names a deposit)
                        .store_coins(0)  # paid_claims
+                       .store_uint(0, 16)  # claims_in_flight
                        .store_dict(None).store_dict(None).store_dict(None)  # coverage by day, pending policies, deposits
                        .end_cell())
             .store_ref(begin_cell()
@@ -261,6 +262,10 @@ class MultiTrancheVault(ContractWrapper, AdminOps, PauseOps):
 
     def get_total_capital(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_total_capital")
+
+    def get_claims_in_flight(self, run: RunGetMethod) -> int:
+        """Claims sent to a shard and not answered yet; redemptions are refused while it is above 0."""
+        return self._get_int(run, "get_claims_in_flight")
 
     def get_total_coverage_sold(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_total_coverage_sold")

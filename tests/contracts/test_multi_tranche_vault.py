@@ -87,7 +87,7 @@ def test_vault_derives_the_shards_it_owns(chain: Chain, vault: MultiTrancheVault
         assert vault.get_shard_address(chain.run, shard_id) == shard_deployment(vault.address, shard_id, 16).address
 
 
-def test_deposit_mints_at_par_and_becomes_capital_when_the_wallet_confirms(protocol: Protocol) -> None:
+def test_deposit_mints_at_par_and_is_capital_once_the_wallet_confirms(protocol: Protocol) -> None:
     chain, vault = protocol.chain, protocol.vault
     fee = protocol.fees.deposit
     before = chain.balance(vault.address)

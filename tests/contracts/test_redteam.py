@@ -48,14 +48,14 @@ def with_expired_buckets(data: Cell, count: int, today: int) -> Cell:
     capital, sold, in_flight, tranches = s.load_coins(), s.load_coins(), s.load_coins(), s.load_maybe_ref()
     roles, book, codes = s.load_ref(), s.load_ref(), s.load_ref()
     b = book.begin_parse()
-    next_policy, next_deposit, paid = b.load_uint(64), b.load_uint(64), b.load_coins()
+    next_policy, next_deposit, paid, claims = b.load_uint(64), b.load_uint(64), b.load_coins(), b.load_uint(16)
     b.load_maybe_ref()
     pending_policies, pending_deposits = b.load_maybe_ref(), b.load_maybe_ref()
     buckets = HashMap(32, value_serializer=lambda v, builder: builder.store_coins(v))
     for i in range(count):
         buckets.set_int_key(today - 1 - i, TON)
     book = (begin_cell().store_uint(next_policy, 64).store_uint(next_deposit, 64).store_coins(paid)
-            .store_dict(buckets.serialize()).store_maybe_ref(pending_policies).store_maybe_ref(pending_deposits)
+            .store_uint(claims, 16).store_dict(buckets.serialize()).store_maybe_ref(pending_policies).store_maybe_ref(pending_deposits)
             .end_cell())
     return (begin_cell().store_address(admin).store_address(pending).store_bit(paused).store_coins(capital)
             .store_coins(sold + count * TON).store_coins(in_flight).store_maybe_ref(tranches)
@@ -87,3 +87,36 @@ def test_redeem_after_a_long_idle_stretch_never_burns_tokens_without_payout(prot
         assert tx_on(txs, vault.address).success
         assert vault.get_tranche(run, EQT).shares == protocol.tokens(EQT, USER), "no token burned unpaid"
     assert protocol.tokens(EQT, USER) < 100 * TON, "once the expired coverage is released, redemptions pay"
+
+
+def test_redeem_racing_a_claim_in_flight_does_not_escape_the_waterfall(protocol: Protocol) -> None:
+    """An EQT holder burns while the claims processor's pay_claim is in flight (vault -> shard -> vault):
+    the redemption must not be paid at the pre-loss price, leaving the loss to the tranches below."""
+    chain, vault, run = protocol.chain, protocol.vault, protocol.run
+    protocol.deposit(OTHER_USER, EQT, 10 * TON)
+    protocol.deposit(STRANGER, JNR_PLUS, 20 * TON)
+    protocol.publish()
+    protocol.buy(STRANGER, 10 * TON, 30)
+    before = protocol.capitals()
+    fees = protocol.fees
+    from contracts.sure_token import SureTokenWallet
+    tokens = protocol.tokens(EQT, OTHER_USER)
+    txs = chain.sandbox.send_internals([
+        (OTHER_USER, protocol.wallet(EQT, OTHER_USER).address, fees.redeem,
+         SureTokenWallet.build_burn_body(tokens, OTHER_USER)),
+        (CLAIMS_PROCESSOR, vault.address, fees.claim, MultiTrancheVault.build_pay_claim_body(1, 10 * TON)),
+    ])
+    order = [tx.in_body.begin_parse().load_uint(32) for tx in txs if tx.address == vault.address]
+    assert order[:3] == [0x1E5A0203, 0x1E5A0303, 0x1E5A0504], "the redeem reaches the vault mid-claim"
+    # the 10 TON loss is EQT's (it held 10 TON + yield when the claim was approved)
+    assert protocol.capitals()[JNR_PLUS] == before[JNR_PLUS]
+    assert protocol.capitals()[EQT] == before[EQT] - 10 * TON
+    assert protocol.tokens(EQT, OTHER_USER) == tokens, "refused while a claim is in flight: tokens back"
+    assert received(txs, OTHER_USER) < fees.redeem
+    assert vault.get_claims_in_flight(run) == 0
+    # a claim the shard refuses (no such policy) bounces: the count goes back down, redemptions pay again
+    txs = protocol.claim(999, TON)
+    assert any(tx.in_bounced for tx in txs if tx.address == vault.address)
+    assert vault.get_claims_in_flight(run) == 0
+    txs = protocol.redeem(OTHER_USER, EQT, tokens)
+    assert protocol.tokens(EQT, OTHER_USER) == 0 and received(txs, OTHER_USER) >= before[EQT] - 10 * TON
