@@ -120,3 +120,25 @@ def test_redeem_racing_a_claim_in_flight_does_not_escape_the_waterfall(protocol:
     assert vault.get_claims_in_flight(run) == 0
     txs = protocol.redeem(OTHER_USER, EQT, tokens)
     assert protocol.tokens(EQT, OTHER_USER) == 0 and received(txs, OTHER_USER) >= before[EQT] - 10 * TON
+
+
+def test_first_depositor_cannot_inflate_the_share_price_with_a_donated_premium(protocol: Protocol) -> None:
+    """The classic vault inflation: take 1 share of an empty tranche, donate to its capital (here: an
+    overpaid premium, booked as yield), so the next depositor's shares round down to nothing. Yield is pro
+    rata to capital, so 1 nanoton of EQT earns nothing of a 50 TON premium (the rounding, at most a few
+    nanotons, goes to EQT): the victim's deposit keeps its value to the nanoton."""
+    run, vault = protocol.run, protocol.vault
+    protocol.deposit(STRANGER, 1, 100 * TON)
+    protocol.deposit(OTHER_USER, EQT, 1)  # the attacker: 1 nanoton, 1 share
+    assert vault.get_tranche(run, EQT).shares == 1
+    protocol.publish()
+    txs = protocol.buy(OTHER_USER, TON, 30, premium=50 * TON)
+    assert all(tx.success for tx in txs if tx.address != OTHER_USER)
+    donated = vault.get_tranche(run, EQT).capital - 1
+    assert 0 <= donated <= 6, "EQT's part of the premium is its pro-rata part (none) plus the rounding"
+    protocol.deposit(USER, EQT, 10 * TON)
+    state = vault.get_tranche(run, EQT)
+    victim = protocol.tokens(EQT, USER)
+    assert victim * state.capital // state.shares >= 10 * TON - 7, "the victim's shares are worth its deposit"
+    attacker_gets = 1 * state.capital // state.shares
+    assert attacker_gets <= 1 + donated, "the attacker gets back at most what it put into EQT"
