@@ -142,3 +142,23 @@ def test_first_depositor_cannot_inflate_the_share_price_with_a_donated_premium(p
     assert victim * state.capital // state.shares >= 10 * TON - 7, "the victim's shares are worth its deposit"
     attacker_gets = 1 * state.capital // state.shares
     assert attacker_gets <= 1 + donated, "the attacker gets back at most what it put into EQT"
+
+
+def test_forged_excesses_for_a_deposit_in_flight_changes_nothing(protocol: Protocol) -> None:
+    """A stranger sends `excesses` with the id of a deposit still in flight (query id = deposit id 1): only
+    the depositor's own wallet confirms a deposit, so the forgery is plain TON to the vault and the real
+    confirmation still returns the LP's unused fee."""
+    chain, vault, run = protocol.chain, protocol.vault, protocol.run
+    fees = protocol.fees
+    excesses = begin_cell().store_uint(0xD53276DB, 32).store_uint(1, 64).end_cell()
+    txs = chain.sandbox.send_internals([
+        (USER, vault.address, 10 * TON + fees.deposit, MultiTrancheVault.build_deposit_body(EQT)),
+        (STRANGER, vault.address, TON // 100, excesses),
+    ])
+    on_vault = [tx for tx in txs if tx.address == vault.address]
+    forged = next(tx for tx in on_vault if tx.in_sender == STRANGER)
+    assert forged.success and not forged.out_messages, "plain TON: nothing sent, nothing confirmed"
+    assert on_vault.index(forged) < len(on_vault) - 1, "the forgery arrived while the deposit was pending"
+    state = vault.get_tranche(run, EQT)
+    assert (state.capital, state.shares) == (10 * TON, 10 * TON) == (state.capital, protocol.tokens(EQT, USER))
+    assert 0 < received(txs, USER) < fees.deposit, "the wallet's real confirmation returned the unused fee"
