@@ -41,9 +41,12 @@ class Redis(pulumi.ComponentResource):
             ports=[k8s.core.v1.ServicePortArgs(name="redis", port=PORT, target_port="redis")]), opts=child)
         password = k8s.core.v1.EnvVarArgs(name=REDIS_PASSWORD.env, value_from=k8s.core.v1.EnvVarSourceArgs(
             secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=REDIS_PASSWORD.name, key=SECRET_KEY)))
-        storage_class = None
+        storage_class, retention = None, None
         if args.prebound_volume:
             storage_class = ""  # no default class: bind only to the volume below
+            # The claim goes with the StatefulSet, so the volume (held by its claim) can be deleted on destroy.
+            retention = k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(when_deleted="Delete",
+                                                                                        when_scaled="Retain")
             k8s.core.v1.PersistentVolume(f"{name}-volume", metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=pulumi.Output.concat(args.namespace, "-redis-data"), labels=LABELS),
                 spec=k8s.core.v1.PersistentVolumeSpecArgs(
@@ -56,7 +59,7 @@ class Redis(pulumi.ComponentResource):
                 opts=child)
         probe = k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="redis"), period_seconds=10)
         k8s.apps.v1.StatefulSet(f"{name}-statefulset", metadata=meta, spec=k8s.apps.v1.StatefulSetSpecArgs(
-            service_name=NAME, replicas=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
+            service_name=NAME, replicas=1, persistent_volume_claim_retention_policy=retention, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
                 spec=k8s.core.v1.PodSpecArgs(

@@ -187,6 +187,7 @@ def test_local_store_is_fake_with_in_cluster_redis(mocks):
     assert claim["resources"]["requests"] == {"storage": "1Gi"} and claim["storageClassName"] == ""
     volumes = [i for t, i in mocks.objects if t == "kubernetes:core/v1:PersistentVolume"]
     assert [v["spec"]["claimRef"] for v in volumes] == [{"namespace": "tonsurance-localnet", "name": "data-redis-0"}]
+    assert redis["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Delete", "whenScaled": "Retain"}
     assert redis["template"]["spec"]["containers"][0]["env"] == [
         {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-password", "key": "value"}}}]
     assert "redis" in mocks.of(POLICY)
@@ -224,6 +225,7 @@ def test_network_policies_open_only_what_each_workload_needs(mocks):
     # A cluster with a provisioner: the claim takes the default storage class, no volume is made by hand.
     (redis,) = [i for t, i in mocks.objects if t == "kubernetes:apps/v1:StatefulSet"]
     assert "storageClassName" not in redis["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert "persistentVolumeClaimRetentionPolicy" not in redis["spec"]  # Redis keeps its data on real clusters
     assert not [t for t, _ in mocks.objects if t == "kubernetes:core/v1:PersistentVolume"]
     policies = {n: p["spec"] for n, p in mocks.of(POLICY).items()}
     nginx = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
