@@ -2,7 +2,7 @@
 Each test drives the attacker's messages and asserts what must hold afterwards (amounts, storage)."""
 from __future__ import annotations
 
-from pytoniq_core import Cell, HashMap, begin_cell
+from pytoniq_core import Address, Cell, HashMap, StateInit, begin_cell
 
 from contracts.base import TON
 from contracts.multi_tranche_vault import MultiTrancheVault
@@ -162,3 +162,30 @@ def test_forged_excesses_for_a_deposit_in_flight_changes_nothing(protocol: Proto
     state = vault.get_tranche(run, EQT)
     assert (state.capital, state.shares) == (10 * TON, 10 * TON) == (state.capital, protocol.tokens(EQT, USER))
     assert 0 < received(txs, USER) < fees.deposit, "the wallet's real confirmation returned the unused fee"
+
+
+# A contract that relays the body ref of its inbound message to `to` with the bounced flag set (FunC 0.4.6):
+#   msg = begin_cell().store_uint(0x1c, 6)  ;; int_msg_info$0 ihr_disabled bounce bounced=1 src:addr_none
+#         .store_slice(to).store_coins(0.1 TON).store_uint(1, 107).store_ref(body).end_cell();
+#   send_raw_message(msg, 1);
+FORGER_CODE = "te6ccgEBAgEANgABFP8A9KQT9LzyyAsBAE7TbCEgxwCRMOD6QNQwcYAcyMsFUAPPFoIQBfXhAPoCEstqzMlx+wA="
+
+
+def test_a_contract_cannot_forge_a_bounce_to_mint_jetton_balance(protocol: Protocol) -> None:
+    """The wallet's bounce handler restores `amount` of a bounced internal_transfer without checking the
+    sender (as TEP-74's reference does). That is only safe if no contract can set the bounced flag: a forged
+    bounce of 10^6 TON of tokens arrives as an ordinary message (unknown op 0xffffffff), balance unchanged."""
+    chain = protocol.chain
+    protocol.deposit(USER, EQT, 10 * TON)
+    code = Cell.one_from_boc(FORGER_CODE)
+    init = StateInit(code=code, data=Cell.empty())
+    forger = Address((0, init.serialize().hash))
+    chain.sandbox.send_internal(sender=STRANGER, to=forger, value=TON, state_init=init)
+    wallet = protocol.wallet(EQT, USER).address
+    forged = (begin_cell().store_uint(0xFFFFFFFF, 32).store_uint(0x178D4519, 32).store_uint(0, 64)
+              .store_coins(10**6 * TON).end_cell())
+    data = chain.data_hash(wallet)
+    txs = chain.send(STRANGER, forger, begin_cell().store_address(wallet).store_ref(forged).end_cell())
+    arrived = tx_on(txs, wallet)
+    assert not arrived.in_bounced and not arrived.success and arrived.exit_code == 0xFFFF
+    assert chain.data_hash(wallet) == data and protocol.tokens(EQT, USER) == 10 * TON
