@@ -3,6 +3,7 @@ baseline `.secrets.baseline`; any finding the baseline does not hold fails. The 
 pre-commit hook (.pre-commit-config.yaml)."""
 from __future__ import annotations
 
+import base64
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from detect_secrets import SecretsCollection
 from detect_secrets.core import baseline
 from detect_secrets.settings import transient_settings
+
+from contracts.base import load_artifact
 
 REPO = Path(__file__).resolve().parents[2]
 BASELINE = ".secrets.baseline"
@@ -44,9 +47,12 @@ def test_tracked_files_hold_no_secret_beyond_the_audited_baseline(in_repo):
 def test_a_new_secret_is_found(in_repo, tmp_path):
     leak = tmp_path / "settings.py"
     key_id = "AKIA" + "QWERTYUIOPASDFGH"  # built here so that this file itself holds no key
-    leak.write_text(f'AWS_ACCESS_KEY_ID = "{key_id}"\nDATABASE_URL = "postgresql://app:' + 'hunter2xyz@db/app"\n')
+    boc = base64.b64encode(load_artifact("PolicyRouter").code.to_boc()).decode()  # "te6cc...": public code
+    leak.write_text(f'AWS_ACCESS_KEY_ID = "{key_id}"\nDATABASE_URL = "postgresql://app:' + 'hunter2xyz@db/app"\n'
+                    f'CODE = "{boc}"\n')  # contract code (a TON BOC) is public: filtered out
     found = new_findings([*tracked_files()[:20], str(leak)])
     assert found and all(str(leak) in f for f in found)
+    assert not any(f"{leak}:3:" in f for f in found)
     assert any("AWS Access Key" in f for f in found) and any("Basic Auth" in f for f in found)
 
 
