@@ -158,8 +158,11 @@ class ServiceWorkload(pulumi.ComponentResource):
                 "templates": [{"templateName": t} for t in canary.analysis_templates],
                 "args": [{"name": "service", "value": args.spec.name}, {"name": "namespace", "value": args.namespace}]}
         # `pulumi up` waits for the Rollout to finish (Healthy) or fails after the pauses plus ten minutes.
+        # Foreground deletion keeps the Rollout visible until its pods are gone: the provider's delete await
+        # (v4.25) crashes on a custom resource with waitFor that vanishes before it observes it.
         wait = {"pulumi.com/waitFor": "jsonpath={.status.phase}=Healthy",
-                "pulumi.com/timeoutSeconds": str(2 * canary.pause_seconds + 600)}
+                "pulumi.com/timeoutSeconds": str(2 * canary.pause_seconds + 600),
+                "pulumi.com/deletionPropagationPolicy": "foreground"}
         return k8s.apiextensions.CustomResource(
             f"{name}-rollout", api_version="argoproj.io/v1alpha1", kind="Rollout", metadata=metadata(annotations=wait),
             spec={"replicas": canary.replicas, "revisionHistoryLimit": 5,

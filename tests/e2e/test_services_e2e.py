@@ -1,22 +1,35 @@
-"""The backend services through the real engine on a throwaway copy of the `local` stack (rendered manifests).
+"""The backend services through the real engine on a throwaway copy of the `local` stack.
 
-up renders every object; the ConfigMap equals the contracts' keeper_config output and every workload carries
-its checksum; no secret value is in any manifest; a changed oracle address changes the ConfigMap and the pod
-template of every workload that reads it; a second up changes nothing.
+On the local Kubernetes cluster (real API server and Argo Rollouts controller, pods simulated by KWOK): every
+object is accepted, the Rollouts reach Healthy and the keepers' Deployments are ready, the ConfigMap equals the
+contracts' keeper_config output and every pod carries its checksum, a changed oracle address rolls every pod
+that reads it, and a second up changes nothing. Where the local stack renders manifests instead (before the
+cluster fixture exists, or for GitOps users), the same points are checked on the rendered objects.
 """
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 
 import pytest
 
 from components.service_catalog import SERVICES, secret_names
-from components.services import checksum
 from components.service_workload import CHECKSUM_ANNOTATION
+from components.services import checksum
 from tests.e2e.harness import StackCopy
 
 pytestmark = pytest.mark.e2e
+ROLLOUTS = [s.name for s in SERVICES if s.replicated]
+KEEPERS = [s.name for s in SERVICES if not s.replicated]
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+def on_cluster(stack: StackCopy) -> bool:
+    return getattr(stack, "cluster", None) is not None
 
 
 def by_kind(stack: StackCopy) -> dict[str, dict[str, dict]]:
@@ -32,6 +45,8 @@ def workload_templates(objects) -> dict[str, dict]:
 
 def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(local_stack):
     stack = local_stack
+    if on_cluster(stack):
+        pytest.skip("the local stack applies to the cluster: test_services_on_the_cluster covers it")
     stack.stack.up(on_output=lambda _line: None)
     out = stack.outputs()
     objects = by_kind(stack)
@@ -72,3 +87,77 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
     assert {t["metadata"]["annotations"][CHECKSUM_ANNOTATION] for t in workload_templates(objects).values()} == {second}
 
     stack.stack.up(expect_no_changes=True, on_output=lambda _line: None)
+
+
+def pod_checksums(cluster, namespace: str) -> dict[str, set[str]]:
+    """Workload name -> the contract-addresses checksums its live (not terminating) pods carry."""
+    from tests.kube import get_object
+
+    pods = get_object(cluster, "pods", "-n", namespace)["items"]
+    found: dict[str, set[str]] = {}
+    for pod in pods:
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        name = pod["metadata"]["labels"].get("app.kubernetes.io/name")
+        found.setdefault(name, set()).add(pod["metadata"].get("annotations", {}).get(CHECKSUM_ANNOTATION))
+    return found
+
+
+def settled(cluster, namespace: str, expected: str, timeout: float = 120) -> dict[str, set[str]]:
+    """Wait until every workload's live pods carry `expected` only (old pods may still be terminating)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = pod_checksums(cluster, namespace)
+        if all(found.get(s.name) == {expected} for s in SERVICES) or time.monotonic() > deadline:
+            return found
+        time.sleep(2)
+
+
+def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
+    if not on_cluster(local_stack):
+        pytest.skip("the local stack renders manifests here: test_services_render_... covers it")
+    from tests.kube import get_object  # arrives with the local cluster
+
+    stack, cluster, namespace = local_stack, local_stack.cluster, local_stack.namespace
+
+    def get(*args):
+        return get_object(cluster, *args, "-n", namespace)
+
+    stack.stack.up(on_output=quiet)
+    out = stack.outputs()
+    assert get("configmap", "contract-addresses")["data"] == out["keeper_config"]
+    for name in ROLLOUTS:  # Pulumi waited for Healthy; the controller agrees
+        rollout = get("rollouts.argoproj.io", name)
+        assert rollout["status"]["phase"] == "Healthy", rollout["status"]
+        assert rollout["status"]["readyReplicas"] == rollout["spec"]["replicas"] == 2
+    for name in KEEPERS:
+        deployment = get("deployment", name)
+        assert deployment["status"]["readyReplicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert get("statefulset", "redis")["status"]["readyReplicas"] == 1
+    assert get("pvc", "data-redis-0")["status"]["phase"] == "Bound"
+    first = checksum(out["keeper_config"])
+    assert pod_checksums(cluster, namespace) == {**{s.name: {first} for s in SERVICES}, "redis": {None}}
+
+    # The custom resources the local cluster has no controller for are stored as sent.
+    external = {i["metadata"]["name"] for i in get("externalsecrets.external-secrets.io")["items"]}
+    assert external == set(secret_names(redis_in_cluster=True)) | {"redis-url"}
+    store = get_object(cluster, "clustersecretstores.external-secrets.io", namespace)
+    assert store["spec"]["conditions"] == [{"namespaces": [namespace]}]
+    policies = {i["metadata"]["name"] for i in get("networkpolicies")["items"]}
+    assert policies == {"default-deny", "redis", *(s.name for s in SERVICES)}
+    assert {i["spec"]["rules"][0]["host"] for i in get("ingresses")["items"]} == {
+        "api.tonsurance.localhost", "ws.tonsurance.localhost"}
+
+    # One keeper fewer is new oracle init data, hence a new oracle address.
+    stack.set_config("tonsurance:keeperAddresses", f'["{out["keeper_addresses"][0]}"]')
+    stack.stack.up(on_output=quiet)
+    changed = stack.outputs()
+    assert changed["pricing_oracle_address"] != out["pricing_oracle_address"]
+    assert get("configmap", "contract-addresses")["data"] == changed["keeper_config"]
+    second = checksum(changed["keeper_config"])
+    assert second != first
+    assert settled(cluster, namespace, second) == {**{s.name: {second} for s in SERVICES}, "redis": {None}}
+    for name in ROLLOUTS:
+        assert get("rollouts.argoproj.io", name)["status"]["phase"] == "Healthy"
+
+    stack.stack.up(expect_no_changes=True, on_output=quiet)
