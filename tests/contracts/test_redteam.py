@@ -189,3 +189,44 @@ def test_a_contract_cannot_forge_a_bounce_to_mint_jetton_balance(protocol: Proto
     arrived = tx_on(txs, wallet)
     assert not arrived.in_bounced and not arrived.success and arrived.exit_code == 0xFFFF
     assert chain.data_hash(wallet) == data and protocol.tokens(EQT, USER) == 10 * TON
+
+
+def payload_tree(cells: int) -> Cell:
+    """A forward_payload of `cells` distinct full cells, four refs per cell (shallow)."""
+    counter = iter(range(cells))
+
+    def node(budget: int) -> Cell:
+        builder = begin_cell().store_uint(next(counter), 32).store_bits("1" * 900)
+        left = budget - 1
+        for i in range(4):
+            share = left // (4 - i)
+            if share:
+                builder.store_ref(node(share))
+                left -= share
+        return builder.end_cell()
+    return node(cells)
+
+
+def test_a_huge_forward_payload_cannot_make_the_receiving_wallet_pay_its_forward_fee(protocol: Protocol) -> None:
+    """The transfer fee is priced for a small message; a 600-cell forward_payload costs ~0.25 TON to
+    forward twice (sender -> receiver wallet, receiver wallet -> owner). Priced at a fixed size, an
+    underpaid transfer left the sender's wallet and failed at the receiver with too little value even to
+    bounce: the token was gone. The sender's wallet now prices the payload's real size (402 otherwise);
+    whatever the value, the receiving wallet's own TON (5 TON parked) never pays, and no token is lost."""
+    from contracts.sure_token import SureTokenWallet
+    chain = protocol.chain
+    protocol.deposit(USER, EQT, 10 * TON)
+    protocol.deposit(OTHER_USER, EQT, TON)
+    victim = protocol.wallet(EQT, OTHER_USER).address
+    chain.send(OTHER_USER, victim, None, 5 * TON)
+    payload = payload_tree(600)
+    reached = []
+    for value in (TON // 20, TON * 3 // 10, TON // 2, TON):
+        parked, tokens = chain.balance(victim), protocol.tokens(EQT, USER) + protocol.tokens(EQT, OTHER_USER)
+        transfer = SureTokenWallet.build_transfer_body(1, OTHER_USER, USER, forward_ton_amount=1,
+                                                       forward_payload=payload)
+        txs = chain.send(USER, protocol.wallet(EQT, USER).address, transfer, value)
+        reached += [tx.success for tx in txs if tx.address == victim]
+        assert chain.balance(victim) >= parked, f"attached {value}: the receiver's TON paid the forward fee"
+        assert protocol.tokens(EQT, USER) + protocol.tokens(EQT, OTHER_USER) == tokens
+    assert reached == [True], "underpaid transfers are refused by the sender's wallet (402), the paid one lands"
