@@ -158,18 +158,18 @@ class ServiceWorkload(pulumi.ComponentResource):
                 "templates": [{"templateName": t} for t in canary.analysis_templates],
                 "args": [{"name": "service", "value": args.spec.name}, {"name": "namespace", "value": args.namespace}]}
         # `pulumi up` waits for the Rollout to finish (Healthy) or fails after the pauses plus ten minutes.
-        # Foreground deletion keeps the Rollout visible until its pods are gone: the provider's delete await
-        # (v4.25) crashes on a custom resource with waitFor that vanishes before it observes it.
         wait = {"pulumi.com/waitFor": "jsonpath={.status.phase}=Healthy",
-                "pulumi.com/timeoutSeconds": str(2 * canary.pause_seconds + 600),
-                "pulumi.com/deletionPropagationPolicy": "foreground"}
+                "pulumi.com/timeoutSeconds": str(2 * canary.pause_seconds + 600)}
         return k8s.apiextensions.CustomResource(
             f"{name}-rollout", api_version="argoproj.io/v1alpha1", kind="Rollout", metadata=metadata(annotations=wait),
             spec={"replicas": canary.replicas, "revisionHistoryLimit": 5,
                   "selector": {"matchLabels": selector}, "template": template,
                   "progressDeadlineSeconds": 600, "progressDeadlineAbort": True,
                   "strategy": {"canary": strategy}},
-            opts=opts)
+            # The Kubernetes provider (v4.25) crashes awaiting a Rollout's deletion: its status check cannot
+            # read Argo's string observedGeneration. Destroy removes Rollouts with their namespace instead;
+            # a service dropped from the table needs `kubectl delete rollout <name>` (docs/services.md).
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)))
 
     @staticmethod
     def _ingress(name, args: ServiceWorkloadArgs, metadata, opts) -> net.Ingress:
