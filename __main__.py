@@ -54,6 +54,7 @@ if aws:  # scheduled backups to the stack's bucket (every 6 h on mainnet, daily 
 services = BackendServices("services", BackendServicesArgs(
     stack=cfg.stack, network=cfg.ton.network, namespace=platform.namespace, images=cfg.kubernetes.images,
     contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
+    renders_manifests=cfg.kubernetes.render_manifests_to is not None,
     secrets_role_arn=aws.external_secrets_role_arn if aws else None,
 ), pulumi.ResourceOptions(provider=platform.provider, transformations=[charts.installed_first()]))
 

@@ -64,6 +64,8 @@ class ServiceWorkloadArgs:
     canary: Canary  # replicated rows only
     exposure: Exposure
     callers: tuple[str, ...] = ()  # workloads that call this one
+    # Applied to a cluster: Rollouts are retained on delete (see _rollout); rendered to YAML they are not.
+    retain_rollout: bool = True
 
 
 def image_version(image: str) -> str:
@@ -169,7 +171,7 @@ class ServiceWorkload(pulumi.ComponentResource):
             # The Kubernetes provider (v4.25) crashes awaiting a Rollout's deletion: its status check cannot
             # read Argo's string observedGeneration. Destroy removes Rollouts with their namespace instead;
             # a service dropped from the table needs `kubectl delete rollout <name>` (docs/services.md).
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)))
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=args.retain_rollout)))
 
     @staticmethod
     def _ingress(name, args: ServiceWorkloadArgs, metadata, opts) -> net.Ingress:

@@ -35,6 +35,7 @@ class BackendServicesArgs:
     contract_addresses: pulumi.Input[Mapping[str, str]]  # the contracts' keeper_config output
     settings: ServicesConfig
     database_port: int
+    renders_manifests: bool = False  # the provider writes YAML instead of applying to a cluster
     catalog: Sequence[ServiceSpec] = SERVICES
     secrets_role_arn: pulumi.Input[str] | None = None  # public stacks: components/aws.py's External Secrets role
 
@@ -98,7 +99,8 @@ class BackendServices(pulumi.ComponentResource):
                 canary=Canary(replicas=rollout.replicas, pause_seconds=rollout.pause_seconds,
                               analysis_templates=templates),
                 exposure=exposure,
-                callers=tuple(c.name for c in args.catalog if spec.name in c.calls)),
+                callers=tuple(c.name for c in args.catalog if spec.name in c.calls),
+                retain_rollout=not args.renders_manifests),
                 pulumi.ResourceOptions(parent=self, depends_on=ready))
             for spec in args.catalog
         }
