@@ -5,16 +5,21 @@ SHELL := /bin/bash
 # The local stack keeps its state in a file backend under the work tree. Its passphrase only protects
 # throwaway localnet keys, so it is not a secret; testnet and mainnet take theirs from the environment.
 LOCAL_ENV := PULUMI_BACKEND_URL=file://$(CURDIR)/.state/pulumi PULUMI_CONFIG_PASSPHRASE=tonsurance-local
-# The local stack's PostgreSQL: data directory and port as in Pulumi.local.yaml (tonsurance:database).
-LOCAL_POSTGRES := scripts/postgres.sh start .state/postgres 55432 tonsurance
+# The local stack's PostgreSQL: data directory as in Pulumi.local.yaml (tonsurance:database); its port is
+# chosen free once per checkout and recorded in .state/ports.json (the program reads it from the server).
+LOCAL_POSTGRES := scripts/postgres.sh start .state/postgres "$$(python3 -m localcluster.ports get postgres)" tonsurance
+# The local stack's Kubernetes cluster (.state/cluster/local; its kubeconfig is tonsurance:kubeconfig):
+# started, or restarted where a component died, before every run that talks to it.
+LOCAL_CLUSTER := scripts/cluster start
 
-.PHONY: up preview destroy test bootstrap lock
+.PHONY: up down preview destroy test bootstrap lock kubectl
 
 bootstrap:
 	scripts/bootstrap
 
 up: bootstrap
 	$(LOCAL_POSTGRES)
+	$(LOCAL_CLUSTER)
 	. scripts/env.sh && mkdir -p .state/pulumi && export $(LOCAL_ENV) && \
 	pulumi stack select local --create --secrets-provider passphrase && \
 	pulumi up --stack local --yes --skip-preview && \
@@ -22,11 +27,23 @@ up: bootstrap
 
 preview: bootstrap
 	$(LOCAL_POSTGRES)
+	$(LOCAL_CLUSTER)
 	. scripts/env.sh && export $(LOCAL_ENV) && pulumi preview --stack local
 
 destroy: bootstrap
 	$(LOCAL_POSTGRES)
+	$(LOCAL_CLUSTER)
 	. scripts/env.sh && export $(LOCAL_ENV) && pulumi destroy --stack local --yes
+
+# Stop the local stack's servers (cluster and PostgreSQL); their data stays for the next `make up`.
+down:
+	scripts/cluster stop
+	scripts/postgres.sh stop .state/postgres
+
+# The built kubectl against the local cluster: `make kubectl` lists every pod, `make kubectl ARGS="get ns"`.
+ARGS ?= get pods -A
+kubectl:
+	.tools/bin/kubectl --kubeconfig "$$(scripts/cluster kubeconfig)" $(ARGS)
 
 test: bootstrap
 	. scripts/env.sh && .venv/bin/python -m pytest

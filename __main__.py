@@ -20,6 +20,7 @@ except ConfigError as err:
 platform = Platform("platform", PlatformArgs(
     namespace=cfg.kubernetes.namespace,
     render_manifests_to=cfg.kubernetes.render_manifests_to,
+    kubeconfig=cfg.kubernetes.kubeconfig,
     labels={"tonsurance.io/network": cfg.ton.network},
 ))
 

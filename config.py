@@ -88,6 +88,7 @@ class KubernetesConfig:
     namespace: str
     render_manifests_to: str | None  # set: render YAML to this directory instead of applying to a cluster
     images: Mapping[str, str]  # service -> image reference with an explicit tag
+    kubeconfig: str | None = None  # path of the cluster's kubeconfig; None: the provider's ambient config
 
 
 @dataclass(frozen=True)
@@ -428,6 +429,10 @@ def _kubernetes(read: _Reader, network: str) -> KubernetesConfig:
     if not _DNS_LABEL.match(namespace):
         raise ConfigError("namespace", f"must be a DNS-1123 label (lowercase letters, digits, '-'), got {namespace!r}")
     render_to = read.optional("renderManifestsTo")
+    kubeconfig = read.optional("kubeconfig")
+    if kubeconfig is not None and render_to is not None:
+        raise ConfigError("renderManifestsTo", "cannot be set together with kubeconfig: the provider either "
+                                               "applies to the cluster or renders YAML; remove one of them")
     images = read.structured("images", dict, '{"backend": "ghcr.io/tonsurance/backend:1.4.2", ...}') or {}
     missing = [s for s in SERVICES if s not in images]
     if missing:
@@ -441,6 +446,7 @@ def _kubernetes(read: _Reader, network: str) -> KubernetesConfig:
         namespace=namespace,
         render_manifests_to=_relative_path("renderManifestsTo", render_to) if render_to else None,
         images=dict(images),
+        kubeconfig=kubeconfig,
     )
 
 
@@ -557,14 +563,17 @@ def _database(read: _Reader, network: str) -> DatabaseConfig:
     for key in ("host", "name", "user"):
         if not isinstance(db.get(key), str) or not db[key]:
             raise ConfigError(f"database.{key}", "is required: a non-empty string")
-    port = db.get("port", 5432)
+    host = db["host"]
+    if "port" not in db and host.startswith(".") and network == "localnet":
+        port = _local_server_port(host)
+    else:
+        port = db.get("port", 5432)
     if not isinstance(port, int) or not 1 <= port <= 65535:
         raise ConfigError("database.port", f"must be a TCP port number, got {port!r}")
     unknown_db = sorted(set(db) - {"host", "port", "name", "user"})
     if unknown_db:
         raise ConfigError("database", f"has unknown keys {', '.join(unknown_db)}")
     is_public_network = network in ("testnet", "mainnet")
-    host = db["host"]
     if host.startswith((".", "/")):
         if is_public_network:
             raise ConfigError("database.host", f"must be a host name on {network}, got the path {host!r}")
@@ -674,6 +683,18 @@ def _ops(read: _Reader) -> OpsConfig:
         raise ConfigError("apiUrl", f"must be an http(s) URL, got {api_url!r}")
     return OpsConfig(secret_rotation_days=rotation, max_backup_age_hours=backup_age,
                      release_branch=read.optional("releaseBranch") or "main", api_url=api_url)
+def _local_server_port(data_dir: str) -> int:
+    """The port of the checkout's own PostgreSQL server, read from the server's postmaster.pid.
+
+    The local stack leaves `database.port` unset: each checkout's server runs on a free port recorded in
+    `.state/ports.json` (see localcluster/ports.py), and its socket in the data directory is named by it.
+    """
+    pid_file = os.path.join(data_dir, "postmaster.pid")
+    try:
+        return int(open(pid_file).read().splitlines()[3])  # line 4 of postmaster.pid is the port
+    except (OSError, IndexError, ValueError):
+        raise ConfigError("database.port", f"is not set and no PostgreSQL server runs in {data_dir} to take it "
+                                           "from: start it with `make up` (or set the port)") from None
 
 
 def load_stack_config() -> StackConfig:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,8 @@ class PlatformArgs:
     # Set on stacks without a cluster: the provider renders YAML into this directory instead of applying.
     render_manifests_to: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    # Path of the cluster's kubeconfig (the local stack's: .state/cluster/local/kubeconfig); None: ambient.
+    kubeconfig: str | None = None
 
 
 class Platform(pulumi.ComponentResource):
@@ -27,7 +32,12 @@ class Platform(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tonsurance:platform:Platform", name, None, opts)
         self.manifests_dir = os.path.abspath(args.render_manifests_to) if args.render_manifests_to else None
-        provider_args = {"render_yaml_to_directory": self.manifests_dir} if self.manifests_dir else {}
+        provider_args: dict[str, str] = {}
+        if self.manifests_dir:
+            provider_args["render_yaml_to_directory"] = self.manifests_dir
+        elif args.kubeconfig:
+            provider_args["kubeconfig"] = os.path.abspath(args.kubeconfig)
+            check_cluster_answers(provider_args["kubeconfig"])
         self.provider = k8s.Provider(f"{name}-kubernetes", **provider_args,
                                      opts=pulumi.ResourceOptions(parent=self))
         labels = {"app.kubernetes.io/part-of": "tonsurance", **args.labels}
@@ -38,3 +48,26 @@ class Platform(pulumi.ComponentResource):
         )
         self.namespace = namespace.metadata.name
         self.register_outputs({"namespace": self.namespace, "manifests_dir": self.manifests_dir})
+
+
+def check_cluster_answers(kubeconfig: str) -> None:
+    """Fail early with a clear message when the kubeconfig's API server does not accept connections (the
+    provider's own error for a stopped cluster is a long "unreachable cluster" text)."""
+    start_hint = "start the local cluster with `scripts/cluster start` (`make up` does)"
+    try:
+        config = yaml.safe_load(open(kubeconfig))
+    except OSError as err:
+        raise pulumi.RunError(f"config tonsurance:kubeconfig: cannot read {kubeconfig} ({err.strerror}): "
+                              f"{start_hint}") from None
+    contexts = {c["name"]: c["context"] for c in config.get("contexts") or []}
+    clusters = {c["name"]: c["cluster"] for c in config.get("clusters") or []}
+    context = contexts.get(config.get("current-context", ""))
+    server = clusters.get(context["cluster"], {}).get("server") if context else None
+    if not server:
+        raise pulumi.RunError(f"config tonsurance:kubeconfig: {kubeconfig} has no current context with a server")
+    url = urlsplit(server)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=5).close()
+    except OSError as err:
+        raise pulumi.RunError(f"the Kubernetes API server {server} (from {kubeconfig}) does not answer "
+                              f"({err.strerror or err}): {start_hint}") from None

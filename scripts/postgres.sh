@@ -15,6 +15,8 @@ PG_VERSION="${PG_VERSION:-15}"
 PG_BIN="/usr/lib/postgresql/${PG_VERSION}/bin"
 PACKAGES=("postgresql-${PG_VERSION}" "postgresql-client-${PG_VERSION}")
 
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+
 die() { echo "postgres.sh: $*" >&2; exit 1; }
 
 # Run a server-side command as the server's owner.
@@ -71,6 +73,10 @@ cmd_start() {
     running_port="$(sed -n 4p "$datadir/postmaster.pid")"  # line 4 of postmaster.pid is the port
     [ "$running_port" = "$port" ] || die "the server of $datadir is already running on port $running_port, not $port"
   else
+    local holder
+    if holder="$(PYTHONPATH="$ROOT" python3 -m localcluster.ports holder "$port")"; then
+      die "port $port is taken by $holder; stop it, or start this server on another port"
+    fi
     as_owner "$PG_BIN/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $port -k $datadir ${POSTGRES_EXTRA_OPTS:-}" start >/dev/null \
       || die "server did not start, see $datadir/server.log"

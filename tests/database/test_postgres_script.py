@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import psycopg
 
@@ -44,3 +47,16 @@ def test_bad_arguments_are_refused_before_touching_anything(tmp_path):
 
 def test_stop_of_a_directory_without_a_server_is_a_noop(tmp_path):
     assert script("stop", str(tmp_path / "never-started")).returncode == 0
+
+
+def test_a_port_taken_by_another_process_is_refused_naming_it(postgres):
+    # A second data directory asked to start on the running server's port: the error names the holder.
+    base = Path(tempfile.mkdtemp(prefix="tonsurance-pg-"))
+    base.chmod(0o755)  # the postgres user must reach the data directory (pytest's tmp_path is private)
+    try:
+        result = script("start", str(base / "other"), str(postgres.port))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert result.returncode == 1
+    assert f"port {postgres.port} is taken by pid " in result.stderr
+    assert "postgres" in result.stderr.split("taken by", 1)[1]

@@ -23,9 +23,11 @@ def project_dir():
 
 
 @pytest.fixture
-def local_stack(project_dir) -> StackCopy:
-    """A throwaway copy of the `local` stack; destroyed at the end so no provider state is left behind."""
+def local_stack(project_dir, kube_cluster) -> StackCopy:
+    """A throwaway copy of the `local` stack deploying into the session's cluster under its own namespace;
+    destroyed at the end so no provider state or Kubernetes object is left behind."""
     copy = stack_copy(project_dir)
+    copy.use_cluster(kube_cluster)
     copy.start_postgres()
     yield copy
     copy.stack.destroy(on_output=lambda _line: None)

@@ -2,7 +2,8 @@
 
 Each test gets a copy of the work tree in a temporary folder (the virtualenv and node_modules are linked,
 not copied), its own file backend and its own localnet and manifest folders, so tests never touch the
-developer's `local` stack. Later issues extend `StackCopy` rather than writing their own driver.
+developer's `local` stack. Kubernetes objects go to the pytest session's cluster (tests/kube.py), each test
+in a namespace of its own (`use_cluster`). Later issues extend `StackCopy` rather than writing their own driver.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import shutil
 import signal
 import socket
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pulumi import automation as auto
+
+from localcluster.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
@@ -43,6 +47,20 @@ def engine_env(work_dir: Path) -> dict[str, str]:
 class StackCopy:
     work_dir: Path
     stack: auto.Stack
+    cluster: Cluster | None = None  # set by use_cluster
+
+    def use_cluster(self, cluster: Cluster) -> str:
+        """Deploy into `cluster` (its kubeconfig in tonsurance:kubeconfig) under a namespace unique to this
+        copy, so tests sharing the session's cluster never see each other's objects. Returns the namespace."""
+        self.cluster = cluster
+        namespace = f"tonsurance-{uuid.uuid4().hex[:10]}"
+        self.set_config("tonsurance:kubeconfig", str(cluster.kubeconfig))
+        self.set_config("tonsurance:namespace", namespace)
+        return namespace
+
+    @property
+    def namespace(self) -> str:
+        return self.stack.get_config("tonsurance:namespace").value
 
     @property
     def manifests_dir(self) -> Path:
@@ -129,10 +147,11 @@ def _session_members(session_id: int) -> list[int]:
     return members
 
 
-def copy_project(dest: Path) -> Path:
-    """Copy the work tree (sources, stack files) to `dest`, linking the heavy environment folders."""
+def copy_project(dest: Path, linked: tuple[str, ...] = _LINKED) -> Path:
+    """Copy the work tree (sources, stack files) to `dest`, linking the heavy environment folders (add
+    ".tools" to `linked` for a copy that runs scripts/bootstrap or make, which then finds it fresh)."""
     shutil.copytree(ROOT, dest, ignore=lambda _dir, names: [n for n in names if n in _NOT_COPIED])
-    for name in _LINKED:
+    for name in linked:
         (dest / name).symlink_to(ROOT / name)
     (dest / ".state" / "pulumi").mkdir(parents=True)
     return dest
@@ -148,3 +167,19 @@ def stack_copy(dest: Path, stack_name: str = "local") -> StackCopy:
     )
     stack = auto.Stack.create_or_select(stack_name, workspace)
     return StackCopy(work_dir=work_dir, stack=stack)
+
+
+def inline_stack(work_dir: Path, program, stack_name: str = "test") -> auto.Stack:
+    """A stack of a Python function (an Automation API inline program) with its own file backend in
+    `work_dir`, run by our toolchain: for tests of one component or object against the session cluster."""
+    (work_dir / ".state" / "pulumi").mkdir(parents=True, exist_ok=True)
+    project = "tonsurance-inline"
+    return auto.create_or_select_stack(
+        stack_name=stack_name, project_name=project, program=program,
+        opts=auto.LocalWorkspaceOptions(
+            work_dir=str(work_dir),
+            pulumi_command=auto.PulumiCommand(root=str(TOOLS)),
+            env_vars=engine_env(work_dir),
+            project_settings=auto.ProjectSettings(name=project, runtime="python"),
+        ),
+    )

@@ -434,3 +434,31 @@ def test_kms_secrets_provider_accepted_and_read_from_the_stack_file(tmp_path):
 def test_image_digest_accepted():
     digest = {**IMAGES, "backend": "ghcr.io/tonsurance/backend@sha256:" + "ab" * 32}
     assert parse(raw_config("mainnet", images=json.dumps(digest))).kubernetes.images["backend"].endswith("ab" * 32)
+def test_kubeconfig_and_rendering_are_exclusive():
+    cfg = parse(raw_config(kubeconfig=".state/cluster/local/kubeconfig"))
+    assert cfg.kubernetes.kubeconfig == ".state/cluster/local/kubeconfig"
+    assert cfg.kubernetes.render_manifests_to is None
+    err = error_for(raw_config(kubeconfig="k", renderManifestsTo=".state/manifests/local"))
+    assert err.key == "tonsurance:renderManifestsTo"
+    assert "cannot be set together with kubeconfig" in str(err)
+
+
+def test_local_socket_database_without_port_takes_the_running_servers_port(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    socket_db = json.dumps({"host": ".state/postgres", "name": "tonsurance", "user": "postgres"})
+    err = error_for(raw_config(database=socket_db, databasePassword=None))
+    assert err.key == "tonsurance:database.port"
+    assert "no PostgreSQL server runs in .state/postgres" in str(err)
+
+    (tmp_path / ".state" / "postgres").mkdir(parents=True)
+    # postmaster.pid as PostgreSQL 15 writes it: pid, data dir, start time, port, socket dir, ...
+    (tmp_path / ".state" / "postgres" / "postmaster.pid").write_text(
+        f"4242\n{tmp_path}/.state/postgres\n1764400000\n43117\n{tmp_path}/.state/postgres\n127.0.0.1\n")
+    cfg = parse(raw_config(database=socket_db, databasePassword=None))
+    assert cfg.database.port == 43117
+    assert "port=43117" in cfg.database.dsn()
+    # An explicit port still wins, and a TCP host never looks for a local server.
+    explicit = json.dumps({"host": ".state/postgres", "port": 5555, "name": "tonsurance", "user": "postgres"})
+    assert parse(raw_config(database=explicit, databasePassword=None)).database.port == 5555
+    tcp = json.dumps({"host": "db.internal", "name": "tonsurance", "user": "postgres"})
+    assert parse(raw_config(database=tcp)).database.port == 5432

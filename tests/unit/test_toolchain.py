@@ -75,7 +75,8 @@ def test_language_host_refuses_to_run_without_the_virtualenv(language_host, opti
 def test_warm_bootstrap_rebuilds_nothing():
     binaries = [TOOLS / "bin" / "pulumi", TOOLS / "bin" / "pulumi-language-python",
                 TOOLS / "plugins" / "pulumi-resource-kubernetes", TOOLS / "bin" / "promtool",
-                TOOLS / "bin" / "actionlint"]
+                TOOLS / "bin" / "actionlint", TOOLS / "bin" / "kube-apiserver", TOOLS / "bin" / "etcd",
+                TOOLS / "bin" / "rollouts-controller"]
     before = [b.stat().st_mtime_ns for b in binaries]
     out = subprocess.run([ROOT / "scripts" / "bootstrap"], capture_output=True, text=True, check=True)
     assert [b.stat().st_mtime_ns for b in binaries] == before
@@ -116,3 +117,38 @@ def test_language_host_refuses_a_plugin_without_its_virtualenv(language_host, tm
     with pytest.raises(grpc.RpcError) as info:
         run_plugin(language_host, tmp_path, {"virtualenv": "no-such-venv"})
     assert "has no bin/python: run scripts/bootstrap" in info.value.details()
+def test_built_tools_are_reused_from_the_cache_outside_the_checkout(tmp_path):
+    """cached_build: the first build stores its outputs under the cache key; a second checkout (here: the
+    same step with the outputs gone) copies them instead of building."""
+    out = tmp_path / "bin" / "tool"
+    script = f"""
+        source {ROOT}/scripts/bootstrap
+        tools_cache={tmp_path}/cache
+        build_tool() {{ echo BUILDING >&2; mkdir -p {out.parent}; echo v1 > {out}; }}
+        cached_build tool hash-1 build_tool {out}
+        rm {out}
+        cached_build tool hash-1 build_tool {out}
+        cat {out}
+        cached_build tool hash-2 build_tool {out}
+    """
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert run.stderr.count("BUILDING") == 2, run.stderr  # hash-1 once, hash-2 once
+    assert "tool: copying from the tools cache" in run.stderr
+    assert run.stdout.strip() == "v1"
+    assert len(list((tmp_path / "cache").glob("tool-*/.complete"))) == 2
+
+
+def test_cluster_binaries_report_the_pinned_versions():
+    env = pinned()
+    apiserver = subprocess.run([TOOLS / "bin" / "kube-apiserver", "--version"], capture_output=True, text=True)
+    assert apiserver.stdout.strip() == f"Kubernetes {env['KUBERNETES_VERSION']}"
+    kubectl = subprocess.run([TOOLS / "bin" / "kubectl", "version", "--client", "-o", "json"],
+                             capture_output=True, text=True, check=True)
+    assert f'"gitVersion": "{env["KUBERNETES_VERSION"]}"' in kubectl.stdout
+    etcd = subprocess.run([TOOLS / "bin" / "etcd", "--version"], capture_output=True, text=True, check=True)
+    assert f"etcd Version: {env['ETCD_VERSION'].lstrip('v')}" in etcd.stdout
+    kwok = subprocess.run([TOOLS / "bin" / "kwok", "--version"], capture_output=True, text=True, check=True)
+    assert env["KWOK_VERSION"].lstrip("v") in kwok.stdout
+    crds = sorted(p.name for p in (TOOLS / "crds").glob("*.yaml"))
+    assert "rollout-crd.yaml" in crds and "monitoring.coreos.com_prometheusrules.yaml" in crds
+    assert "external-secrets.io_externalsecrets.yaml" in crds

@@ -1,0 +1,1 @@
+"""The checkout's local servers: the Kubernetes control plane (`cluster`) and the ports its servers use."""
