@@ -75,6 +75,15 @@ def alive(pid: int) -> bool:
     return False
 
 
+def dying(pid: int) -> bool:
+    """Killed but not yet gone: the main thread is a zombie while other threads still exit."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state == "Z" and alive(pid)
+
+
 def _reap(pids: list[int]) -> None:
     """Collect those of `pids` that are exited children of this process (controllers it started), so they
     do not linger as zombies; other processes' pids are left alone."""
@@ -173,21 +182,26 @@ class Cluster:
             self._create()
             actions.append(f"created cluster {self.name} in {self.state_dir}")
         else:
-            stopped = [c for c in self.components() if not c.running and c.name in COMPONENTS]
-            if stopped:
-                self._check_ports_free()
-                for component in stopped:
-                    # A stale pid file (process killed, pid maybe reused) would make kwokctl skip it.
-                    self._pid_file(COMPONENTS[component.name]).unlink(missing_ok=True)
-                result = self._kwokctl("start", "cluster")
-                if result.returncode != 0:
-                    raise ClusterError(f"kwokctl start cluster {self.name} failed: {result.stderr.strip()}")
-                actions.append("restarted " + ", ".join(c.name for c in stopped) + " (not running: stopped, "
-                               "crashed or killed)")
-        self._wait_ready(timeout)
+            actions.extend(self._restart_stopped())
+        actions.extend(self._wait_ready(timeout))
         self._apply_base_objects()
         actions.extend(self._start_controllers())
         return actions
+
+    def _restart_stopped(self) -> list[str]:
+        """Start again those of kwokctl's components that are not running (stopped, crashed or killed)."""
+        self._await_exit([c.pid for c in self.components() if c.pid and dying(c.pid)], timeout=10)
+        stopped = [c for c in self.components() if not c.running and c.name in COMPONENTS]
+        if not stopped:
+            return []
+        self._check_ports_free()
+        for component in stopped:
+            # A stale pid file (process killed, pid maybe reused) would make kwokctl skip it.
+            self._pid_file(COMPONENTS[component.name]).unlink(missing_ok=True)
+        result = self._kwokctl("start", "cluster")
+        if result.returncode != 0:
+            raise ClusterError(f"kwokctl start cluster {self.name} failed: {result.stderr.strip()}")
+        return ["restarted " + ", ".join(c.name for c in stopped) + " (not running: stopped, crashed or killed)"]
 
     def _create(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -220,13 +234,19 @@ class Cluster:
                                f"process, or `scripts/cluster delete --name {self.name}` to recreate the cluster "
                                "on free ports")
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float) -> list[str]:
+        """Wait for the API server's /readyz. A component found dead meanwhile (one killed just before
+        `start` looked, or one that crashed on start) is started once more before giving up."""
         deadline = time.monotonic() + timeout
+        actions: list[str] = []
         while True:
             probe = self.kubectl("get", "--raw", "/readyz", check=False, timeout=10)
             if probe.returncode == 0:
-                return
+                return actions
             dead = [c.name for c in self.components() if not c.running and c.name in COMPONENTS]
+            if dead and not actions:
+                actions = self._restart_stopped()
+                continue
             if dead or time.monotonic() > deadline:
                 reason = f"{', '.join(dead)} exited" if dead else f"not ready after {timeout:.0f}s"
                 raise ClusterError(f"cluster {self.name}: {reason}; logs in {self.cluster_dir / 'logs'}"
