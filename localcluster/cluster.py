@@ -5,8 +5,8 @@ the CRDs in .tools/crds and the Argo Rollouts controller (a process of ours: kwo
 KWOK simulates the nodes and the pods' lifecycle (scheduled, Running/Ready, Completed for Jobs); no
 container ever runs and no image is pulled. Everything of a cluster lives under its state directory
 (`.state/cluster/<name>` for the checkout's clusters): kwokctl's work folder with the PKI, etcd data,
-logs and pid files, and `kubeconfig`. kwokctl chooses free ports when the cluster is created and records
-them in its `kwok.yaml` there, so two checkouts never share one.
+logs and pid files, and `kubeconfig`. Its ports are chosen free when it is created and recorded there
+(`ports.json`, and kwokctl's `kwok.yaml`), so two checkouts never share one.
 """
 
 from __future__ import annotations
@@ -218,9 +218,13 @@ class Cluster:
                    **{option: str(self.tools_bin / binary) for option, binary in _BINARY_OPTIONS.items()},
                    # kwokctl would count down from 32766 for every cluster; free ports of our own instead.
                    **{option: ports.recorded_port(self.state_dir, option) for option in _PORT_OPTIONS}}
+        # The controller manager's development hostPath provisioner binds PVCs of the `standard` class
+        # (manifests/storage.yaml): StatefulSets with volume claims schedule. KWOK mounts nothing.
+        patches = [{"name": "kube-controller-manager",
+                    "extraArgs": [{"key": "enable-hostpath-provisioner", "value": "true"}]}]
         # JSON is YAML; kwokctl reads either.
         return json.dumps({"kind": "KwokctlConfiguration", "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-                           "options": options}, indent=2) + "\n"
+                           "options": options, "componentsPatches": patches}, indent=2) + "\n"
 
     def _check_ports_free(self) -> None:
         """Before restarting stopped components, make sure nothing else took their recorded ports."""
@@ -256,12 +260,12 @@ class Cluster:
     def _apply_base_objects(self) -> None:
         """The simulated nodes and the CRDs, applied when they changed since the last start; then wait for
         the nodes to be Ready (KWOK's controller answers for them)."""
-        files = [MANIFESTS / "nodes.yaml", *sorted(CRDS.glob("*.yaml"))]
+        files = [MANIFESTS / "nodes.yaml", MANIFESTS / "storage.yaml", *sorted(CRDS.glob("*.yaml"))]
         digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
         applied = self.state_dir / "applied.sha256"
         if not applied.exists() or applied.read_text() != digest:
             self.kubectl("apply", "--server-side", "--force-conflicts", *(a for f in files for a in ("-f", str(f))))
-            if len(files) > 1:
+            if any(f.parent == CRDS for f in files):
                 self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             applied.write_text(digest)
         self.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=60s")
