@@ -73,7 +73,8 @@ def test_a_rollout_with_two_canary_steps_goes_healthy_and_steps_through_an_updat
 
 @pytest.mark.parametrize("api_version, kind, spec, error", [
     ("argoproj.io/v1alpha1", "Rollout", {"replicas": "four", "selector": {}}, "spec.replicas"),
-    ("monitoring.coreos.com/v1", "PrometheusRule", {"groups": [{"rules": [{"expr": "up == 0"}]}]}, "groups[0].name"),
+    ("monitoring.coreos.com/v1", "PrometheusRule", {"groups": [{"rules": [{"expr": "up == 0"}]}]},
+     'omits all key fields ["name"]'),  # groups is a list map keyed by name
     ("external-secrets.io/v1", "ExternalSecret", {"refreshInterval": 5}, "spec.refreshInterval"),
 ])
 def test_custom_resources_breaking_their_crd_schema_fail_the_deployment(
