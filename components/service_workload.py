@@ -188,8 +188,6 @@ class ServiceWorkload(pulumi.ComponentResource):
         if spec.long_lived:  # WebSocket clients hold a connection open; nginx's default 60 s would cut them
             annotations.update({"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
                                 "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600"})
-        if args.network == "localnet":  # no ingress controller on the local cluster publishes an address
-            annotations["pulumi.com/skipAwait"] = "true"
         backend = net.IngressBackendArgs(service=net.IngressServiceBackendArgs(
             name=spec.name, port=net.ServiceBackendPortArgs(name=HTTP_PORT_NAME)))
         return net.Ingress(f"{name}-ingress", metadata=metadata(annotations=annotations), spec=net.IngressSpecArgs(
