@@ -58,11 +58,6 @@ class StackCopy:
         self.set_config("tonsurance:namespace", namespace)
         return namespace
 
-    def render_manifests(self) -> None:
-        """Render YAML to `manifests_dir` instead of applying to the cluster (the GitOps option)."""
-        self.stack.remove_config("tonsurance:kubeconfig")
-        self.set_config("tonsurance:renderManifestsTo", ".state/manifests/local")
-
     @property
     def namespace(self) -> str:
         return self.stack.get_config("tonsurance:namespace").value
