@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pulumi
@@ -66,6 +67,9 @@ def test_a_killed_api_server_is_reported_and_restarted_with_its_data(own_cluster
     own_cluster.kubectl("create", "configmap", "survivor", "--from-literal=k=v")
     apiserver = next(c for c in own_cluster.components() if c.name == "kube-apiserver")
     os.kill(apiserver.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30  # SIGKILL is asynchronous: a Go server's threads take a moment to exit
+    while alive(apiserver.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
     status = cli("status", state_dir=own_cluster.state_dir)
     assert status.returncode == 1

@@ -13,6 +13,10 @@ pytestmark = pytest.mark.e2e
 
 def test_local_up_renders_rules_routing_and_dashboards(local_stack, promtool, tmp_path):
     local_stack.set_config("tonsurance:monitoring", json.dumps({"slackChannel": "#tonsurance-local"}))
+    # Rendered to a directory (the GitOps option) so promtool reads exactly what the program produces;
+    # the cluster's acceptance of the same objects is test_monitoring_cluster.py's.
+    local_stack.stack.remove_config("tonsurance:kubeconfig")
+    local_stack.set_config("tonsurance:renderManifestsTo", ".state/manifests/local")
     up = local_stack.stack.up(on_output=lambda _line: None)
     assert up.summary.result == "succeeded"
     objects = local_stack.rendered_objects()
@@ -22,7 +26,7 @@ def test_local_up_renders_rules_routing_and_dashboards(local_stack, promtool, tm
 
     (rule,) = by_kind["PrometheusRule"]
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
-    assert rule["metadata"]["namespace"] == "tonsurance-local"
+    assert rule["metadata"]["namespace"] == local_stack.namespace
     # The rendered rule groups pass promtool's checks and carry every alert of the table.
     rules_file = write_yaml(tmp_path / "rules.yaml", {"groups": rule["spec"]["groups"]})
     check = promtool("check", "rules", rules_file)
@@ -39,7 +43,7 @@ def test_local_up_renders_rules_routing_and_dashboards(local_stack, promtool, tm
     for cm in boards.values():
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
         (document,) = cm["data"].values()
-        assert json.loads(document)["uid"].startswith("tonsurance-local-")
+        assert json.loads(document)["uid"].startswith(f"{local_stack.namespace}-")
 
     # The local stack installs no platform chart.
     assert not [o for o in local_stack.stack.export_stack().deployment["resources"]
