@@ -2,14 +2,14 @@
 
 import pulumi
 
-from components.contracts import TonsuranceContracts, TonsuranceContractsArgs
 from components.aws import TonsuranceAws, TonsuranceAwsArgs
 from components.backup_schedule import BackupSchedule, BackupScheduleArgs
+from components.contracts import TonsuranceContracts, contracts_args
 from components.database import BackupPolicy, Database, DatabaseArgs
 from components.monitoring import Monitoring, MonitoringArgs, workload_scrape_targets
 from components.platform import Platform, PlatformArgs
 from components.platform_charts import PlatformCharts, PlatformChartsArgs
-from components.services import BackendServices, BackendServicesArgs
+from components.services.backend_services import BackendServices, BackendServicesArgs
 from config import ConfigError, load_stack_config
 
 try:
@@ -44,7 +44,7 @@ database = Database("database", DatabaseArgs(
     if cfg.database.backup_before_migrate else None,
 ))
 
-contracts = TonsuranceContracts("contracts", TonsuranceContractsArgs.from_stack_config(cfg))
+contracts = TonsuranceContracts("contracts", contracts_args(cfg))
 
 # Testnet and mainnet only: the local stack never loads the AWS provider.
 aws = TonsuranceAws("aws", TonsuranceAwsArgs.from_stack_config(cfg)) if cfg.aws else None

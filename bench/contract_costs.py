@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pytoniq_core import Address, StateInit  # noqa: E402
 
 from chain.fees import ForwardPrices  # noqa: E402
-from chain.sandbox import Sandbox, TxRecord  # noqa: E402
+from chain.records import TxRecord  # noqa: E402
+from chain.sandbox import Sandbox  # noqa: E402
 from contracts.base import TON, CoverageType, Deployment, premium_due  # noqa: E402
 from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault, MultiTrancheVaultConfig, token_deployment  # noqa: E402
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig, shard_deployment  # noqa: E402

@@ -35,16 +35,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pytoniq_core import Address, begin_cell  # noqa: E402
 from pytoniq_core.crypto.keys import mnemonic_new  # noqa: E402
 
-from chain.client import ChainSettings, MessageTimeout, connect  # noqa: E402
+from chain.client import ChainSettings, MessageTimeout  # noqa: E402
+from chain.connect import connect  # noqa: E402
 from chain.localnet import next_block  # noqa: E402
+from chain.records import TON  # noqa: E402
 from chain.sandbox import FAUCET_ADDRESS  # noqa: E402
 from chain.wallets import Transfer, WalletKey, WalletV4R2  # noqa: E402
-from components.contracts import TonsuranceContractsArgs, plan_contracts  # noqa: E402
 from contracts.policy_router import shard_deployment  # noqa: E402
-from dynamic_providers.shard_batch import ShardBatchProvider, batch_inputs  # noqa: E402
-from dynamic_providers.ton_contract import TonContractProvider, contract_inputs  # noqa: E402
-from dynamic_providers.ton_deploy import TON, ensure_funds, target_of  # noqa: E402
-from dynamic_providers.ton_deployment import TonDeploymentProvider, deployment_inputs  # noqa: E402
+from ton_deploy.contract import TonContractProvider, contract_inputs  # noqa: E402
+from ton_deploy.deployment import TonDeploymentProvider, deployment_inputs  # noqa: E402
+from ton_deploy.plan import Deployer, TonsuranceContractsArgs, plan_contracts  # noqa: E402
+from ton_deploy.sending import ensure_funds  # noqa: E402
+from ton_deploy.shard_batch import ShardBatchProvider, batch_inputs  # noqa: E402
+from ton_deploy.targets import target_of  # noqa: E402
 
 SHARD_COUNT = 256
 GUIDE_SHARDS_PER_REGISTRATION = 3
@@ -184,11 +187,11 @@ def guide(directory: Path, block_seconds: int) -> Figures:
 
 
 def plan_args(directory: Path, mnemonic: str, batch_size: int) -> TonsuranceContractsArgs:
+    chain = ChainSettings("localnet", localnet_path=str(directory / "chain.json"))
     return TonsuranceContractsArgs(
-        network="localnet", admin_address="0:" + "a1" * 32, keeper_addresses=("0:" + "b1" * 32, "0:" + "b2" * 32),
+        admin_address="0:" + "a1" * 32, keeper_addresses=("0:" + "b1" * 32, "0:" + "b2" * 32),
         treasury_address="0:" + "c1" * 32, claims_processor_address="0:" + "d1" * 32, shard_count=SHARD_COUNT,
-        shard_batch_size=batch_size, deployer_mnemonic=mnemonic, journal_path=str(directory / "journal.json"),
-        localnet_path=str(directory / "chain.json"))
+        shard_batch_size=batch_size, deployer=Deployer(chain, mnemonic, str(directory / "journal.json")))
 
 
 @contextlib.contextmanager

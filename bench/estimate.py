@@ -19,17 +19,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pytoniq_core.crypto.keys import mnemonic_new  # noqa: E402
 
-from components.contracts import TonsuranceContractsArgs  # noqa: E402
+from chain.client import ChainSettings  # noqa: E402
 from contracts.base import TON  # noqa: E402
 from ops.estimate import estimate_update  # noqa: E402
+from ton_deploy.plan import Deployer, TonsuranceContractsArgs  # noqa: E402
 
 
 def measure(shards: int, chain: Path) -> tuple[float, object]:
+    deployer = Deployer(ChainSettings("localnet", localnet_path=str(chain)), MNEMONIC, str(chain.parent / "journal.json"))
     args = TonsuranceContractsArgs(
-        network="localnet", admin_address="0:" + "a1" * 32, keeper_addresses=("0:" + "b1" * 32,),
-        treasury_address="0:" + "c1" * 32, claims_processor_address="0:" + "d1" * 32, shard_count=shards,
-        shard_batch_size=64, deployer_mnemonic=MNEMONIC, journal_path=str(chain.parent / "journal.json"),
-        localnet_path=str(chain))
+        admin_address="0:" + "a1" * 32, keeper_addresses=("0:" + "b1" * 32,), treasury_address="0:" + "c1" * 32,
+        claims_processor_address="0:" + "d1" * 32, shard_count=shards, shard_batch_size=64, deployer=deployer)
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         estimate = estimate_update(args, MNEMONIC)

@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pytoniq_core import Address, begin_cell  # noqa: E402
 
-from chain.client import ChainSettings, connect  # noqa: E402
+from chain.client import ChainSettings  # noqa: E402
+from chain.connect import connect  # noqa: E402
 from chain.sandbox import Sandbox  # noqa: E402
 from chain.wallets import HighloadWalletV3, WalletKey  # noqa: E402
 from tests.chain.conftest import TON, address_of, counter_state_init, deploy_transfers  # noqa: E402

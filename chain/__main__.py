@@ -18,11 +18,10 @@ from decimal import Decimal
 
 from pytoniq_core import Address, Cell, Slice
 
-from chain.client import ChainError, ChainSettings, connect
+from chain.client import NETWORKS, ChainError, ChainSettings
+from chain.connect import connect
 from chain.localnet import DEFAULT_PATH, LocalnetClient
-from chain.sandbox import raw_address
-
-NANO = 10**9
+from chain.records import TON, raw_address
 
 
 def _json_value(value):
@@ -38,7 +37,7 @@ def _json_value(value):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chain", description="Inspect and fund TON accounts.")
-    parser.add_argument("--network", default="localnet", choices=["localnet", "testnet", "mainnet"])
+    parser.add_argument("--network", default="localnet", choices=NETWORKS)
     parser.add_argument("--localnet-path", default=DEFAULT_PATH, help="localnet chain file")
     parser.add_argument("--config", help="global network config JSON (testnet/mainnet)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,7 +79,7 @@ def run(argv: list[str]) -> object:
                      "out_messages": len(t.out_messages), "fees": t.total_fees}
                     for t in client.transactions(Address(args.address), args.limit)]
         if args.command == "fund":
-            info = client.fund(Address(args.address), int(args.ton * NANO))
+            info = client.fund(Address(args.address), int(args.ton * TON))
             return {"address": args.address, "status": info.status, "balance": info.balance}
         if args.command == "blocks":
             interval = client.block_interval() if args.seconds is None else client.set_block_interval(args.seconds)

@@ -1,9 +1,10 @@
 """The one interface to TON used by providers, verify steps, benchmarks and the CLI.
 
-Callers build a client from plain, picklable settings (`connect(ChainSettings(...))`); nothing here opens
-a socket or starts a thread at import or construction time. Backends: chain/localnet.py (the emulated
-chain in a file) and chain/liteserver.py (testnet/mainnet through pytoniq). Code above this interface
-does not know which one it talks to.
+Callers build a client from plain, picklable settings (`chain.connect.connect(ChainSettings(...))`);
+nothing here opens a socket or starts a thread at import or construction time. Backends: chain/localnet.py
+(the emulated chain in a file) and chain/liteserver.py (testnet/mainnet through pytoniq) implement this
+interface; it imports neither of them (nor the emulator), so code above it does not know which one it
+talks to and loads only the one it uses.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from typing import Literal, Sequence
 from pytoniq_core import Address, Cell
 from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
 
-from chain.errors import ChainError, ConfigError, LiteserversDisagree, MessageRejected, NetworkError
-from chain.sandbox import AccountInfo, GetMethodError, OutMessage, TxRecord, raw_address
+from chain.errors import ChainError, ConfigError, GetMethodError, LiteserversDisagree, MessageRejected, NetworkError
+from chain.records import AccountInfo, OutMessage, TxRecord, raw_address
 
 Network = Literal["localnet", "testnet", "mainnet"]
 NETWORKS: tuple[str, ...] = ("localnet", "testnet", "mainnet")
@@ -24,7 +25,7 @@ MAX_SCAN = 4096   # transactions of one account scanned when looking for a sent 
 
 __all__ = [
     "AccountInfo", "AccountsNotActive", "ChainClient", "ChainError", "ChainSettings", "ConfigError", "GetMethodError",
-    "MessageRejected", "MessageTimeout", "NetworkError", "OutMessage", "SentMessage", "TxRecord", "connect",
+    "MessageRejected", "MessageTimeout", "NETWORKS", "Network", "NetworkError", "OutMessage", "SentMessage", "TxRecord",
 ]
 
 
@@ -203,12 +204,3 @@ class ChainClient(ABC):
                 f"last transaction lt {info.last_tx_lt} hash {info.last_tx_hash}; "
                 f"{len(newer)} transaction(s) since lt {after_lt} ({externals} external), none with that body; "
                 f"chain time {self.now()}")
-
-
-def connect(settings: ChainSettings) -> ChainClient:
-    """Build the client for settings.network. Opens nothing until the first call."""
-    if settings.network == "localnet":
-        from chain.localnet import LocalnetClient
-        return LocalnetClient(settings)
-    from chain.liteserver import LiteserverClient
-    return LiteserverClient(settings)

@@ -17,23 +17,13 @@ from pathlib import Path
 import pytvm
 from pytoniq_core import Cell
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from chain.blockchain_config import config_b64
+
 LIBRARY_PATH = Path(pytvm.__file__).resolve().parent / "engine" / "libemulator-linux-x86_64.so"
 
 
 class EmulatorError(RuntimeError):
     """The emulator library refused a call (bad BOC, bad config, internal error)."""
-
-
-@functools.cache
-def blockchain_config() -> Cell:
-    """The full mainnet config cell (see scripts/extract_blockchain_config.py)."""
-    return Cell.one_from_boc(base64.b64decode(_config_b64()))
-
-
-@functools.cache
-def _config_b64() -> bytes:
-    return (DATA_DIR / "blockchain_config.b64").read_text().strip().encode()
 
 
 def b64(cell: Cell) -> bytes:
@@ -102,7 +92,7 @@ class TransactionEmulator:
 
     def __init__(self) -> None:
         self._lib = _library()
-        self._handle = self._lib.transaction_emulator_create(_config_b64(), 0)
+        self._handle = self._lib.transaction_emulator_create(config_b64(), 0)
         if not self._handle:
             raise EmulatorError("libemulator rejected the blockchain config")
 
@@ -147,7 +137,7 @@ def run_get_method(*, code: Cell, data: Cell, address: str, unixtime: int, balan
         raise EmulatorError("libemulator could not load the account's code or data")
     try:
         seed = rand_seed.hex().encode()
-        if not lib.tvm_emulator_set_c7(handle, address.encode(), unixtime, balance, seed, _config_b64()):
+        if not lib.tvm_emulator_set_c7(handle, address.encode(), unixtime, balance, seed, config_b64()):
             raise EmulatorError("libemulator rejected the getter context (c7)")
         lib.tvm_emulator_set_gas_limit(handle, gas_limit)
         result = _take(lib.tvm_emulator_run_get_method(handle, method_id, b64(stack)))

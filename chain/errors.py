@@ -1,6 +1,11 @@
 """Errors of chain access, shared by the sandbox, the backends and the wallets."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytoniq_core import Address
+
 
 class ChainError(Exception):
     """Base of every error raised by chain access."""
@@ -23,3 +28,12 @@ class MessageRejected(ChainError):
 
 class LiteserversDisagree(NetworkError):
     """Liteservers gave different answers to the same question: nothing is concluded from either."""
+
+
+class GetMethodError(ChainError):
+    """A get-method exited with a non-zero code (on the emulator or a liteserver)."""
+
+    def __init__(self, address: Address, method: str | int, exit_code: int, detail: str = ""):
+        self.address, self.method, self.exit_code = address, method, exit_code
+        super().__init__(f"get-method {method!r} on {address.to_str(False)} failed with exit code {exit_code}"
+                         + (f": {detail}" if detail else ""))

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from pytoniq_core import Cell, HashMap
 
-from chain.emulator import blockchain_config
+from chain.blockchain_config import blockchain_config
 
 
 @dataclass(frozen=True)

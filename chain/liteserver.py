@@ -32,10 +32,9 @@ from pytoniq.liteclient.balancer import BalancerError
 from pytoniq.liteclient.client import LiteServerError, RunGetMethodError
 from pytoniq_core import Address, Cell
 
-from chain.client import ChainClient, ChainSettings, ConfigError, MessageRejected, NetworkError
-from chain.errors import LiteserversDisagree
-from chain.sandbox import raw_address
-from chain.sandbox import AccountInfo, GetMethodError, TxRecord, account_info, parse_transaction
+from chain.client import ChainClient, ChainSettings
+from chain.errors import ConfigError, GetMethodError, LiteserversDisagree, MessageRejected, NetworkError
+from chain.records import AccountInfo, TxRecord, account_info, parse_transaction, raw_address
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

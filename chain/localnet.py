@@ -29,9 +29,11 @@ from typing import Callable, TypeVar
 
 from pytoniq_core import Address, Cell
 
-from chain.client import ChainClient, ChainSettings, ConfigError, MessageRejected, NetworkError
+from chain.client import ChainClient, ChainSettings
+from chain.errors import ConfigError, MessageRejected, NetworkError
 from chain.files import exclusive_lock, write_json_atomically
-from chain.sandbox import AccountInfo, ExternalNotAccepted, Sandbox, TxRecord
+from chain.records import AccountInfo, TxRecord
+from chain.sandbox import ExternalNotAccepted, Sandbox
 
 FORMAT_VERSION = 1
 DEFAULT_PATH = ".state/localnet/local.json"   # relative to the project root; callers pass their own

@@ -65,7 +65,7 @@ from pytoniq_core.tlb.transaction import CurrencyCollection, ExternalMsgInfo, In
 from chain.client import ChainClient, ChainError, MessageRejected, MessageTimeout, NetworkError, SentMessage
 from chain.fees import forward_fee
 from chain.files import exclusive_lock, write_json_atomically
-from chain.sandbox import AccountInfo, TxRecord, raw_address
+from chain.records import AccountInfo, TxRecord, raw_address
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ loads the AWS provider.
   blocked, a policy refusing any request not made over TLS, and a lifecycle rule expiring backups after
   the stack's retention.
 - Secrets Manager *containers* `tonsurance/<stack>/<name>` for the deployer mnemonic and every secret the
-  services read (components/service_catalog.py), tagged with their rotation period and owner from the
+  services read (components/services/catalog.py), tagged with their rotation period and owner from the
   guide's table. The program never sets a value: operators do, out of band
   (README, Security), so no secret value is ever in Pulumi state.
 - IAM roles for service accounts through the EKS cluster's OIDC provider: External Secrets may read only
@@ -24,11 +24,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.service_catalog import secret_id, secret_names as service_secret_names
+# The service accounts that assume the roles (namespace: the stack's) are named by the components that run them.
+from components.backup_schedule import BACKUP_SERVICE_ACCOUNT
+from components.services.catalog import EXTERNAL_SECRETS_SERVICE_ACCOUNT, secret_id, secret_names as service_secret_names
 
-# Service accounts that assume the roles (namespace: the stack's).
-BACKUP_SERVICE_ACCOUNT = "tonsurance-backup"
-EXTERNAL_SECRETS_SERVICE_ACCOUNT = "external-secrets"
 DEPLOYER_MNEMONIC = "deployer-mnemonic"
 
 

@@ -21,10 +21,9 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.aws import BACKUP_SERVICE_ACCOUNT
-
 SCHEDULES = {"mainnet": "0 */6 * * *", "testnet": "30 2 * * *"}  # every 6 hours; daily at 02:30 UTC
 NAME = "database-backup"
+BACKUP_SERVICE_ACCOUNT = "tonsurance-backup"  # the job's; the stack's backup role trusts it (components/aws.py)
 CODE_DIR = "/opt/tonsurance"
 # The modules the job imports, all from the `database` package (dsn, storage, backup and the entry point).
 CODE_FILES = ("__init__.py", "backup.py", "backup_job.py", "dsn.py", "storage.py")

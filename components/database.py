@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pulumi
 
+from database.backup_resource import DatabaseBackup, DatabaseBackupArgs
 from database.migrations import load_migrations, migration_set_checksum
-from dynamic_providers.database_backup import DatabaseBackup, DatabaseBackupArgs
-from dynamic_providers.sql_migrations import SqlMigrations, SqlMigrationsArgs
+from database.migrations_resource import SqlMigrations, SqlMigrationsArgs
 
 
 @dataclass(frozen=True)

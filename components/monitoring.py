@@ -4,7 +4,7 @@
 - AlertmanagerConfig `tonsurance-alerts`: critical alerts to the on-call receiver (PagerDuty), every alert
   to Slack. The Slack webhook URL and the PagerDuty routing key are read by Alertmanager from the Secrets
   `slack-webhook-url` and `pagerduty-routing-key` in the stack's namespace, which the services' ExternalSecrets
-  fill from AWS Secrets Manager (components/service_secrets.py): the program only names them, so the values
+  fill from AWS Secrets Manager (components/services/secrets.py): the program only names them, so the values
   never reach Pulumi's state or the rendered manifests;
 - one ConfigMap per dashboard of monitoring/dashboards.py, labelled for Grafana's dashboard sidecar;
 - one ServiceMonitor per workload given in `scrape_targets`.
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.service_catalog import (METRICS_PATH, METRICS_PORT_NAME, PAGERDUTY_ROUTING_KEY, SERVICES, SLACK_WEBHOOK,
-                                        selector_labels)
+from components.services.catalog import (METRICS_PATH, METRICS_PORT_NAME, PAGERDUTY_ROUTING_KEY, SERVICES, SLACK_WEBHOOK,
+                                         selector_labels)
 from monitoring import alerts, dashboards
 
 NAME = "tonsurance-alerts"

@@ -15,9 +15,10 @@ from typing import Callable, NamedTuple
 
 from pytoniq_core import Address, Builder, Cell, Slice, StateInit, begin_cell
 
+from chain.records import TON  # noqa: F401 (nanotons per TON; the wrappers import it from here)
+
 BUILD_DIR = Path(__file__).parent / "build"
 WORKCHAIN = 0
-TON = 10**9
 STORAGE_RESERVE = TON // 10  # what `recover` leaves on a contract (common.fc)
 PRICE_SCALE = 10**9  # oracle prices: annual premium rate in parts per billion of the coverage
 # Gas budget per hop that each flow's fee pays for (common.fc, gas::*); keyed by artefact name.

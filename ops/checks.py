@@ -2,15 +2,15 @@
 and chain as the program sees them."""
 from __future__ import annotations
 
-import contextlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 from pulumi import automation as auto
 
-from config import NAMESPACE, SecretReference, StackConfig, parse_stack_config
+from config import NAMESPACE, SecretReference, StackConfig, read_stack_config
 
 
 @dataclass(frozen=True)
@@ -44,24 +44,24 @@ def report(title: str, checks: list[Check], as_json: bool) -> int:
 
 
 def stack_config(stack: auto.Stack) -> StackConfig:
-    """The stack's config, decrypted and validated by config.py exactly as the program does."""
+    """The stack's config, decrypted and validated by config/ exactly as the program does."""
     prefix = f"{NAMESPACE}:"
     values = stack.get_all_config()
     raw = {k[len(prefix):]: v.value for k, v in values.items() if k.startswith(prefix)}
     secrets = {k[len(prefix):] for k, v in values.items() if k.startswith(prefix) and v.secret}
-    return parse_stack_config(stack.name, raw, secrets)
+    return read_stack_config(stack.name, raw, secrets)
 
 
 def contracts_args(cfg: StackConfig, work_dir: Path):
-    from components.contracts import TonsuranceContractsArgs
+    """The contracts' arguments as the program builds them for this stack (paths against its project)."""
+    from ton_deploy.plan import TonsuranceContractsArgs
 
-    with contextlib.chdir(work_dir):  # relative paths of the config resolve against the project
-        return TonsuranceContractsArgs.from_stack_config(cfg)
+    return TonsuranceContractsArgs.from_stack_config(cfg, str(work_dir), os.environ.get("PULUMI_BACKEND_URL"))
 
 
 def deployer_words(cfg: StackConfig) -> str:
     """The deployer mnemonic: from config, or read from Secrets Manager (mainnet) the way the providers read it."""
-    from dynamic_providers.deployer_mnemonic import mnemonic_inputs, resolve_deployer_mnemonic
+    from ton_deploy.mnemonic import mnemonic_inputs, resolve_deployer_mnemonic
 
     source = cfg.ton.deployer_mnemonic
     return resolve_deployer_mnemonic(mnemonic_inputs(source if isinstance(source, SecretReference) else source.value))

@@ -21,15 +21,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from chain.client import ChainSettings, connect
+from chain.client import ChainSettings
+from chain.connect import connect
 from chain.sandbox import FAUCET_ADDRESS
 from chain.wallets import deployer_wallet_addresses
-from components.contracts import ContractsPlan, TonsuranceContractsArgs, plan_contracts
 from contracts.base import TON
-from dynamic_providers.ton_deploy import target_of
-from dynamic_providers.ton_deployment import TonDeploymentProvider, deployment_inputs
+from ton_deploy.deployment import TonDeploymentProvider, deployment_inputs
+from ton_deploy.plan import ContractsPlan, Deployer, TonsuranceContractsArgs, plan_contracts
+from ton_deploy.targets import target_of
 
-SHARD_PREFIX = "policy-shard"  # the deployment's name of each shard (components/contracts.py)
+SHARD_PREFIX = "policy-shard"  # the deployment's name of each shard (ton_deploy/plan.py)
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,14 @@ def estimate_update(args: TonsuranceContractsArgs, mnemonic: str, wait_seconds: 
     with tempfile.TemporaryDirectory(prefix="tonsurance-estimate-") as tmp:
         private = ChainSettings("localnet", localnet_path=str(Path(tmp) / "chain.json"), poll_interval_seconds=0.02)
         journal = Path(tmp) / "journal.json"
-        if args.network == "localnet" and Path(args.localnet_path).exists():
-            shutil.copy(args.localnet_path, private.localnet_path)
-            if Path(args.journal_path).exists():  # the copied wallets' open messages, as the real run sees them
-                shutil.copy(args.journal_path, journal)
-        plan = plan_contracts(dataclasses.replace(
-            args, network="localnet", localnet_path=private.localnet_path, liteserver_config_path=None,
-            journal_path=str(journal), wait_seconds=wait_seconds, deployer_mnemonic=mnemonic))
+        real = args.deployer
+        if args.network == "localnet" and Path(real.chain.localnet_path).exists():
+            shutil.copy(real.chain.localnet_path, private.localnet_path)
+            if Path(real.journal_path).exists():  # the copied wallets' open messages, as the real run sees them
+                shutil.copy(real.journal_path, journal)
+        plan = plan_contracts(dataclasses.replace(args, deployer=Deployer(private, mnemonic, str(journal), wait_seconds)))
         if args.network != "localnet":
-            _install_active(args.chain, private, plan)
+            _install_active(real.chain, private, plan)
         wallets = deployer_wallet_addresses(mnemonic)
         with connect(private) as client:
             before = {kind: client.account(a).balance for kind, a in wallets.items()}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pytoniq_core import Address
 
-from chain.client import connect
+from chain.connect import connect
 from chain.wallets import deployer_wallet_addresses
 from config import StackConfig, role_conflicts
 from contracts.base import TON
@@ -88,7 +88,7 @@ def deployer_roles(cfg: StackConfig) -> tuple[bool, str]:
 
 def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
     """Every Secrets Manager secret the stack's pods read (components/service_catalog) exists and is fresh."""
-    from components.service_catalog import secret_id, secret_names
+    from components.services.catalog import secret_id, secret_names
 
     if cfg.services.secret_store != "aws":  # pragma: allowlist secret (config allows this on localnet only)
         return True, f"secret store is {cfg.services.secret_store!r} on {cfg.ton.network}: no Secrets Manager to check"
@@ -148,7 +148,7 @@ def git_clean(cfg: StackConfig, work_dir: Path) -> tuple[bool, str]:
 
 def preflight(cfg: StackConfig, work_dir: Path = ROOT, now: datetime | None = None) -> list[Check]:
     now = now or datetime.now(timezone.utc)
-    with connect(contracts_args(cfg, work_dir).chain) as client:
+    with connect(contracts_args(cfg, work_dir).deployer.chain) as client:
         return [
             run_check("admin multisig", lambda: multisig_admin(cfg, client)),
             run_check("deployer roles", lambda: deployer_roles(cfg)),

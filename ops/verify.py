@@ -21,7 +21,7 @@ from typing import Any
 
 from pytoniq_core import Address
 
-from chain.client import connect
+from chain.connect import connect
 from config import StackConfig
 from contracts.base import CoverageType, premium_due
 from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault
@@ -139,7 +139,7 @@ def policy_round_trip(cfg: StackConfig, outputs: dict[str, Any], client) -> tupl
 
 
 def verify(cfg: StackConfig, outputs: dict[str, Any], work_dir: Path = ROOT) -> list[Check]:
-    with connect(contracts_args(cfg, work_dir).chain) as client:
+    with connect(contracts_args(cfg, work_dir).deployer.chain) as client:
         return [
             run_check("contracts", lambda: contracts_match(outputs, client)),
             run_check("oracle freshness", lambda: oracle_fresh(outputs, client)),

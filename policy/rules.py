@@ -1,7 +1,7 @@
 """The policy pack's rules, as pure functions over the stack's resources (tested without the engine).
 
 Each rule takes every resource of the stack (a `Resource`: type, name, URN, input properties, protect)
-and returns its violations as (URN, message). Where config.py has the same rule, the rule calls it
+and returns its violations as (URN, message). Where config/ has the same rule, the rule calls it
 (`config.check_image`, `config.deployer_address_conflicts`): there is one copy of each rule.
 Rules that differ by network read the network from the TON resources' chain settings.
 """
@@ -12,22 +12,16 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from pulumi_policy.proxy import UnknownValueError
 
-CONTRACT = "pulumi-python:dynamic/ton:Contract"
-SHARD_BATCH = "pulumi-python:dynamic/ton:ShardBatch"
-MIGRATIONS = "pulumi-python:dynamic/database:SqlMigrations"
-K8S_SECRET = "kubernetes:core/v1:Secret"  # pragma: allowlist secret (a type name)
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+from resource_types import (
+    ARGO_ROLLOUT, K8S_CRON_JOB, K8S_DAEMON_SET, K8S_DEPLOYMENT, K8S_JOB, K8S_SECRET, K8S_STATEFUL_SET, S3_BUCKET_ENCRYPTION,
+    S3_BUCKET_PUBLIC_ACCESS_BLOCK, S3_BUCKETS, SQL_MIGRATIONS, TON_CONTRACT, TON_SHARD_BATCH,
+)
+
 # Workload kind -> path from the resource's props to its pod spec.
-LONG_RUNNING = {DEPLOYMENT: ("spec", "template", "spec"), ROLLOUT: ("spec", "template", "spec"),
-                "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
-                "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec")}
-WORKLOADS = {**LONG_RUNNING, "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
-             "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec")}
-BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
-BUCKET_ENCRYPTION = ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
-BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+LONG_RUNNING = {K8S_DEPLOYMENT: ("spec", "template", "spec"), ARGO_ROLLOUT: ("spec", "template", "spec"),
+                K8S_STATEFUL_SET: ("spec", "template", "spec"), K8S_DAEMON_SET: ("spec", "template", "spec")}
+WORKLOADS = {**LONG_RUNNING, K8S_JOB: ("spec", "template", "spec"),
+             K8S_CRON_JOB: ("spec", "jobTemplate", "spec", "template", "spec")}
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 CANARY_WEIGHTS = (20, 50)  # the guide's 20% / 50% / 100% rollout
 UNKNOWN = object()  # a value computed during the update (unknown at preview)
@@ -74,7 +68,7 @@ class Rule:
 def stack_network(resources: list[Resource]) -> str | None:
     """The TON network the stack deploys to, from its contract resources' chain settings."""
     for r in resources:
-        if r.type in (CONTRACT, SHARD_BATCH) and isinstance(r.get("chain", "network"), str):
+        if r.type in (TON_CONTRACT, TON_SHARD_BATCH) and isinstance(r.get("chain", "network"), str):
             return r.get("chain", "network")
     return None
 
@@ -85,7 +79,7 @@ def contracts_protected(resources: list[Resource]) -> Iterator[Violation]:
     if stack_network(resources) != "mainnet":
         return
     for r in resources:
-        if r.type in (CONTRACT, SHARD_BATCH) and not r.protect:
+        if r.type in (TON_CONTRACT, TON_SHARD_BATCH) and not r.protect:
             yield r.urn, (f"{r.name} is not protected: on mainnet every contract and shard batch is protected and "
                           "retained on delete (protect=True, retain_on_delete=True)")
 
@@ -115,7 +109,7 @@ def contract_admins(resources: list[Resource]) -> Iterator[Violation]:
 def deployer_words(r: Resource) -> str | None:
     """The deployer mnemonic of a TON resource: its secret input, or read from Secrets Manager by its reference
     the way the provider reads it (mainnet; the analyzer runs with the operator's AWS identity)."""
-    from dynamic_providers.deployer_mnemonic import resolve_deployer_mnemonic
+    from ton_deploy.mnemonic import resolve_deployer_mnemonic
 
     words, ref = r.get("deployer_mnemonic"), r.get("deployer_mnemonic_ref")
     if isinstance(words, str):
@@ -133,10 +127,10 @@ def deployed_admin(r: Resource) -> str | None:
     from contracts.multi_tranche_vault import MultiTrancheVault
     from contracts.policy_router import PolicyRouter
     from contracts.pricing_oracle import PricingOracle
-    from dynamic_providers.ton_deploy import cell_from_b64, target_of
+    from ton_deploy.targets import cell_from_b64, target_of
 
     wrappers = {w.__name__: w for w in (PricingOracle, MultiTrancheVault, PolicyRouter)}
-    wrapper = wrappers.get(r.get("kind")) if r.type == CONTRACT else None
+    wrapper = wrappers.get(r.get("kind")) if r.type == TON_CONTRACT else None
     code, data = r.get("code_boc"), r.get("data_boc")
     if wrapper is None or not isinstance(code, str) or not isinstance(data, str):
         return None
@@ -223,10 +217,10 @@ def canary_on_mainnet(resources: list[Resource]) -> Iterator[Violation]:
     if stack_network(resources) != "mainnet":
         return
     for r in resources:
-        if r.type == DEPLOYMENT and _replicas(r) > 1:
+        if r.type == K8S_DEPLOYMENT and _replicas(r) > 1:
             yield r.urn, (f"{r.name}: a user-facing service ({_replicas(r)} replicas) on mainnet rolls out as an "
                           "Argo Rollout canary (20%, 50%, 100%), not a Deployment")
-        if r.type == ROLLOUT:
+        if r.type == ARGO_ROLLOUT:
             steps = r.get("spec", "strategy", "canary", "steps")
             weights = {s.get("setWeight") for s in steps or [] if isinstance(s, Mapping)} if steps is not UNKNOWN else None
             if weights is not None and not set(CANARY_WEIGHTS) <= weights:
@@ -242,16 +236,16 @@ def _replicas(r: Resource) -> int:
 
 def migrations_after_backup(resources: list[Resource]) -> Iterator[Violation]:
     for r in resources:
-        if r.type == MIGRATIONS and r.get("backup_id") is None:
+        if r.type == SQL_MIGRATIONS and r.get("backup_id") is None:
             yield r.urn, (f"{r.name}: migrations run only after a verified backup "
                           "(tonsurance:backupBeforeMigrate and tonsurance:backupStore)")
 
 
 def backup_buckets_private(resources: list[Resource]) -> Iterator[Violation]:
-    for bucket in (r for r in resources if r.type in BUCKETS):
+    for bucket in (r for r in resources if r.type in S3_BUCKETS):
         related = [r for r in resources if bucket.urn in r.dependencies]
-        encrypted = bucket.get("serverSideEncryptionConfiguration") or any(r.type in BUCKET_ENCRYPTION for r in related)
-        blocks = [r for r in related if r.type == BUCKET_PUBLIC_ACCESS_BLOCK]
+        encrypted = bucket.get("serverSideEncryptionConfiguration") or any(r.type in S3_BUCKET_ENCRYPTION for r in related)
+        blocks = [r for r in related if r.type == S3_BUCKET_PUBLIC_ACCESS_BLOCK]
         if not encrypted:
             yield bucket.urn, f"{bucket.name}: the backup bucket has no server-side encryption configuration"
         if not any(all(b.get(flag) in (True, UNKNOWN) for flag in PUBLIC_ACCESS_FLAGS) for b in blocks):

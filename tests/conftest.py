@@ -10,6 +10,16 @@ def pulumi_mocks():
     pulumi.runtime.settings.configure(pulumi.runtime.Settings(project=None, stack=None))
 
 
+@pytest.fixture
+def mocks(pulumi_mocks):
+    """tests/support.py's RecordingMocks installed for one test, TON resources answered like their providers."""
+    from tests.support import RecordingMocks, ton_answer
+
+    mocks = RecordingMocks(ton_answer)
+    pulumi_mocks(mocks)
+    return mocks
+
+
 @pytest.fixture(scope="session")
 def kube_cluster():
     """The session's real Kubernetes control plane (nodes and pods simulated by KWOK), deleted at the end.

@@ -7,8 +7,9 @@ import pytest
 from nacl.bindings import crypto_sign_seed_keypair
 from pytoniq_core import Address, Cell, StateInit, begin_cell
 
+from chain.records import TON  # noqa: F401 (the chain tests import it from here)
+
 FIXTURES = Path(__file__).parent / "fixtures"
-TON = 10**9
 
 
 def counter_code() -> Cell:
@@ -45,7 +46,8 @@ def chain_file(tmp_path) -> Path:
 
 @pytest.fixture
 def localnet(chain_file):
-    from chain.client import ChainSettings, connect
+    from chain.client import ChainSettings
+    from chain.connect import connect
     return connect(ChainSettings("localnet", localnet_path=str(chain_file), poll_interval_seconds=0.02))
 
 

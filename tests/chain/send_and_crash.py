@@ -6,7 +6,8 @@ import os
 import signal
 import sys
 
-from chain.client import ChainSettings, connect
+from chain.client import ChainSettings
+from chain.connect import connect
 from chain.wallets import HighloadWalletV3, WalletKey
 from tests.chain.conftest import HIGHLOAD_SEED, deploy_transfers
 

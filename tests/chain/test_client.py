@@ -5,7 +5,7 @@ import pytest
 from pytoniq_core import Address, Cell
 
 from chain.client import ChainClient, ChainError, ChainSettings
-from chain.sandbox import TxRecord
+from chain.records import TxRecord
 
 WALLET = Address("0:" + "33" * 32)
 

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from chain.client import ChainSettings, MessageTimeout, connect
-from chain.sandbox import raw_address
+from chain.client import ChainSettings, MessageTimeout
+from chain.connect import connect
+from chain.records import raw_address
 from chain.wallets import (EMERGENCY_QUERY_ID, FIRST_QUERY_ID, QUERY_ID_SPACE, HighloadWalletV3, JournalFence,
                            OpenMessagePending, Superseded, Transfer, WalletKey)
 from tests.chain.conftest import HIGHLOAD_SEED, TON, deploy_transfers

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pytoniq_core import Address, Cell
 
-from chain.client import (AccountsNotActive, ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError,
-                          connect)
 from chain.__main__ import main
+from chain.client import AccountsNotActive, ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError
+from chain.connect import connect
 from chain.localnet import next_block
 from chain.wallets import Transfer, WalletKey, WalletV4R2
 from tests.chain.conftest import TON, address_of, counter_state_init, op_body
@@ -48,7 +48,7 @@ def test_two_processes_see_each_others_state(localnet, chain_file, user):
 
 
 def test_concurrent_writers_lose_no_update(localnet, chain_file, user):
-    script = ("import sys, time; from pytoniq_core import Address; from chain.client import ChainSettings, connect\n"
+    script = ("import sys, time; from pytoniq_core import Address; from chain.client import ChainSettings; from chain.connect import connect\n"
               "c = connect(ChainSettings('localnet', localnet_path=sys.argv[1]))\n"
               "time.sleep(max(0, float(sys.argv[3]) - time.time()))  # start together\n"
               "for _ in range(8): c.fund(Address(sys.argv[2]), 10**9)\n")

@@ -5,8 +5,9 @@ import pytest
 from pytoniq.contract.wallets.wallet import WALLET_V4_R2_CODE, WalletV4R2
 from pytoniq_core import Cell, StateInit, begin_cell
 
-from chain.emulator import blockchain_config
-from chain.sandbox import ExternalNotAccepted, GetMethodError, Sandbox
+from chain.blockchain_config import blockchain_config
+from chain.errors import GetMethodError
+from chain.sandbox import ExternalNotAccepted, Sandbox
 from tests.chain.conftest import TON, address_of, counter_state_init, keypair, op_body
 
 NOW = 1_800_000_000

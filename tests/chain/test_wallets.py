@@ -16,7 +16,8 @@ import pytest
 from pytoniq_core import Address, Cell, StateInit, begin_cell
 from pytoniq_core.crypto.keys import mnemonic_new
 
-from chain.client import ChainSettings, MessageRejected, MessageTimeout, connect
+from chain.client import ChainSettings, MessageRejected, MessageTimeout
+from chain.connect import connect
 from chain.wallets import (EXPIRY_MARGIN_SECONDS, FEE_RESERVE_PER_TRANSFER, AmbiguousSend, HighloadWalletV3,
                            InsufficientFunds, IntentConflict, SendError, SendFailed, Transfer, WalletKey, WalletV4R2,
                            forward_fee)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 from pytoniq_core import Address, Cell
 
-from chain.sandbox import Sandbox, TxRecord
+from chain.records import TxRecord
+from chain.sandbox import Sandbox
 from contracts.base import TON, CoverageType, Deployment, RunGetMethod, premium_due
 from contracts.multi_tranche_vault import TRANCHES, Fees, MultiTrancheVault, MultiTrancheVaultConfig
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig
@@ -207,3 +208,29 @@ def received(txs: list[TxRecord], to: Address) -> int:
 
 def all_succeeded(txs: list[TxRecord], actors: tuple[Address, ...] = ()) -> bool:
     return all(tx.success for tx in txs if tx.address not in actors)
+
+
+# ---- a model of the vault's arithmetic (README, "MultiTrancheVault"), shared by the protocol and invariant tests
+
+IDS = [t.id for t in TRANCHES]
+
+
+def book_yield(capitals: dict[int, int], premium: int) -> dict[int, int]:
+    total, out, left = sum(capitals.values()), dict(capitals), premium
+    if total:
+        for i in IDS:
+            share = premium * capitals[i] // total
+            out[i] += share
+            left -= share
+    out[IDS[-1]] += left
+    return out
+
+
+def book_loss(capitals: dict[int, int], loss: int) -> tuple[dict[int, int], int]:
+    out, left = dict(capitals), min(loss, sum(capitals.values()))
+    paid = left
+    for i in reversed(IDS):  # EQT first, BTC last
+        hit = min(left, out[i])
+        out[i] -= hit
+        left -= hit
+    return out, paid

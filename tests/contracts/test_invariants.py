@@ -15,9 +15,9 @@ from contracts.multi_tranche_vault import Op, MultiTrancheVault
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig
 from tests.contracts.conftest import (
-    ADMIN, CLAIMS_PROCESSOR, KEEPER_1, NOW, OTHER_USER, PRICE, STRANGER, USER, Chain, Protocol, deploy, vault_config,
+    ADMIN, CLAIMS_PROCESSOR, IDS, KEEPER_1, NOW, OTHER_USER, PRICE, STRANGER, USER, Chain, Protocol, book_loss, book_yield,
+    deploy, vault_config,
 )
-from tests.contracts.test_protocol import IDS, book_loss, book_yield
 
 DAY = 86400
 HOLDERS = (USER, OTHER_USER)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pytoniq_core import Address
 
-from chain.sandbox import GetMethodError
+from chain.errors import GetMethodError
 from contracts.base import STORAGE_RESERVE, TON, Deployment, ExitCode, body, deployment, load_artifact
 from contracts.multi_tranche_vault import (
     TRANCHES, UTILIZATION_CAP_BPS, Book, MultiTrancheVault, Op, init_data, token_deployment,

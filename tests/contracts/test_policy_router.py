@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pytoniq_core import Address
 
-from chain.sandbox import GetMethodError
+from chain.errors import GetMethodError
 from contracts.base import TON, CoverageType, ExitCode, deployment, load_artifact
 from contracts.policy_router import (
     MAX_COVERAGE, MAX_DURATION_DAYS, MIN_COVERAGE, PolicyRouter, PolicyRouterConfig, init_data, shard_deployment,

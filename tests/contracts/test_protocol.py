@@ -6,42 +6,16 @@ from __future__ import annotations
 import pytest
 
 from contracts.base import GAS_BUDGETS, TON, CoverageType, ExitCode, premium_due
-from contracts.multi_tranche_vault import TRANCHES, Book, MultiTrancheVault, Op
+from contracts.multi_tranche_vault import Book, MultiTrancheVault, Op
 from contracts.policy_shard import MAX_POLICIES, Policy, PolicyShardConfig, filled_data
 from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
 from contracts.sure_token import Op as TokenOp
 from tests.contracts.conftest import (
-    ADMIN, CLAIMS_PROCESSOR, NOW, OTHER_USER, PRICE, STRANGER, TREASURY, USER, Chain, Protocol, received,
-    tx_on,
+    ADMIN, CLAIMS_PROCESSOR, IDS, NOW, OTHER_USER, PRICE, STRANGER, TREASURY, USER, Chain, Protocol, book_loss,
+    book_yield, received, tx_on,
 )
 
 DAY = 86400
-IDS = [t.id for t in TRANCHES]
-
-
-# ---- a model of the vault's arithmetic (README, "MultiTrancheVault") -----------------------------
-
-def book_yield(capitals: dict[int, int], premium: int) -> dict[int, int]:
-    total, out, left = sum(capitals.values()), dict(capitals), premium
-    if total:
-        for i in IDS:
-            share = premium * capitals[i] // total
-            out[i] += share
-            left -= share
-    out[IDS[-1]] += left
-    return out
-
-
-def book_loss(capitals: dict[int, int], loss: int) -> tuple[dict[int, int], int]:
-    out, left = dict(capitals), min(loss, sum(capitals.values()))
-    paid = left
-    for i in reversed(IDS):  # EQT first, BTC last
-        hit = min(left, out[i])
-        out[i] -= hit
-        left -= hit
-    return out, paid
-
-
 def refusal_reason(txs, holder) -> int:
     [refusal] = [m for tx in txs for m in tx.out_messages if m.dest == holder]
     body = refusal.body.begin_parse()
@@ -305,9 +279,9 @@ def test_redemption_waits_for_the_lock_and_for_free_capital(protocol: Protocol) 
 def test_deposit_whose_wallet_refuses_the_mint_is_refunded(chain: Chain, oracle: PricingOracle) -> None:
     """The wallet bounces the minter's internal_transfer; the minter tells the vault (mint_failed), which
     refunds the deposit: nothing is kept, no tokens exist."""
-    from tests.contracts.conftest import deploy, vault_config, with_ref
     from contracts.base import deployment, load_artifact
     from contracts.multi_tranche_vault import init_data
+    from tests.contracts.conftest import deploy, vault_config, with_ref
     real = init_data(vault_config(oracle.address))
     codes = with_ref(real.refs[3], 1, load_artifact("PolicyShard").code)  # a "wallet" refusing everything
     target = deployment(load_artifact("MultiTrancheVault").code, with_ref(real, 3, codes))

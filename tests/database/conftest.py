@@ -100,3 +100,38 @@ def tables(dsn: str) -> set[str]:
 def scalar(dsn: str, query: str, params: tuple = ()):
     with psycopg.connect(dsn) as conn:
         return conn.execute(query, params).fetchone()[0]
+
+
+def seed(dsn: str, policies: int = 300) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO policies (policy_id, shard_id, holder_address, coverage_type, coverage_amount, premium,"
+            " start_time, expiry_time, chain, stablecoin)"
+            " SELECT g, g %% 16, 'EQholder' || g, 'depeg', 1000000 + g, 5000, now(), now() + interval '30 days',"
+            " 'ton', 'USDT' FROM generate_series(1, %s) g",
+            (policies,),
+        )
+        conn.execute(
+            "INSERT INTO deposits (lp_address, tranche_id, amount, tokens_minted, tx_hash)"
+            " SELECT 'EQlp' || g, 1 + g % 6, 1000 * g, 1000 * g, 'tx' || g FROM generate_series(1, 40) g"
+        )
+        conn.execute(
+            "INSERT INTO blockchain_events (observed_at, tx_hash, event_index, logical_time, contract_address,"
+            " contract_kind, op, query_id, payload)"
+            " SELECT now() - g * interval '1 minute', 'ev' || g, 0, g, 'EQrouter', 'policy_router', 1, g,"
+            " jsonb_build_object('policy_id', g) FROM generate_series(1, 25) g"
+        )
+
+
+@pytest.fixture
+def second_database(postgres) -> str:
+    with psycopg.connect(postgres.superuser_dsn(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE restore_target OWNER tonsurance_app")
+    yield postgres.dsn("restore_target")
+    with psycopg.connect(postgres.superuser_dsn(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE restore_target WITH (FORCE)")
+
+
+def scratch_databases(postgres) -> list[str]:
+    with psycopg.connect(postgres.superuser_dsn()) as conn:
+        return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'verify\\_%'")]

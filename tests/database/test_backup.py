@@ -14,31 +14,10 @@ from database.backup import BackupError, BackupManifest, BackupVerificationError
 from database.dsn import describe
 from database.migrations import apply_migrations
 from database.storage import BackupNotFoundError, LocalFolderStore, S3Store
-from tests.database.conftest import REPO, scalar, tables
+from tests.database.conftest import REPO, scalar, scratch_databases, seed, tables
 from tests.moto_server import moto_endpoint  # noqa: F401
 
 FINGERPRINT = "SELECT md5(string_agg(policy_id || ':' || coverage_amount || ':' || holder_address, ',' ORDER BY policy_id)) FROM policies"
-
-
-def seed(dsn: str, policies: int = 300) -> None:
-    with psycopg.connect(dsn) as conn:
-        conn.execute(
-            "INSERT INTO policies (policy_id, shard_id, holder_address, coverage_type, coverage_amount, premium,"
-            " start_time, expiry_time, chain, stablecoin)"
-            " SELECT g, g %% 16, 'EQholder' || g, 'depeg', 1000000 + g, 5000, now(), now() + interval '30 days',"
-            " 'ton', 'USDT' FROM generate_series(1, %s) g",
-            (policies,),
-        )
-        conn.execute(
-            "INSERT INTO deposits (lp_address, tranche_id, amount, tokens_minted, tx_hash)"
-            " SELECT 'EQlp' || g, 1 + g % 6, 1000 * g, 1000 * g, 'tx' || g FROM generate_series(1, 40) g"
-        )
-        conn.execute(
-            "INSERT INTO blockchain_events (observed_at, tx_hash, event_index, logical_time, contract_address,"
-            " contract_kind, op, query_id, payload)"
-            " SELECT now() - g * interval '1 minute', 'ev' || g, 0, g, 'EQrouter', 'policy_router', 1, g,"
-            " jsonb_build_object('policy_id', g) FROM generate_series(1, 25) g"
-        )
 
 
 @pytest.fixture
@@ -46,15 +25,6 @@ def populated(database, migrations) -> str:
     apply_migrations(database, migrations)
     seed(database)
     return database
-
-
-@pytest.fixture
-def second_database(postgres) -> str:
-    with psycopg.connect(postgres.superuser_dsn(), autocommit=True) as conn:
-        conn.execute("CREATE DATABASE restore_target OWNER tonsurance_app")
-    yield postgres.dsn("restore_target")
-    with psycopg.connect(postgres.superuser_dsn(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE restore_target WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
@@ -68,11 +38,6 @@ def aws_credentials(monkeypatch) -> dict[str, str]:
     for key, value in credentials.items():
         monkeypatch.setenv(key, value)
     return credentials
-
-
-def scratch_databases(postgres) -> list[str]:
-    with psycopg.connect(postgres.superuser_dsn()) as conn:
-        return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'verify\\_%'")]
 
 
 def test_local_backup_verify_and_restore_round_trip(postgres, populated, tmp_path):

@@ -17,8 +17,7 @@ from database import backup_job, restore
 from database.backup import BackupManifest, count_rows
 from database.migrations import apply_migrations
 from database.storage import AmbiguousBackupIdError, BackupNotFoundError, S3Store, resolve_backup_id
-from tests.database.conftest import scalar
-from tests.database.test_backup import scratch_databases, second_database, seed  # noqa: F401
+from tests.database.conftest import scalar, scratch_databases, seed
 from tests.moto_server import REGION, aws_env, moto_endpoint  # noqa: F401
 
 BUCKET, PREFIX = "tonsurance-backups-mainnet", "mainnet/"

@@ -8,35 +8,25 @@ import pytest
 
 from components.database import BackupPolicy, Database, DatabaseArgs
 from database.migrations import migration_set_checksum
+from resource_types import DATABASE_BACKUP as BACKUP, SQL_MIGRATIONS as MIGRATIONS
 from tests.database.conftest import REPO
+from tests.support import RecordingMocks
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.resources[args.typ] = args
-        outputs = dict(args.inputs)
-        if args.typ.endswith(":Backup"):
-            outputs |= {"backup_id": "20250115-143000-1a2b", "location": "/backups/20250115-143000-1a2b.dump"}
-        if args.typ.endswith(":SqlMigrations"):
-            outputs |= {"applied": [{"name": m["name"]} for m in args.inputs["migrations"]], "schema_version": 4}
-        return [f"{args.name}-id", outputs]
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
+def answer(args: pulumi.runtime.MockResourceArgs) -> dict:
+    """What the database providers answer: the backup's id and place, the migrations applied."""
+    if args.typ == BACKUP:
+        return {"backup_id": "20250115-143000-1a2b", "location": "/backups/20250115-143000-1a2b.dump"}
+    if args.typ == MIGRATIONS:
+        return {"applied": [{"name": m["name"]} for m in args.inputs["migrations"]], "schema_version": 4}
+    return {}
 
 
 @pytest.fixture
 def mocks(pulumi_mocks) -> RecordingMocks:
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(answer)
     pulumi_mocks(mocks)
     return mocks
-
-
-BACKUP = "pulumi-python:dynamic/database:Backup"
-MIGRATIONS = "pulumi-python:dynamic/database:SqlMigrations"
 
 
 @pulumi.runtime.test
@@ -51,8 +41,8 @@ def test_migrations_take_the_id_of_the_backup_they_wait_for(mocks, migrations):
 
     def check(values):
         backup_id, schema_version, applied = values
-        backup = mocks.resources[BACKUP].inputs
-        schema = mocks.resources[MIGRATIONS].inputs
+        backup = mocks.only(BACKUP).inputs
+        schema = mocks.only(MIGRATIONS).inputs
         assert backup["trigger"] == migration_set_checksum(migrations)
         assert backup["store_url"] == "s3://tonsurance-backups/mainnet/" and backup["s3_region"] == "eu-central-1"
         assert schema["backup_id"] == backup_id == "20250115-143000-1a2b"
@@ -73,7 +63,7 @@ def test_local_stack_backs_up_to_an_absolute_folder(mocks, tmp_path, monkeypatch
     ))
 
     def check(_):
-        assert mocks.resources[BACKUP].inputs["store_url"] == (Path(tmp_path) / ".state" / "backups").as_uri()
+        assert mocks.only(BACKUP).inputs["store_url"] == (Path(tmp_path) / ".state" / "backups").as_uri()
 
     return database.schema_version.apply(check)
 
@@ -83,8 +73,8 @@ def test_without_a_backup_policy_only_migrations_are_registered(mocks):
     database = Database("database", DatabaseArgs(dsn="host=/srv/pg dbname=t", migrations_dir=str(REPO / "migrations")))
 
     def check(_):
-        assert BACKUP not in mocks.resources
-        assert MIGRATIONS in mocks.resources and mocks.resources[MIGRATIONS].inputs.get("backup_id") is None
+        assert not mocks.of_type(BACKUP)
+        assert mocks.only(MIGRATIONS).inputs.get("backup_id") is None
         assert database.backup_id is None
 
     return database.schema_version.apply(check)

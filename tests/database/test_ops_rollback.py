@@ -13,7 +13,7 @@ from database.storage import LocalFolderStore
 from ops import rollback
 from ops.records import RecordError
 from tests.database.conftest import APP_ROLE, scalar
-from tests.unit.test_config import parse, raw_config
+from tests.support import parse, raw_config
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import psycopg
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.rpc import UNKNOWN
 
+from database.backup_resource import DatabaseBackupProvider
 from database.dsn import describe
 from database.migrations import Migration, migration_set_checksum
-from dynamic_providers.database_backup import DatabaseBackupProvider
-from dynamic_providers.sql_migrations import SqlMigrationsProvider
+from database.migrations_resource import SqlMigrationsProvider
 from tests.database.conftest import REPO, scalar, tables
 
 EXTRA = Migration.from_sql("005_add_claims.sql", "CREATE TABLE IF NOT EXISTS claims (claim_id BIGINT PRIMARY KEY);\n")

@@ -95,7 +95,8 @@ class StackCopy:
 
     def localnet(self):
         """A client of the copy's localnet chain file (the chain the stack's providers deploy to)."""
-        from chain.client import ChainSettings, connect
+        from chain.client import ChainSettings
+        from chain.connect import connect
         return connect(ChainSettings("localnet", localnet_path=str(self.localnet_path), poll_interval_seconds=0.05))
 
     def external_messages(self) -> int:
@@ -157,9 +158,37 @@ def copy_project(dest: Path, linked: tuple[str, ...] = _LINKED) -> Path:
     return dest
 
 
-def stack_copy(dest: Path, stack_name: str = "local") -> StackCopy:
-    """A fresh stack named `stack_name` in a copy of the project, using the copy's Pulumi.<stack>.yaml."""
-    work_dir = copy_project(dest)
+def copy_project_at(commit: str, dest: Path) -> Path:
+    """The project as it was at `commit` (git archive), with this checkout's environment folders linked: for
+    a stack written by older code (tests/e2e/test_state_compat.py)."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    for name in _LINKED:
+        (dest / name).symlink_to(ROOT / name)
+    (dest / ".state" / "pulumi").mkdir(parents=True)
+    return dest
+
+
+def replace_sources(work_dir: Path, keep: tuple[str, ...] = ()) -> None:
+    """Put this checkout's sources in place of a copy's (its state, linked folders and `keep` stay), as an
+    operator's `git pull` would."""
+    for entry in work_dir.iterdir():
+        if entry.name not in _NOT_COPIED and entry.name not in _LINKED and entry.name not in keep:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    for entry in ROOT.iterdir():
+        if entry.name in _NOT_COPIED or entry.name in _LINKED or entry.name in keep:
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, work_dir / entry.name, ignore=lambda _dir, names: [n for n in names if n in _NOT_COPIED])
+        else:
+            shutil.copy2(entry, work_dir / entry.name)
+
+
+def stack_copy(dest: Path, stack_name: str = "local", commit: str | None = None) -> StackCopy:
+    """A fresh stack named `stack_name` in a copy of the project (this work tree, or the tree at `commit`),
+    using the copy's Pulumi.<stack>.yaml."""
+    work_dir = copy_project(dest) if commit is None else copy_project_at(commit, dest)
     workspace = auto.LocalWorkspace(
         work_dir=str(work_dir),
         pulumi_command=auto.PulumiCommand(root=str(TOOLS)),

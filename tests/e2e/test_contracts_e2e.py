@@ -21,14 +21,12 @@ from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault
 from contracts.policy_router import PolicyRouter
 from contracts.policy_shard import PolicyShard
 from contracts.pricing_oracle import PricingOracle
+from resource_types import TON_CONTRACT, TON_RESOURCES
 from tests.e2e.harness import StackCopy
 
 pytestmark = pytest.mark.e2e
 
-CONTRACT = "pulumi-python:dynamic/ton:Contract"
-BATCH = "pulumi-python:dynamic/ton:ShardBatch"
-DEPLOYMENT = "pulumi-python:dynamic/ton:Deployment"
-OURS = (CONTRACT, BATCH, DEPLOYMENT)
+OURS = TON_RESOURCES
 NEW_ORACLE_GETTER = "\nint get_code_version() method_id {\n    return 2;\n}\n"
 
 
@@ -120,7 +118,7 @@ def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
     stack.stack.refresh(target=ours, on_output=lambda _line: None)  # reads every account back
     refreshed = [r for r in stack.stack.export_stack().deployment["resources"] if r["urn"] in ours]
     assert len(refreshed) == 11 and all(r["outputs"].get("drift") is None for r in refreshed)  # null: omitted
-    assert all(r["outputs"]["status"] == "active" for r in refreshed if r["type"] == CONTRACT)
+    assert all(r["outputs"]["status"] == "active" for r in refreshed if r["type"] == TON_CONTRACT)
     stack.stack.up(expect_no_changes=True, on_output=lambda _line: None)
     assert stack.external_messages() == externals
 

@@ -10,9 +10,8 @@ import pytest
 from pulumi import automation as auto
 from pytoniq_core import Address
 
-from tests.chain.test_liteserver import network_config
 from tests.e2e.harness import stack_copy
-from tests.unit.test_config import OIDC_ARN
+from tests.support import OIDC_ARN, network_config
 
 pytestmark = pytest.mark.e2e
 

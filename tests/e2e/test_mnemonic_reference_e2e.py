@@ -21,8 +21,8 @@ from pytoniq_core.crypto.keys import mnemonic_is_valid
 from pytoniq_core.crypto.keys import words as BIP39_WORDS
 
 from contracts.policy_router import PolicyRouter
+from resource_types import TON_RESOURCES
 from tests.e2e.harness import ROOT, StackCopy, stack_copy
-from tests.e2e.test_contracts_e2e import OURS
 from tests.moto_server import REGION, moto_endpoint, moto_environment, secrets_manager  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -85,7 +85,7 @@ def test_local_stack_with_the_mnemonic_by_reference_keeps_every_word_out_of_stat
     assert stack.external_messages() == 1  # every contract in one message, signed with the secret's words
 
     exported = stack.stack.export_stack().deployment  # --show-secrets
-    ours = [r for r in exported["resources"] if r["type"] in OURS]
+    ours = [r for r in exported["resources"] if r["type"] in TON_RESOURCES]
     assert len(ours) == 11
     assert all(r["inputs"]["deployer_mnemonic_ref"] == {"secret_id": SECRET_ID, "region": REGION} for r in ours)
     assert all(r["inputs"].get("deployer_mnemonic") is None for r in ours)

@@ -14,9 +14,9 @@ from collections import defaultdict
 
 import pytest
 
-from components.service_catalog import SERVICES, secret_names
-from components.service_workload import CHECKSUM_ANNOTATION
-from components.services import checksum
+from components.services.backend_services import checksum
+from components.services.catalog import SERVICES, secret_names
+from components.services.workload import CHECKSUM_ANNOTATION
 from tests.e2e.harness import StackCopy
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.unit.test_services_component import RecordingMocks, run
+from tests.support import RecordingMocks, run_backend_services
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ def integral(node):
 def objects_of(network: str, namespace: str, pulumi_mocks, **config) -> list[dict]:
     mocks = RecordingMocks()
     pulumi_mocks(mocks)
-    run(mocks, network, **config)
+    run_backend_services(network, **config)
     objects = []
     for typ, inputs in mocks.objects:
         if not typ.startswith("kubernetes:"):

@@ -14,33 +14,10 @@ from components.monitoring import (DASHBOARD_LABEL, Monitoring, MonitoringArgs, 
 from components.platform_charts import CHARTS, KUBE_PROMETHEUS_STACK, PlatformCharts, PlatformChartsArgs
 from config import PLATFORM_CHARTS
 from monitoring import alerts, dashboards
-from tests.monitoring.test_config import parse, raw_config
+from resource_types import HELM_RELEASE as RELEASE, K8S_CONFIG_MAP as CONFIG_MAP
+from tests.support import parse, raw_config
 
-RELEASE = "kubernetes:helm.sh/v3:Release"
 CUSTOM = "kubernetes:monitoring.coreos.com/{}:{}"
-CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.resources[args.name] = args
-        return [f"{args.name}-id", dict(args.inputs)]
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.resources.values() if r.typ == typ]
-
-
-@pytest.fixture
-def mocks(pulumi_mocks) -> RecordingMocks:
-    mocks = RecordingMocks()
-    pulumi_mocks(mocks)
-    return mocks
 
 
 def provider():
@@ -240,7 +217,7 @@ def test_without_charts_nothing_waits(mocks):
 
 def test_every_workload_of_the_catalog_is_scraped_on_its_metrics_port():
     from components.monitoring import workload_scrape_targets
-    from components.service_catalog import METRICS_PORT_NAME, SERVICES, selector_labels
+    from components.services.catalog import METRICS_PORT_NAME, SERVICES, selector_labels
 
     targets = {t.name: t for t in workload_scrape_targets()}
     assert sorted(targets) == sorted(s.name for s in SERVICES)
@@ -250,7 +227,7 @@ def test_every_workload_of_the_catalog_is_scraped_on_its_metrics_port():
 
 
 def test_jobs_named_by_alerts_and_dashboards_are_workloads_of_the_catalog():
-    from components.service_catalog import SERVICES_BY_NAME
+    from components.services.catalog import SERVICES_BY_NAME
 
     queries = [a.expr for a in alerts.ALERTS] + [p.expr for b in dashboards.DASHBOARDS for p in b.panels]
     jobs = {job for q in queries for job in re.findall(r'job="([^"]+)"', q)}
@@ -260,7 +237,7 @@ def test_jobs_named_by_alerts_and_dashboards_are_workloads_of_the_catalog():
 
 @pytest.mark.parametrize("redis_in_cluster", [True, False])
 def test_secrets_named_by_the_routing_are_made_by_the_services_external_secrets(redis_in_cluster):
-    from components.service_catalog import secret_names
+    from components.services.catalog import secret_names
 
     defaults = MonitoringArgs(namespace="ns", namespace_name="ns", provider=None, runbook_url="r", slack_channel="#a")
     assert {defaults.slack_webhook.name, defaults.pagerduty_routing_key.name} <= set(secret_names(redis_in_cluster))

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from config import PLATFORM_CHARTS
-from tests.unit.test_config import error_for, parse, raw_config
+from tests.support import error_for, parse, raw_config
 
 
 def test_defaults():

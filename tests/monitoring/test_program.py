@@ -9,10 +9,9 @@ import runpy
 import pulumi
 import pytest
 
+from resource_types import HELM_RELEASE as RELEASE
 from tests.monitoring.conftest import ROOT
-from tests.monitoring.test_components import RELEASE
-from tests.unit.test_config import SECRETS, raw_config
-from tests.unit.test_contracts_component import RecordingMocks  # answers shard batches like the provider
+from tests.support import SECRETS, RecordingMocks, raw_config, ton_answer
 
 # Kinds that only exist once a chart installed their CRDs.
 NEEDS_CHARTS = ("monitoring.coreos.com/v1:PrometheusRule", "monitoring.coreos.com/v1alpha1:AlertmanagerConfig",
@@ -24,9 +23,9 @@ NEEDS_CHARTS = ("monitoring.coreos.com/v1:PrometheusRule", "monitoring.coreos.co
 def program(pulumi_mocks, monkeypatch):
     """program(network, **config overrides) runs __main__.py under mocks and returns {name: (type, options)}
     of every resource it registers."""
-    pulumi_mocks(RecordingMocks())
-    # As if Pulumi.<stack>.yaml named a KMS secrets provider (config.py requires one on mainnet).
-    monkeypatch.setattr("config.stack_secrets_provider", lambda stack: "awskms://alias/tonsurance-test")
+    pulumi_mocks(RecordingMocks(ton_answer))  # shard batches answered like their provider
+    # As if Pulumi.<stack>.yaml named a KMS secrets provider (config/ requires one on mainnet).
+    monkeypatch.setattr("config.loader.stack_secrets_provider", lambda stack: "awskms://alias/tonsurance-test")
     registered: dict[str, tuple[str, pulumi.ResourceOptions]] = {}
 
     def run(network: str, **overrides) -> dict[str, tuple[str, pulumi.ResourceOptions]]:

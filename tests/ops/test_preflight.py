@@ -14,13 +14,14 @@ import pytest
 from moto.server import ThreadedMotoServer
 from pytoniq_core import Address, Cell, HashMap, StateInit, begin_cell
 
-from chain.client import ChainSettings, connect
+from chain.client import ChainSettings
+from chain.connect import connect
 from chain.sandbox import FAUCET_ADDRESS
 from chain.wallets import WalletKey, WalletV4R2, deployer_wallet_addresses
 from contracts.base import TON
 from ops import preflight
 from ops.checks import report, run_check
-from tests.unit.test_config import MNEMONIC, parse, raw_config
+from tests.support import MNEMONIC, parse, raw_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc)
@@ -91,7 +92,7 @@ def secretsmanager(monkeypatch):
 
 
 def test_secrets_exist_and_are_younger_than_rotation(secretsmanager):
-    from components.service_catalog import secret_id, secret_names
+    from components.services.catalog import secret_id, secret_names
 
     cfg = parse(raw_config("mainnet", secretRotationDays="30"))
     ids = [secret_id(cfg.stack, name) for name in secret_names(cfg.services.redis_in_cluster)]

@@ -10,16 +10,17 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from pytoniq_core import Address
 
-from chain.client import ChainSettings, connect
+from chain.client import ChainSettings
+from chain.connect import connect
 from chain.sandbox import FAUCET_ADDRESS
-from components.contracts import plan_contracts
 from contracts.base import TON, CoverageType
 from contracts.pricing_oracle import PricingOracle
-from dynamic_providers.shard_batch import ShardBatchProvider, batch_inputs
-from dynamic_providers.ton_contract import TonContractProvider, contract_inputs
 from ops import verify
 from ops.checks import contracts_args
-from tests.unit.test_config import parse, raw_config
+from tests.support import parse, raw_config
+from ton_deploy.contract import TonContractProvider, contract_inputs
+from ton_deploy.plan import plan_contracts
+from ton_deploy.shard_batch import ShardBatchProvider, batch_inputs
 
 FREEZE_SECONDS = 920_000_000  # storage fees then exceed a shard's balance plus the freeze limit
 

@@ -5,6 +5,7 @@ floats, the secret unwrapped), against a file-backed localnet executed by the re
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import pytest
 from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_new
 
-from chain.client import ChainSettings, connect
-from chain.sandbox import raw_address
+from chain.client import ChainSettings
+from chain.connect import connect
+from chain.records import raw_address
 from chain.wallets import HighloadWalletV3, WalletKey, WalletV4R2
 from contracts.base import TON, load_artifact
 from contracts.multi_tranche_vault import (
@@ -21,8 +23,11 @@ from contracts.multi_tranche_vault import (
 )
 from contracts.policy_router import PolicyRouterConfig, init_data as router_init_data, shard_deployment
 from contracts.pricing_oracle import PricingOracleConfig, init_data as oracle_init_data
-from dynamic_providers.shard_batch import ShardBatchArgs, batch_inputs
-from dynamic_providers.ton_contract import DerivedAddress, TonContractArgs, contract_inputs
+from tests.support import contracts_args
+from ton_deploy.contract import contract_inputs
+from ton_deploy.deployment import deployment_inputs
+from ton_deploy.plan import Deployer, DerivedAddress, ShardBatchArgs, TonContractArgs, plan_contracts
+from ton_deploy.shard_batch import batch_inputs
 
 ADMIN = Address("0:" + "a1" * 32)
 KEEPERS = (Address("0:" + "b1" * 32), Address("0:" + "b2" * 32))
@@ -73,11 +78,13 @@ class Inputs:
     def __init__(self, settings: ChainSettings, mnemonic: str, journal: str):
         self.settings, self.mnemonic, self.journal = settings, mnemonic, journal
 
+    def deployer(self, wait_seconds: float) -> Deployer:
+        return Deployer(self.settings, self.mnemonic, self.journal, wait_seconds)
+
     def contract(self, kind: str, artifact: str, data, value: int = TON // 10, derived=()) -> dict:
         return engine_view(contract_inputs(TonContractArgs(
-            kind=kind, code=load_artifact(artifact).code, data=data, deploy_value=value, chain=self.settings,
-            deployer_mnemonic=self.mnemonic, journal_path=self.journal, derived_addresses=tuple(derived),
-            wait_seconds=5)))
+            kind=kind, code=load_artifact(artifact).code, data=data, deploy_value=value, deployer=self.deployer(5),
+            derived_addresses=tuple(derived))))
 
     def oracle(self, **overrides) -> dict:
         cfg = PricingOracleConfig(admin=ADMIN, keepers=KEEPERS)
@@ -106,8 +113,7 @@ class Inputs:
             router=router, vault=raw_address(SHARD_OWNER), shard_count=shard_count, shard_ids=tuple(ids),
             shard_code=load_artifact("PolicyShard").code,
             addresses={i: raw_address(shard_deployment(SHARD_OWNER, i, shard_count).address) for i in ids},
-            deploy_value=value, chain=self.settings, deployer_mnemonic=self.mnemonic, journal_path=self.journal,
-            wait_seconds=wait)))
+            deploy_value=value, deployer=self.deployer(wait))))
 
 
 @pytest.fixture
@@ -121,3 +127,18 @@ def external_count(client, address: Address) -> int:
 
 def journal_text(journal: str) -> str:
     return Path(journal).read_text() if Path(journal).exists() else ""
+
+
+def plan(settings: ChainSettings, mnemonic: str, journal: str, shard_count: int = 16):
+    """The whole plan of the Tonsurance contracts on the test localnet (batches of 8 shards)."""
+    return plan_contracts(contracts_args(
+        admin=ADMIN.to_str(False), keepers=tuple(k.to_str(False) for k in KEEPERS), treasury=TREASURY.to_str(False),
+        claims=CLAIMS.to_str(False), shard_count=shard_count, batch=8, mnemonic=mnemonic, chain=settings,
+        journal=journal, wait_seconds=5))
+
+
+def deployment(contracts_plan, **deployer_changes) -> dict:
+    """The deployment's inputs as the provider receives them (`deployer_changes`: e.g. wait_seconds)."""
+    args = contracts_plan.deployment
+    return engine_view(deployment_inputs(dataclasses.replace(
+        args, deployer=dataclasses.replace(args.deployer, **deployer_changes))))

@@ -8,11 +8,11 @@ import uuid
 import pytest
 from pytoniq_core import Address
 
-from dynamic_providers.deployer_mnemonic import DeployerMnemonicError
-from dynamic_providers.shard_batch import ShardBatchProvider
-from dynamic_providers.ton_contract import TonContractProvider
 from tests.moto_server import REGION, aws_env, moto_endpoint, secrets_manager  # noqa: F401
 from tests.providers.conftest import external_count, journal_text
+from ton_deploy.contract import TonContractProvider
+from ton_deploy.mnemonic import DeployerMnemonicError
+from ton_deploy.shard_batch import ShardBatchProvider
 
 contracts, batches = TonContractProvider(), ShardBatchProvider()
 
@@ -110,8 +110,8 @@ def test_check_reports_an_incomplete_reference(inputs, ref, failure):
 
 def test_the_deployment_signs_with_words_fetched_by_reference(client, settings, mnemonic, journal, highload,
                                                               secret_id):
-    from dynamic_providers.ton_deployment import TonDeploymentProvider
-    from tests.providers.test_ton_deployment import deployment, plan
+    from tests.providers.conftest import deployment, plan
+    from ton_deploy.deployment import TonDeploymentProvider
     props = by_reference(deployment(plan(settings, mnemonic, journal)), secret_id)
     provider = TonDeploymentProvider()
     assert provider.check({}, props).failures == [] and mnemonic not in json.dumps(props)

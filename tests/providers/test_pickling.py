@@ -10,10 +10,10 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pytoniq_core import Address
 
 from contracts.pricing_oracle import PricingOracle
-from dynamic_providers.shard_batch import ShardBatchProvider
-from dynamic_providers.ton_contract import TonContractProvider
-from dynamic_providers.ton_deployment import TonDeploymentProvider
 from tests.providers.conftest import ADMIN
+from ton_deploy.contract import TonContractProvider
+from ton_deploy.deployment import TonDeploymentProvider
+from ton_deploy.shard_batch import ShardBatchProvider
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ print(json.dumps(created.outs["deployed"]))
 
 
 def test_the_deployment_provider_pickles_and_runs_in_a_fresh_process(client, settings, mnemonic, journal):
-    from tests.providers.test_ton_deployment import deployment, plan
+    from tests.providers.conftest import deployment, plan
     props = deployment(plan(settings, mnemonic, journal))
     request = {"provider": serialize_provider(TonDeploymentProvider()), "props": props}
     result = subprocess.run([sys.executable, "-c", DEPLOYMENT_HOST], cwd=REPO, input=json.dumps(request),

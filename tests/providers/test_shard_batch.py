@@ -6,15 +6,16 @@ import json
 import pytest
 from pytoniq_core import Address
 
-from chain.client import MessageTimeout, connect
+from chain.client import MessageTimeout
+from chain.connect import connect
 from chain.wallets import OpenMessagePending
 from contracts.base import TON
 from contracts.policy_router import PolicyRouter
 from contracts.policy_shard import PolicyShard
-from dynamic_providers.shard_batch import ShardBatchProvider
-from dynamic_providers.ton_contract import TonContractProvider
-from dynamic_providers.ton_deploy import DerivedAddressMismatch
 from tests.providers.conftest import SHARD_OWNER, engine_view, external_count, journal_text
+from ton_deploy.checks import DerivedAddressMismatch
+from ton_deploy.contract import TonContractProvider
+from ton_deploy.shard_batch import ShardBatchProvider
 
 provider = ShardBatchProvider()
 

@@ -7,20 +7,22 @@ import pytest
 from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_new
 
-from chain.client import AccountInfo, ChainSettings, MessageTimeout, connect
+from chain.client import AccountInfo, ChainSettings, MessageTimeout
+from chain.connect import connect
 from chain.liteserver import LiteserverClient
-from chain.sandbox import Sandbox, raw_address
+from chain.records import raw_address
+from chain.sandbox import Sandbox
 from chain.wallets import Transfer, WalletKey, WalletV4R2
 from contracts.base import TON
 from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.policy_router import PolicyRouterConfig, unchecked_init_data
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig, init_data as oracle_init_data
-from dynamic_providers.ton_contract import TonContractProvider
-from dynamic_providers.ton_deploy import (
-    DeployRefused, DerivedAddressMismatch, cell_from_b64, ensure_funds, require_expected_code, target_of,
-)
-from tests.chain.test_liteserver import FakeBalancer, network_config
 from tests.providers.conftest import ADMIN, KEEPERS, engine_view, external_count, journal_text
+from tests.support import FakeBalancer, network_config
+from ton_deploy.checks import DeployRefused, DerivedAddressMismatch, require_expected_code
+from ton_deploy.contract import TonContractProvider
+from ton_deploy.sending import ensure_funds
+from ton_deploy.targets import cell_from_b64, target_of
 
 provider = TonContractProvider()
 

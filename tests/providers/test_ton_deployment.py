@@ -1,34 +1,21 @@
 """TonDeployment against localnet: the whole plan in one highload message, then the contract resources adopt."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 from pytoniq_core import Address
 
-from chain.client import MessageTimeout, connect
+from chain.client import MessageTimeout
+from chain.connect import connect
 from chain.wallets import HighloadWalletV3, WalletKey
-from components.contracts import TonsuranceContractsArgs, plan_contracts
-from dynamic_providers.shard_batch import ShardBatchProvider, batch_inputs
-from dynamic_providers.ton_contract import TonContractProvider, contract_inputs
-from dynamic_providers.ton_deploy import DerivedAddressMismatch
-from dynamic_providers.ton_deployment import TonDeploymentProvider, deployment_inputs
-from tests.providers.conftest import ADMIN, CLAIMS, KEEPERS, TREASURY, engine_view, external_count, journal_text
+from tests.providers.conftest import deployment, engine_view, external_count, journal_text, plan
+from ton_deploy.checks import DerivedAddressMismatch
+from ton_deploy.contract import TonContractProvider, contract_inputs
+from ton_deploy.deployment import TonDeploymentProvider
+from ton_deploy.shard_batch import ShardBatchProvider, batch_inputs
 
 provider = TonDeploymentProvider()
-
-
-def plan(settings, mnemonic, journal, shard_count: int = 16):
-    return plan_contracts(TonsuranceContractsArgs(
-        network="localnet", admin_address=ADMIN.to_str(False), keeper_addresses=tuple(k.to_str(False) for k in KEEPERS),
-        treasury_address=TREASURY.to_str(False), claims_processor_address=CLAIMS.to_str(False),
-        shard_count=shard_count, shard_batch_size=8, deployer_mnemonic=mnemonic, journal_path=journal,
-        localnet_path=settings.localnet_path, wait_seconds=5))
-
-
-def deployment(contracts_plan, **changes) -> dict:
-    return engine_view(deployment_inputs(dataclasses.replace(contracts_plan.deployment, **changes)))
 
 
 def wallet_of(client, mnemonic, journal) -> HighloadWalletV3:

@@ -9,32 +9,13 @@ import pulumi
 import pytest
 
 from components.aws import TonsuranceAws, TonsuranceAwsArgs
-from components.service_catalog import secret_names
-from tests.unit.test_config import OIDC_ARN, parse, raw_config
+from components.services.catalog import secret_names
+from tests.support import OIDC_ARN, RecordingMocks, parse, raw_config
 
 KMS_KEY, BUCKET, SECRET, ROLE, ROLE_POLICY = (
     "aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:secretsmanager/secret:Secret", "aws:iam/role:Role",
     "aws:iam/rolePolicy:RolePolicy")
 ISSUER = "oidc.eks.eu-central-1.amazonaws.com/id/0A1B2C3D4E5F"
-
-
-class AwsMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.resources[args.name] = args
-        return [f"{args.name}-id", {**args.inputs, "arn": f"arn:aws:mock:::{args.name}"}]
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.resources.values() if r.typ == typ]
-
-    def one(self, suffix: str) -> dict:
-        [found] = [r.inputs for name, r in self.resources.items() if name.endswith(suffix)]
-        return found
 
 
 class Options:
@@ -49,10 +30,15 @@ class Options:
 
 
 @pytest.fixture
-def mocks(pulumi_mocks) -> AwsMocks:
-    mocks = AwsMocks()
+def mocks(pulumi_mocks) -> RecordingMocks:
+    mocks = RecordingMocks(lambda args: {"arn": f"arn:aws:mock:::{args.name}"})  # every AWS resource has an ARN
     pulumi_mocks(mocks)
     return mocks
+
+
+def one(mocks: RecordingMocks, suffix: str) -> dict:
+    [found] = [r.inputs for name, r in mocks.resources.items() if name.endswith(suffix)]
+    return found
 
 
 def component(network: str, options: Options | None = None) -> TonsuranceAws:
@@ -88,21 +74,21 @@ def test_backup_bucket_is_versioned_kms_encrypted_private_tls_only_and_expires(m
     bucket = f"tonsurance-backups-{network}"
 
     assert outputs["backup_bucket"] == bucket
-    assert mocks.one("-backups")["bucket"] == bucket and mocks.one("-backups")["forceDestroy"] is False
-    assert mocks.one("-versioning")["versioningConfiguration"] == {"status": "Enabled"}
-    [rule] = mocks.one("-encryption")["rules"]
+    assert one(mocks, "-backups")["bucket"] == bucket and one(mocks, "-backups")["forceDestroy"] is False
+    assert one(mocks, "-versioning")["versioningConfiguration"] == {"status": "Enabled"}
+    [rule] = one(mocks, "-encryption")["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms",
                                                           "kmsMasterKeyId": "arn:aws:mock:::aws-backup-key"}
     [key] = mocks.of_type(KMS_KEY)
     assert key.inputs["enableKeyRotation"] is True
-    assert mocks.one("-key-alias")["name"] == f"alias/tonsurance-{network}-backups"
-    block = mocks.one("-public-access")
+    assert one(mocks, "-key-alias")["name"] == f"alias/tonsurance-{network}-backups"
+    block = one(mocks, "-public-access")
     assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                           "restrictPublicBuckets"))
-    [deny] = json.loads(mocks.one("-tls-only")["policy"])["Statement"]
+    [deny] = json.loads(one(mocks, "-tls-only")["policy"])["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert deny["Resource"] == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
-    [lifecycle] = mocks.one("-retention")["rules"]
+    [lifecycle] = one(mocks, "-retention")["rules"]
     assert lifecycle["expiration"] == {"days": retention} and lifecycle["filter"] == {"prefix": f"{network}/"}
     assert lifecycle["noncurrentVersionExpiration"] == {"noncurrentDays": retention}
     [provider] = mocks.of_type("pulumi:providers:aws")
@@ -148,14 +134,14 @@ def test_roles_trust_one_service_account_and_grant_only_their_own_resources(mock
         assert trust["Condition"]["StringEquals"] == {
             f"{ISSUER}:sub": f"system:serviceaccount:{namespace}:{account}", f"{ISSUER}:aud": "sts.amazonaws.com"}
 
-    external = json.loads(mocks.one("-external-secrets-read")["policy"])
+    external = json.loads(one(mocks, "-external-secrets-read")["policy"])
     [read] = allowed(external)
     assert read["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
     assert read["Resource"] == [f"{secrets_arn}*"]
     [deny] = [s for s in external["Statement"] if s["Effect"] == "Deny"]
     assert deny["Resource"] == [f"{secrets_arn}deployer-mnemonic-??????"]
 
-    backup = allowed(json.loads(mocks.one("-backup-write")["policy"]))
+    backup = allowed(json.loads(one(mocks, "-backup-write")["policy"]))
     by_sid = {s["Sid"]: s for s in backup}
     assert by_sid["WriteAndVerifyBackups"]["Action"] == ["s3:PutObject", "s3:GetObject"]
     assert by_sid["WriteAndVerifyBackups"]["Resource"] == [f"arn:aws:s3:::tonsurance-backups-{network}/{network}/*"]

@@ -6,7 +6,7 @@ import pytest
 
 from components import backup_schedule
 from components.backup_schedule import CODE_FILES, BackupSchedule, BackupScheduleArgs, backup_manifests
-from tests.unit.test_config import parse, raw_config
+from tests.support import parse, raw_config
 
 ROLE = "arn:aws:iam::123456789012:role/tonsurance-mainnet-backup"
 
@@ -57,22 +57,7 @@ def test_a_code_change_changes_the_pod_template(tmp_path, monkeypatch):
     assert checksum() != before
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
-
-    def new_resource(self, a: pulumi.runtime.MockResourceArgs):
-        self.resources[a.name] = a
-        return [f"{a.name}-id", a.inputs]
-
-    def call(self, a):
-        return {}
-
-
-def test_component_registers_the_manifests_with_the_stack_provider(pulumi_mocks):
-    mocks = Mocks()
-    pulumi_mocks(mocks)
-
+def test_component_registers_the_manifests_with_the_stack_provider(mocks):
     @pulumi.runtime.test
     def program():
         import pulumi_kubernetes as k8s

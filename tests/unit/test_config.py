@@ -1,78 +1,18 @@
-"""Every validation rule of config.py, on raw values as the Pulumi runtime hands them over."""
+"""Every validation rule of config/ (parse.py, services.py, rules.py, loader.py), on raw values as the Pulumi
+runtime hands them over."""
 
-import atexit
-import hashlib
 import json
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_is_valid, mnemonic_new
 
-from config import ConfigError, SecretReference, SecretValue, parse_stack_config
-from tests.chain.test_liteserver import network_config
-
-MNEMONIC = " ".join(mnemonic_new(24))
-IMAGES = {s: f"ghcr.io/tonsurance/{s.lower()}:1.0.0"
-          for s in ("backend", "pricingKeeper", "bridgeHealthKeeper", "apiV2", "websocketV2")}
-
-
-PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod",
-                   "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090"}
-OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/0A1B2C3D4E5F"
-BACKUP_IMAGE = "ghcr.io/tonsurance/db-tools:1.0.0"
-
-
-def address(seed: str, testnet: bool = True) -> str:
-    raw = Address("0:" + hashlib.sha256(seed.encode()).hexdigest())
-    return raw.to_str(is_user_friendly=True, is_bounceable=True, is_test_only=testnet)
-
-
-_NETWORK_CONFIGS = Path(tempfile.mkdtemp(prefix="tonsurance-network-configs-"))
-atexit.register(shutil.rmtree, _NETWORK_CONFIGS, True)
-
-
-def liteserver_config(network: str) -> str:
-    """A global network config file of `network` (liteservers and its zero state)."""
-    return network_config(_NETWORK_CONFIGS, network)
-
-
-def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
-    testnet = network != "mainnet"
-    raw = {
-        "network": network,
-        "shardCount": "256" if network == "mainnet" else "16",
-        "adminAddress": address("admin", testnet),
-        "keeperAddresses": json.dumps([address("k1", testnet), address("k2", testnet)]),
-        "treasuryAddress": address("treasury", testnet),
-        "claimsProcessorAddress": address("claims", testnet),
-        "deployerMnemonic": MNEMONIC,
-        "namespace": f"tonsurance-{network}",
-        "images": json.dumps(IMAGES),
-        "database": json.dumps({"host": "127.0.0.1", "port": 5432, "name": "tonsurance", "user": "tonsurance"}),
-        "databasePassword": "s3cret-db-password",
-    }
-    if network != "localnet":
-        raw["liteserverConfig"] = liteserver_config(network if network in ("testnet", "mainnet") else "testnet")
-        raw["services"] = json.dumps(PUBLIC_SERVICES)
-        raw.update(awsRegion="eu-central-1", eksOidcProviderArn=OIDC_ARN, backupJobImage=BACKUP_IMAGE,
-                   backupStore=f"s3://tonsurance-backups-{network}/{network}/")
-    if network == "mainnet":
-        raw["deployerMnemonic"] = None
-        raw["deployerMnemonicSecretId"] = "tonsurance/mainnet/deployer-mnemonic"
-    raw.update(overrides)
-    return {k: v for k, v in raw.items() if v is not None}
-
-
-SECRETS = {"deployerMnemonic", "databasePassword"}
-
-
-def parse(raw, secrets=SECRETS, stack="test"):
-    return parse_stack_config(stack, raw, set(secrets))
-
+from config import ConfigError, SecretReference, SecretValue
+from tests.support import (
+    NETWORK_CONFIGS, BACKUP_IMAGE, IMAGES, MNEMONIC, OIDC_ARN, address, error_for, liteserver_config, parse, raw_config,
+    read,
+)
 
 def echoes_mnemonic(text: str, mnemonic: str) -> bool:
     """True when two adjacent words of the mnemonic appear together in text. Single words are not a
@@ -89,12 +29,6 @@ def invalid_mnemonic(mnemonic: str) -> str:
         if not mnemonic_is_valid(rotated):
             return " ".join(rotated)
     raise AssertionError("every rotation is a valid mnemonic")
-
-
-def error_for(raw, secrets=SECRETS) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        parse(raw, secrets)
-    return info.value
 
 
 def test_local_config_parses_with_defaults():
@@ -229,7 +163,7 @@ def test_namespace_must_be_dns_label(namespace):
 def test_images_rules():
     missing = {k: v for k, v in IMAGES.items() if k != "apiV2"}
     assert "missing: apiV2" in str(error_for(raw_config(images=json.dumps(missing))))
-    assert "unknown services" in str(error_for(raw_config(images=json.dumps({**IMAGES, "frontend": "x:1"}))))
+    assert "unknown keys frontend" in str(error_for(raw_config(images=json.dumps({**IMAGES, "frontend": "x:1"}))))
     untagged = {**IMAGES, "backend": "ghcr.io/tonsurance/backend"}
     assert error_for(raw_config(images=json.dumps(untagged))).key == "tonsurance:images.backend"
     latest = {**IMAGES, "backend": "ghcr.io/tonsurance/backend:latest"}
@@ -402,12 +336,12 @@ def test_mainnet_shard_count_is_256_unless_overridden():
 
 
 def test_liteserver_config_must_exist_and_be_the_networks():
-    missing = error_for(raw_config("testnet", liteserverConfig=str(_NETWORK_CONFIGS / "absent.json")))
+    missing = error_for(raw_config("testnet", liteserverConfig=str(NETWORK_CONFIGS / "absent.json")))
     assert missing.key == "tonsurance:liteserverConfig" and "does not exist" in str(missing)
     crossed = error_for(raw_config("mainnet", liteserverConfig=liteserver_config("testnet")))
     assert crossed.key == "tonsurance:liteserverConfig"
     assert "is the config of testnet, but the stack asks for mainnet" in str(crossed)
-    garbage = _NETWORK_CONFIGS / "garbage.json"
+    garbage = NETWORK_CONFIGS / "garbage.json"
     garbage.write_text("{not json")
     assert "not readable JSON" in str(error_for(raw_config("testnet", liteserverConfig=str(garbage))))
 
@@ -454,11 +388,22 @@ def test_local_socket_database_without_port_takes_the_running_servers_port(tmp_p
     # postmaster.pid as PostgreSQL 15 writes it: pid, data dir, start time, port, socket dir, ...
     (tmp_path / ".state" / "postgres" / "postmaster.pid").write_text(
         f"4242\n{tmp_path}/.state/postgres\n1764400000\n43117\n{tmp_path}/.state/postgres\n127.0.0.1\n")
-    cfg = parse(raw_config(database=socket_db, databasePassword=None))
+    cfg = read(raw_config(database=socket_db, databasePassword=None))
     assert cfg.database.port == 43117
     assert "port=43117" in cfg.database.dsn()
     # An explicit port still wins, and a TCP host never looks for a local server.
     explicit = json.dumps({"host": ".state/postgres", "port": 5555, "name": "tonsurance", "user": "postgres"})
-    assert parse(raw_config(database=explicit, databasePassword=None)).database.port == 5555
+    assert read(raw_config(database=explicit, databasePassword=None)).database.port == 5555
     tcp = json.dumps({"host": "db.internal", "name": "tonsurance", "user": "postgres"})
-    assert parse(raw_config(database=tcp)).database.port == 5432
+    assert read(raw_config(database=tcp)).database.port == 5432
+
+
+def test_parsing_reads_no_file(tmp_path, monkeypatch):
+    """config/parse.py is pure: the server's port and the liteserver config are the loader's (config/loader.py)."""
+    monkeypatch.chdir(tmp_path)  # no PostgreSQL server here, no liteserver config file
+    socket_db = json.dumps({"host": ".state/postgres", "name": "tonsurance", "user": "postgres"})
+    local = parse(raw_config(database=socket_db, databasePassword=None))
+    assert local.database.port is None
+    absent = str(tmp_path / "absent.json")
+    assert parse(raw_config("testnet", liteserverConfig=absent)).ton.liteserver_config_path == absent
+    assert error_for(raw_config("testnet", liteserverConfig=absent)).key == "tonsurance:liteserverConfig"

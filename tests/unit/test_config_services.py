@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.unit.test_config import IMAGES, PUBLIC_SERVICES, error_for, parse, raw_config
+from tests.support import IMAGES, PUBLIC_SERVICES, error_for, parse, raw_config
 
 
 def services(network: str, **changes) -> dict[str, str]:

@@ -2,56 +2,30 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import json
+import os
 from pathlib import Path
 
 import pulumi
 import pytest
 from pytoniq_core import Address
 
-from chain.sandbox import raw_address
-from components.contracts import TonsuranceContracts, TonsuranceContractsArgs, plan_contracts
+from chain.records import raw_address
+from components.contracts import TonsuranceContracts
 from contracts.base import load_artifact
-from dynamic_providers.ton_deploy import target_of
 from contracts.multi_tranche_vault import TRANCHES, token_deployment
 from contracts.policy_router import shard_deployment
+from resource_types import TON_CONTRACT as CONTRACT, TON_DEPLOYMENT as DEPLOYMENT, TON_SHARD_BATCH as BATCH
+from tests.support import MNEMONIC as CONFIG_MNEMONIC, contracts_args, parse, raw_config
+from ton_deploy.deployer import deployer_turn
+from ton_deploy.plan import TonsuranceContractsArgs, plan_contracts
+from ton_deploy.targets import target_of
 
-CONTRACT = "pulumi-python:dynamic/ton:Contract"
-BATCH = "pulumi-python:dynamic/ton:ShardBatch"
-DEPLOYMENT = "pulumi-python:dynamic/ton:Deployment"
 MNEMONIC = "test words " * 8  # never validated here: the providers never run under mocks
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.resources[args.name] = args
-        outputs = dict(args.inputs)
-        if args.typ == BATCH:
-            outputs["shards"] = args.inputs["addresses"]
-        return [args.inputs.get("address", f"{args.name}-id"), outputs]
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-
-@pytest.fixture
-def mocks(pulumi_mocks) -> RecordingMocks:
-    mocks = RecordingMocks()
-    pulumi_mocks(mocks)
-    return mocks
-
-
-def args(network: str = "localnet", shard_count: int = 16, batch: int = 16, **extra) -> TonsuranceContractsArgs:
-    return TonsuranceContractsArgs(
-        network=network, admin_address="0:" + "a1" * 32, keeper_addresses=("0:" + "b1" * 32, "0:" + "b2" * 32),
-        treasury_address="0:" + "c1" * 32, claims_processor_address="0:" + "d1" * 32, shard_count=shard_count,
-        shard_batch_size=batch, deployer_mnemonic=MNEMONIC, journal_path="/tmp/journal.json",
-        localnet_path="/tmp/chain.json" if network == "localnet" else None,
-        liteserver_config_path=None if network == "localnet" else "/tmp/global.config.json", **extra)
+def args(network: str = "localnet", shard_count: int = 16, batch: int = 16) -> TonsuranceContractsArgs:
+    return contracts_args(network, shard_count, batch, mnemonic=MNEMONIC)
 
 
 class Recorder:
@@ -181,23 +155,38 @@ def test_the_mnemonic_is_a_secret_input(mocks):
 
 
 def test_args_from_the_stack_config(tmp_path, monkeypatch):
-    from tests.unit.test_config import MNEMONIC as CONFIG_MNEMONIC, parse, raw_config
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
-    local = TonsuranceContractsArgs.from_stack_config(parse(raw_config(), stack="local"))
-    assert local.journal_path == str(tmp_path / ".state" / "journal" / "local-deployer.json")
+    monkeypatch.chdir(tmp_path / "..")  # the project directory is named, never taken from the process
+    project = str(tmp_path)
+    local = TonsuranceContractsArgs.from_stack_config(parse(raw_config(), stack="local"), project, None)
+    assert local.deployer.journal_path == str(tmp_path / ".state" / "journal" / "local-deployer.json")
+    assert local.deployer.legacy_journal_path is None
+    assert local.deployer.chain.localnet_path == str(tmp_path / ".state" / "localnet" / "chain.json")
+    assert not local.protected
+    assert local.deployer.mnemonic == CONFIG_MNEMONIC and CONFIG_MNEMONIC not in repr(local)
     # a folder backend keeps the journal beside the stack's state, where every operator of the stack reads it
-    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path / 'shared' / 'state'}")
-    shared = TonsuranceContractsArgs.from_stack_config(parse(raw_config(), stack="local"))
-    assert shared.journal_path == str(tmp_path / "shared" / "state" / ".tonsurance" / "journal" / "local-deployer.json")
-    assert not (tmp_path / "shared").exists()                # nothing to move: nothing written
-    (tmp_path / ".state" / "journal").mkdir(parents=True)
-    (tmp_path / ".state" / "journal" / "testnet-deployer.json").write_text('{"format": 1, "wallets": {}, "sends": {}}')
-    moved = TonsuranceContractsArgs.from_stack_config(parse(raw_config("testnet"), stack="testnet")).journal_path
-    assert json.loads(Path(moved).read_text())["sends"] == {}  # an old journal is carried beside the state
-    assert local.localnet_path.startswith(str(tmp_path)) and not local.protected
-    assert local.deployer_mnemonic == CONFIG_MNEMONIC and CONFIG_MNEMONIC not in repr(local)
+    shared = TonsuranceContractsArgs.from_stack_config(parse(raw_config(), stack="local"), project,
+                                                       f"file://{tmp_path / 'shared' / 'state'}")
+    assert shared.deployer.journal_path == str(tmp_path / "shared" / "state" / ".tonsurance" / "journal" /
+                                               "local-deployer.json")
+    assert shared.deployer.legacy_journal_path == local.deployer.journal_path
 
-    mainnet = TonsuranceContractsArgs.from_stack_config(parse(raw_config("mainnet"), stack="mainnet"))
-    assert mainnet.protected and mainnet.shard_count == 256 and mainnet.localnet_path is None
-    assert mainnet.liteserver_config_path == os.path.abspath(raw_config("mainnet")["liteserverConfig"])
+    mainnet = TonsuranceContractsArgs.from_stack_config(parse(raw_config("mainnet"), stack="mainnet"), project, None)
+    assert mainnet.protected and mainnet.shard_count == 256 and mainnet.deployer.chain.localnet_path is None
+    assert mainnet.deployer.chain.liteserver_config_path == os.path.abspath(raw_config("mainnet")["liteserverConfig"])
+
+
+def test_building_args_writes_nothing_and_the_first_send_adopts_an_old_journal(tmp_path):
+    old = tmp_path / ".state" / "journal" / "testnet-deployer.json"
+    old.parent.mkdir(parents=True)
+    old.write_text('{"format": 1, "wallets": {}, "sends": {}}')
+    backend = tmp_path / "shared" / "state"
+    args = TonsuranceContractsArgs.from_stack_config(parse(raw_config("testnet"), stack="testnet"), str(tmp_path),
+                                                     f"file://{backend}")
+    plan_contracts(args)
+    assert not backend.exists()                                   # arguments and plan: nothing written
+    journal = Path(args.deployer.journal_path)
+    with deployer_turn({"journal_path": str(journal), "legacy_journal_path": args.deployer.legacy_journal_path}):
+        assert json.loads(journal.read_text())["sends"] == {}      # the old journal is carried beside the state
+    journal.write_text('{"format": 1, "wallets": {}, "sends": {"x": {}}}')
+    with deployer_turn({"journal_path": str(journal), "legacy_journal_path": str(old)}):
+        assert "x" in json.loads(journal.read_text())["sends"]    # never over a journal that exists

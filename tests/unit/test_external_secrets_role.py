@@ -6,28 +6,17 @@ import json
 
 import pulumi
 
-from components.aws import EXTERNAL_SECRETS_SERVICE_ACCOUNT, TonsuranceAwsArgs, trust_policy
-from components.service_secrets import ServiceSecrets, ServiceSecretsArgs
-from tests.unit.test_config import parse, raw_config
+from components.aws import TonsuranceAwsArgs, trust_policy
+from components.services.catalog import EXTERNAL_SECRETS_SERVICE_ACCOUNT
+from components.services.secrets import ServiceSecrets, ServiceSecretsArgs
+from tests.support import RecordingMocks, parse, raw_config
 
 ROLE = "arn:aws:iam::123456789012:role/tonsurance-mainnet-external-secrets"
 STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
-
-    def new_resource(self, a: pulumi.runtime.MockResourceArgs):
-        self.resources[a.name] = a
-        return [f"{a.name}-id", a.inputs]
-
-    def call(self, a):
-        return {}
-
-
-def run(pulumi_mocks, role_arn: str | None) -> Mocks:
-    mocks = Mocks()
+def run(pulumi_mocks, role_arn: str | None) -> RecordingMocks:
+    mocks = RecordingMocks()
     pulumi_mocks(mocks)
 
     @pulumi.runtime.test

@@ -10,27 +10,27 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 from pytoniq_core.crypto.keys import mnemonic_new
 
 from chain.wallets import deployer_wallet_addresses
-from components.contracts import TonsuranceContractsArgs, plan_contracts
-from dynamic_providers.shard_batch import batch_inputs
-from dynamic_providers.ton_contract import contract_inputs
 from policy import rules
 from policy.rules import Resource
+from resource_types import (
+    ARGO_ROLLOUT, K8S_DEPLOYMENT, K8S_SECRET, S3_BUCKET_ENCRYPTION, S3_BUCKET_PUBLIC_ACCESS_BLOCK, SQL_MIGRATIONS,
+    TON_CONTRACT, TON_SHARD_BATCH,
+)
+from tests.support import contracts_args
+from ton_deploy.contract import contract_inputs
+from ton_deploy.plan import plan_contracts
+from ton_deploy.shard_batch import batch_inputs
 
 MNEMONIC = " ".join(mnemonic_new(24))
 ADMIN = "0:" + "a1" * 32
 
 
 def ton_resources(network="localnet", admin=ADMIN, protect=False, mnemonic=MNEMONIC) -> list[Resource]:
-    args = TonsuranceContractsArgs(
-        network=network, admin_address=admin, keeper_addresses=("0:" + "b1" * 32,), treasury_address="0:" + "c1" * 32,
-        claims_processor_address="0:" + "d1" * 32, shard_count=16, shard_batch_size=16, deployer_mnemonic=mnemonic,
-        journal_path="/tmp/journal.json", localnet_path="/tmp/chain.json" if network == "localnet" else None,
-        liteserver_config_path=None if network == "localnet" else "/tmp/global.config.json")
-    plan = plan_contracts(args)
+    plan = plan_contracts(contracts_args(network, admin=admin, keepers=("0:" + "b1" * 32,), mnemonic=mnemonic))
     contracts = {"oracle": plan.oracle, "vault": plan.vault, "router": plan.router,
                  **{f"token-{t}": a for t, a in plan.tokens.items()}}
-    found = [Resource(rules.CONTRACT, name, f"urn:{name}", contract_inputs(a), protect) for name, a in contracts.items()]
-    found += [Resource(rules.SHARD_BATCH, f"batch{i}", f"urn:batch{i}", batch_inputs(b), protect)
+    found = [Resource(TON_CONTRACT, name, f"urn:{name}", contract_inputs(a), protect) for name, a in contracts.items()]
+    found += [Resource(TON_SHARD_BATCH, f"batch{i}", f"urn:batch{i}", batch_inputs(b), protect)
               for i, b in enumerate(plan.batches)]
     return found
 
@@ -88,7 +88,7 @@ def good_container(**changes) -> dict:
     return {k: v for k, v in container.items() if v is not None}
 
 
-def workload(kind=rules.DEPLOYMENT, replicas=1, pod_security=None, name="backend", **container) -> Resource:
+def workload(kind=K8S_DEPLOYMENT, replicas=1, pod_security=None, name="backend", **container) -> Resource:
     pod = {"containers": [good_container(**container)]}
     if pod_security is not None:
         pod["securityContext"] = pod_security
@@ -143,8 +143,8 @@ def test_jobs_need_no_probes_but_limits():
 
 
 def test_literal_kubernetes_secret_refused():
-    literal = Resource(rules.K8S_SECRET, "db", "urn:db", {"stringData": {"password": "x"}})
-    empty = Resource(rules.K8S_SECRET, "tls", "urn:tls", {"type": "kubernetes.io/tls"})
+    literal = Resource(K8S_SECRET, "db", "urn:db", {"stringData": {"password": "x"}})
+    empty = Resource(K8S_SECRET, "tls", "urn:tls", {"type": "kubernetes.io/tls"})
     assert [urn for urn, _ in check(rules.no_literal_secrets, [literal, empty])] == ["urn:db"]
 
 
@@ -157,7 +157,7 @@ def test_canary_on_mainnet_only():
 
     def rollout(weights):
         steps = [{"setWeight": w} for w in weights] + [{"pause": {"duration": "5m"}}]
-        return Resource(rules.ROLLOUT, "api", "urn:api", {"spec": {"strategy": {"canary": {"steps": steps}}}})
+        return Resource(ARGO_ROLLOUT, "api", "urn:api", {"spec": {"strategy": {"canary": {"steps": steps}}}})
     assert check(rules.canary_on_mainnet, ton_resources("mainnet") + [rollout([20, 50, 100])]) == []
     assert "weights 20 and 50" in check(rules.canary_on_mainnet, ton_resources("mainnet") + [rollout([100])])[0][1]
 
@@ -173,9 +173,9 @@ COMPUTED = UNKNOWN_STRING_VALUE
 
 
 def test_migrations_need_a_backup():
-    without = Resource(rules.MIGRATIONS, "m", "urn:m", {"backup_id": None, "dsn": "x"})
-    computed = Resource(rules.MIGRATIONS, "m2", "urn:m2", at_preview({"backup_id": COMPUTED}))
-    done = Resource(rules.MIGRATIONS, "m3", "urn:m3", {"backup_id": "20261129-abc"})
+    without = Resource(SQL_MIGRATIONS, "m", "urn:m", {"backup_id": None, "dsn": "x"})
+    computed = Resource(SQL_MIGRATIONS, "m2", "urn:m2", at_preview({"backup_id": COMPUTED}))
+    done = Resource(SQL_MIGRATIONS, "m3", "urn:m3", {"backup_id": "20261129-abc"})
     assert [urn for urn, _ in check(rules.migrations_after_backup, [without, computed, done])] == ["urn:m"]
 
 
@@ -183,9 +183,9 @@ def bucket_stack(encryption=True, flags=True, acl=None) -> list[Resource]:
     bucket = Resource("aws:s3/bucket:Bucket", "backups", "urn:bucket", {"acl": acl} if acl else {})
     found = [bucket]
     if encryption:
-        found.append(Resource(rules.BUCKET_ENCRYPTION[0], "sse", "urn:sse", {"rules": [{}]},
+        found.append(Resource(S3_BUCKET_ENCRYPTION[0], "sse", "urn:sse", {"rules": [{}]},
                               dependencies=frozenset({"urn:bucket"})))
-    found.append(Resource(rules.BUCKET_PUBLIC_ACCESS_BLOCK, "pab", "urn:pab",
+    found.append(Resource(S3_BUCKET_PUBLIC_ACCESS_BLOCK, "pab", "urn:pab",
                           at_preview({f: flags for f in rules.PUBLIC_ACCESS_FLAGS} | {"bucket": COMPUTED}),
                           dependencies=frozenset({"urn:bucket"})))
     return found

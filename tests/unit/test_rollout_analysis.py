@@ -4,19 +4,20 @@
 import promql_parser
 import pytest
 
-from components.rollout_analysis import error_rate_query, latency_p99_query, render_args
-from tests.unit.test_services_component import ANALYSIS, ROLLOUT, mocks, run  # noqa: F401 (fixture)
+from components.services.rollout_analysis import error_rate_query, latency_p99_query, render_args
+from resource_types import ARGO_ANALYSIS_TEMPLATE as ANALYSIS, ARGO_ROLLOUT as ROLLOUT
+from tests.support import run_backend_services
 
 
 @pytest.fixture
 def rendered(mocks):
-    run(mocks, "mainnet")
+    run_backend_services("mainnet")
     return mocks
 
 
 def test_every_template_query_parses_for_every_rollout(rendered):
-    templates = rendered.of(ANALYSIS)
-    rollouts = rendered.of(ROLLOUT)
+    templates = rendered.named(ANALYSIS)
+    rollouts = rendered.named(ROLLOUT)
     assert templates and rollouts
     for rollout in rollouts.values():
         analysis = rollout["spec"]["strategy"]["canary"]["analysis"]

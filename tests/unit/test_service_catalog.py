@@ -1,16 +1,22 @@
 """The workload table other components build on: complete, consistent with config, secret names per stack."""
 
+import json
+
 import pytest
 
-import config
-from components.service_catalog import (NETWORKS, SERVICES, SERVICES_BY_NAME, secret_id, secret_names,
-                                        selector_labels)
+from chain.client import NETWORKS
+from components.services.catalog import SERVICES, SERVICES_BY_NAME, secret_id, secret_names, selector_labels
+from config.types import IMAGE_KEYS
+from tests.support import IMAGES, error_for, raw_config
 
 
-def test_the_five_workloads_of_the_guide_with_an_image_key_config_knows():
+def test_the_five_workloads_of_the_guide_each_with_an_image_config_requires():
     assert [s.name for s in SERVICES] == ["ocaml-backend", "pricing-keeper", "bridge-health-keeper", "api-v2",
                                          "websocket-v2"]
-    assert sorted(s.image_key for s in SERVICES) == sorted(config.SERVICES)
+    assert sorted(s.image_key for s in SERVICES) == sorted(IMAGE_KEYS)   # one key each, every key used
+    for service in SERVICES:
+        images = {key: image for key, image in IMAGES.items() if key != service.image_key}
+        assert f"missing: {service.image_key}" in str(error_for(raw_config(images=json.dumps(images))))
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)

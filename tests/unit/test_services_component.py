@@ -4,79 +4,32 @@ from __future__ import annotations
 
 import json
 
-import pulumi
 import pytest
 
-from components.rollout_analysis import ERROR_RATE, LATENCY_P99
-from components.service_catalog import SERVICES, SERVICES_BY_NAME, secret_id, secret_names
-from components.service_secrets import fake_value
-from components.services import BackendServices, BackendServicesArgs, checksum
-from components.service_workload import CHECKSUM_ANNOTATION
-from tests.unit.test_config import parse, raw_config
+from components.services.backend_services import checksum
+from components.services.catalog import SERVICES, SERVICES_BY_NAME, secret_id, secret_names
+from components.services.rollout_analysis import ERROR_RATE, LATENCY_P99
+from components.services.secrets import fake_value
+from components.services.workload import CHECKSUM_ANNOTATION
+from resource_types import ARGO_ANALYSIS_TEMPLATE as ANALYSIS, ARGO_ROLLOUT as ROLLOUT, K8S_DEPLOYMENT as DEPLOYMENT
+from tests.support import SERVICE_CONTRACTS as CONTRACTS, RecordingMocks, run_backend_services
 
-ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
-ANALYSIS = "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
-CONTRACTS = {"TON_NETWORK": "mainnet", "PRICING_ORACLE_ADDRESS": "EQ-oracle", "POLICY_ROUTER_ADDRESS": "EQ-router"}
 STACKS = ("localnet", "testnet", "mainnet")
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.objects: list[tuple[str, dict]] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.objects.append((args.typ, args.inputs))
-        return [f"{args.name}-id", dict(args.inputs)]
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-    def of(self, typ: str) -> dict[str, dict]:
-        """Objects of one kind by metadata.name."""
-        return {inputs["metadata"]["name"]: inputs for t, inputs in self.objects if t == typ}
-
-
-def build(mocks: RecordingMocks, network: str, **services_config):
-    raw = raw_config(network)
-    if services_config:
-        raw["services"] = json.dumps({**json.loads(raw.get("services", "{}")), **services_config})
-    cfg = parse(raw, stack=network)
-    component = BackendServices("services", BackendServicesArgs(
-        stack=network, network=network, namespace=f"tonsurance-{network}", images=cfg.kubernetes.images,
-        contract_addresses=CONTRACTS, settings=cfg.services, database_port=cfg.database.port))
-    return cfg, component
-
-
-@pytest.fixture
-def mocks(pulumi_mocks) -> RecordingMocks:
-    recording = RecordingMocks()
-    pulumi_mocks(recording)
-    return recording
 
 
 def pod_templates(mocks: RecordingMocks) -> dict[str, dict]:
     """Every workload's pod template, Rollouts and Deployments alike."""
-    workloads = {**mocks.of(ROLLOUT), **mocks.of(DEPLOYMENT)}
+    workloads = {**mocks.named(ROLLOUT), **mocks.named(DEPLOYMENT)}
     return {name: obj["spec"]["template"] for name, obj in workloads.items()}
 
 
-def run(mocks, network, **config) -> None:
-    """Run the program under the mocks; `pulumi.runtime.test` returns once every registration is done."""
-    @pulumi.runtime.test
-    def program() -> None:
-        build(mocks, network, **config)
-
-    program()
-
-
 def test_mainnet_canary_is_20_50_100_over_10_replicas_with_5_min_pauses_and_both_analyses(mocks):
-    run(mocks, "mainnet")
-    rollouts = mocks.of(ROLLOUT)
+    run_backend_services("mainnet")
+    rollouts = mocks.named(ROLLOUT)
     assert set(rollouts) == {"ocaml-backend", "api-v2", "websocket-v2"}
     for name, rollout in rollouts.items():
         spec = rollout["spec"]
@@ -90,7 +43,7 @@ def test_mainnet_canary_is_20_50_100_over_10_replicas_with_5_min_pauses_and_both
         assert "startingStep" not in analysis  # background from the first step
         assert {a["name"]: a["value"] for a in analysis["args"]} == {"service": name, "namespace": "tonsurance-mainnet"}
         assert spec["progressDeadlineAbort"] is True
-    templates = mocks.of(ANALYSIS)
+    templates = mocks.named(ANALYSIS)
     assert set(templates) == {ERROR_RATE, LATENCY_P99}
     conditions = {n: t["spec"]["metrics"][0]["successCondition"] for n, t in templates.items()}
     assert conditions == {ERROR_RATE: "result[0] < 0.01", LATENCY_P99: "result[0] < 0.5"}
@@ -101,42 +54,42 @@ def test_mainnet_canary_is_20_50_100_over_10_replicas_with_5_min_pauses_and_both
 
 
 def test_tightened_gates_reach_the_templates(mocks):
-    run(mocks, "mainnet", maxErrorRate=0.005, maxP99Ms=250, replicas=12)
-    conditions = {n: t["spec"]["metrics"][0]["successCondition"] for n, t in mocks.of(ANALYSIS).items()}
+    run_backend_services("mainnet", maxErrorRate=0.005, maxP99Ms=250, replicas=12)
+    conditions = {n: t["spec"]["metrics"][0]["successCondition"] for n, t in mocks.named(ANALYSIS).items()}
     assert conditions == {ERROR_RATE: "result[0] < 0.005", LATENCY_P99: "result[0] < 0.25"}
-    assert {r["spec"]["replicas"] for r in mocks.of(ROLLOUT).values()} == {12}
+    assert {r["spec"]["replicas"] for r in mocks.named(ROLLOUT).values()} == {12}
 
 
 def test_local_canary_has_no_analysis_and_short_pauses(mocks):
-    run(mocks, "localnet")
-    assert mocks.of(ANALYSIS) == {}
-    for rollout in mocks.of(ROLLOUT).values():
+    run_backend_services("localnet")
+    assert mocks.named(ANALYSIS) == {}
+    for rollout in mocks.named(ROLLOUT).values():
         canary = rollout["spec"]["strategy"]["canary"]
         assert "analysis" not in canary
         assert canary["steps"][1] == {"pause": {"duration": "10s"}} and rollout["spec"]["replicas"] == 2
 
 
 def test_zero_pause_drops_the_pause_steps_instead_of_pausing_forever(mocks):
-    run(mocks, "testnet", pauseSeconds=0)
-    for rollout in mocks.of(ROLLOUT).values():
+    run_backend_services("testnet", pauseSeconds=0)
+    for rollout in mocks.named(ROLLOUT).values():
         assert rollout["spec"]["strategy"]["canary"]["steps"] == [{"setWeight": 20}, {"setWeight": 50}, {"setWeight": 100}]
 
 
 @pytest.mark.parametrize("network", STACKS)
 def test_keepers_are_single_replica_recreate_deployments(mocks, network):
-    run(mocks, network)
-    deployments = mocks.of(DEPLOYMENT)
+    run_backend_services(network)
+    deployments = mocks.named(DEPLOYMENT)
     assert set(deployments) == {"pricing-keeper", "bridge-health-keeper"}
     for keeper in deployments.values():
         assert keeper["spec"]["replicas"] == 1 and keeper["spec"]["strategy"] == {"type": "Recreate"}
-    assert not set(deployments) & set(mocks.of(ROLLOUT))
+    assert not set(deployments) & set(mocks.named(ROLLOUT))
     budgets = {i["metadata"]["name"] for t, i in mocks.objects if t == "kubernetes:policy/v1:PodDisruptionBudget"}
     assert budgets == {"ocaml-backend", "api-v2", "websocket-v2"}
 
 
 @pytest.mark.parametrize("network", STACKS)
 def test_every_workload_reads_contract_addresses_and_rolls_when_they_change(mocks, network):
-    run(mocks, network)
+    run_backend_services(network)
     config_maps = {i["metadata"]["name"]: i for t, i in mocks.objects if t == "kubernetes:core/v1:ConfigMap"}
     assert config_maps["contract-addresses"]["data"] == CONTRACTS
     templates = pod_templates(mocks)
@@ -154,8 +107,8 @@ def test_the_checksum_follows_the_addresses_not_their_order():
 
 @pytest.mark.parametrize("network", STACKS)
 def test_no_secret_value_in_any_workload_and_every_secret_has_an_external_secret(mocks, network):
-    run(mocks, network)
-    made = {name: es["spec"]["target"]["name"] for name, es in mocks.of(EXTERNAL_SECRET).items()}
+    run_backend_services(network)
+    made = {name: es["spec"]["target"]["name"] for name, es in mocks.named(EXTERNAL_SECRET).items()}
     assert all(name == target for name, target in made.items())
     for name, template in pod_templates(mocks).items():
         container = template["spec"]["containers"][0]
@@ -166,18 +119,18 @@ def test_no_secret_value_in_any_workload_and_every_secret_has_an_external_secret
         assert refs <= set(made), f"{name} reads a Secret no ExternalSecret makes"
         text = json.dumps(template)
         assert not any(fake_value(s) in text for s in made)
-    for es in mocks.of(EXTERNAL_SECRET).values():  # ExternalSecrets name remote keys, never values
+    for es in mocks.named(EXTERNAL_SECRET).values():  # ExternalSecrets name remote keys, never values
         assert all(d["remoteRef"]["key"].startswith(f"tonsurance/{network}/") for d in es["spec"]["data"])
 
 
 def test_local_store_is_fake_with_in_cluster_redis(mocks):
-    run(mocks, "localnet")
-    (store,) = mocks.of(STORE).values()
+    run_backend_services("localnet")
+    (store,) = mocks.named(STORE).values()
     assert store["metadata"]["name"] == "tonsurance-localnet"  # the namespace: unique per stack in a cluster
     data = store["spec"]["provider"]["fake"]["data"]
     assert {d["key"] for d in data} == {secret_id("localnet", n) for n in secret_names(redis_in_cluster=True)}
     assert store["spec"]["conditions"] == [{"namespaces": ["tonsurance-localnet"]}]
-    redis_url = mocks.of(EXTERNAL_SECRET)["redis-url"]["spec"]
+    redis_url = mocks.named(EXTERNAL_SECRET)["redis-url"]["spec"]
     assert redis_url["data"] == [{"secretKey": "password", "remoteRef": {"key": "tonsurance/localnet/redis-password"}}]
     assert redis_url["target"]["template"]["data"]["value"] == \
         "redis://:{{ .password | urlquery }}@redis.tonsurance-localnet.svc.cluster.local:6379/0"
@@ -190,22 +143,22 @@ def test_local_store_is_fake_with_in_cluster_redis(mocks):
     assert redis["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Delete", "whenScaled": "Retain"}
     assert redis["template"]["spec"]["containers"][0]["env"] == [
         {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-password", "key": "value"}}}]
-    assert "redis" in mocks.of(POLICY)
+    assert "redis" in mocks.named(POLICY)
 
 
 def test_mainnet_store_is_secrets_manager_and_redis_is_managed(mocks):
-    run(mocks, "mainnet")
-    (store,) = mocks.of(STORE).values()
+    run_backend_services("mainnet")
+    (store,) = mocks.named(STORE).values()
     assert store["spec"]["provider"] == {"aws": {"service": "SecretsManager", "region": "eu-central-1"}}
-    assert set(mocks.of(EXTERNAL_SECRET)) == set(secret_names(redis_in_cluster=False))
-    assert mocks.of(EXTERNAL_SECRET)["redis-url"]["spec"]["data"][0]["remoteRef"]["key"] == "tonsurance/mainnet/redis-url"
+    assert set(mocks.named(EXTERNAL_SECRET)) == set(secret_names(redis_in_cluster=False))
+    assert mocks.named(EXTERNAL_SECRET)["redis-url"]["spec"]["data"][0]["remoteRef"]["key"] == "tonsurance/mainnet/redis-url"
     assert not [t for t, _ in mocks.objects if t == "kubernetes:apps/v1:StatefulSet"]
 
 
 @pytest.mark.parametrize("network", STACKS)
 def test_default_deny_then_one_network_policy_per_workload(mocks, network):
-    run(mocks, network)
-    policies = mocks.of(POLICY)
+    run_backend_services(network)
+    policies = mocks.named(POLICY)
     deny = policies["default-deny"]["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     assert {s.name for s in SERVICES} <= set(policies)
@@ -221,13 +174,13 @@ def _sources(policy: dict, port) -> list[dict]:
 
 
 def test_network_policies_open_only_what_each_workload_needs(mocks):
-    run(mocks, "mainnet", redis="in-cluster")
+    run_backend_services("mainnet", redis="in-cluster")
     # A cluster with a provisioner: the claim takes the default storage class, no volume is made by hand.
     (redis,) = [i for t, i in mocks.objects if t == "kubernetes:apps/v1:StatefulSet"]
     assert "storageClassName" not in redis["spec"]["volumeClaimTemplates"][0]["spec"]
     assert "persistentVolumeClaimRetentionPolicy" not in redis["spec"]  # Redis keeps its data on real clusters
     assert not [t for t, _ in mocks.objects if t == "kubernetes:core/v1:PersistentVolume"]
-    policies = {n: p["spec"] for n, p in mocks.of(POLICY).items()}
+    policies = {n: p["spec"] for n, p in mocks.named(POLICY).items()}
     nginx = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
     assert _sources(policies["api-v2"], "http") == [nginx]
     assert _sources(policies["websocket-v2"], "http") == [nginx]
@@ -255,8 +208,8 @@ def test_network_policies_open_only_what_each_workload_needs(mocks):
 
 
 def test_ingresses_serve_api_and_ws_with_tls_from_the_issuer_and_rate_limits(mocks):
-    run(mocks, "mainnet", rateLimitRps=50)
-    ingresses = mocks.of(INGRESS)
+    run_backend_services("mainnet", rateLimitRps=50)
+    ingresses = mocks.named(INGRESS)
     assert set(ingresses) == {"api-v2", "websocket-v2"}
     for name, host in (("api-v2", "api.tonsurance.com"), ("websocket-v2", "ws.tonsurance.com")):
         ingress = ingresses[name]
@@ -272,13 +225,13 @@ def test_ingresses_serve_api_and_ws_with_tls_from_the_issuer_and_rate_limits(moc
 
 
 def test_local_ingresses_are_not_awaited_for_a_load_balancer_nobody_runs(mocks):
-    run(mocks, "localnet")
-    assert {i["metadata"]["annotations"]["pulumi.com/skipAwait"] for i in mocks.of(INGRESS).values()} == {"true"}
+    run_backend_services("localnet")
+    assert {i["metadata"]["annotations"]["pulumi.com/skipAwait"] for i in mocks.named(INGRESS).values()} == {"true"}
 
 
 @pytest.mark.parametrize("network", STACKS)
 def test_pods_run_restricted_with_probes_resources_and_spread(mocks, network):
-    run(mocks, network)
+    run_backend_services(network)
     for name, template in pod_templates(mocks).items():
         spec = SERVICES_BY_NAME[name]
         pod = template["spec"]

@@ -3,7 +3,7 @@ ExternalSecret per secret.
 
 The program names keys in AWS Secrets Manager (`tonsurance/<stack>/<name>`); the External Secrets
 controller copies each into a Kubernetes Secret `<name>` (key `value`) that pods reference by name. No
-secret value passes through Pulumi. The `fake` store (local stack only; config.py refuses it elsewhere)
+secret value passes through Pulumi. The `fake` store (local stack only; config/ refuses it elsewhere)
 holds throwaway values so the same objects stay valid with no AWS.
 """
 
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.aws import EXTERNAL_SECRETS_SERVICE_ACCOUNT
-from components.service_catalog import REDIS_PASSWORD, REDIS_URL, secret_id
+from components.services.catalog import EXTERNAL_SECRETS_SERVICE_ACCOUNT, REDIS_PASSWORD, REDIS_URL, secret_id
 
 API_VERSION = "external-secrets.io/v1"
 SECRET_KEY = "value"  # the one key of every Secret the ExternalSecrets make

@@ -1,11 +1,12 @@
 """The table of the five backend workloads: everything that differs between them, in one place.
 
-`components/service_workload.py` builds every workload from one row of this table (guestbook's
+`components/services/workload.py` builds every workload from one row of this table (guestbook's
 `ServiceDeployment` shape), and other parts of the program read the same rows:
 
 - monitoring: one ServiceMonitor per row, port named `METRICS_PORT_NAME`, path `METRICS_PATH`, selecting
   the Service by `selector_labels(row.name)`;
 - AWS: one Secrets Manager container per name in `secret_names(...)`, id `secret_id(stack, name)`;
+- config: `tonsurance:images` has one key per row (config/types.py, `IMAGE_KEYS`);
 - ops: the image of each workload is `cfg.kubernetes.images[row.image_key]` (the rollback reads it back).
 """
 
@@ -14,7 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Mapping
 
-NETWORKS = ("localnet", "testnet", "mainnet")
+from chain.client import NETWORKS
+from config.types import IMAGE_KEYS
+
+# The image key (`tonsurance:images`) of each workload, named once in config.
+BACKEND_IMAGE, PRICING_KEEPER_IMAGE, BRIDGE_HEALTH_KEEPER_IMAGE, API_V2_IMAGE, WEBSOCKET_V2_IMAGE = IMAGE_KEYS
+
+# The service account of the stack's secret store: the stack's secrets role trusts it (components/aws.py).
+EXTERNAL_SECRETS_SERVICE_ACCOUNT = "external-secrets"
 HTTP_PORT_NAME = "http"
 METRICS_PORT_NAME = "metrics"
 METRICS_PATH = "/metrics"
@@ -78,7 +86,7 @@ PAGERDUTY_ROUTING_KEY = SecretSpec("pagerduty-routing-key", "PAGERDUTY_ROUTING_K
 
 
 def _sized(small: Resources, large: Resources) -> dict[str, Resources]:
-    return {"localnet": small, "testnet": small, "mainnet": large}
+    return {network: large if network == "mainnet" else small for network in NETWORKS}
 
 
 _API = _sized(Resources("100m", "128Mi", "500m", "256Mi"), Resources("500m", "512Mi", "2", "1Gi"))
@@ -86,21 +94,21 @@ _KEEPER = _sized(Resources("50m", "64Mi", "250m", "128Mi"), Resources("200m", "2
 
 SERVICES: tuple[ServiceSpec, ...] = (
     # Oracle aggregation and pricing: reads market data, serves prices to the API and the pricing keeper.
-    ServiceSpec("ocaml-backend", "backend", "backend", "rollout", 8080, 9090,
+    ServiceSpec("ocaml-backend", BACKEND_IMAGE, "backend", "rollout", 8080, 9090,
                 (DATABASE_URL, REDIS_URL, *MARKET_DATA_KEYS),
                 _sized(Resources("100m", "256Mi", "1", "512Mi"), Resources("1", "1Gi", "4", "2Gi")),
                 internet=True),
     # Signs oracle updates with its own wallet: prices from the backend, messages to TON RPC.
-    ServiceSpec("pricing-keeper", "pricingKeeper", "keeper", "singleton", 8080, 9090,
+    ServiceSpec("pricing-keeper", PRICING_KEEPER_IMAGE, "keeper", "singleton", 8080, 9090,
                 (SecretSpec("pricing-keeper-mnemonic", "KEEPER_MNEMONIC"), SLACK_WEBHOOK), _KEEPER,
                 calls=("ocaml-backend",), internet=True),
     # Watches the bridges and reports their health on chain with its own wallet; records it in Postgres.
-    ServiceSpec("bridge-health-keeper", "bridgeHealthKeeper", "keeper", "singleton", 8080, 9090,
+    ServiceSpec("bridge-health-keeper", BRIDGE_HEALTH_KEEPER_IMAGE, "keeper", "singleton", 8080, 9090,
                 (SecretSpec("bridge-health-keeper-mnemonic", "KEEPER_MNEMONIC"), DATABASE_URL, SLACK_WEBHOOK),
                 _KEEPER, internet=True),
-    ServiceSpec("api-v2", "apiV2", "api", "rollout", 8080, 9090, (DATABASE_URL, REDIS_URL, JWT_SECRET), _API,
+    ServiceSpec("api-v2", API_V2_IMAGE, "api", "rollout", 8080, 9090, (DATABASE_URL, REDIS_URL, JWT_SECRET), _API,
                 public_host="api", calls=("ocaml-backend",)),
-    ServiceSpec("websocket-v2", "websocketV2", "websocket", "rollout", 8080, 9090, (REDIS_URL, JWT_SECRET), _API,
+    ServiceSpec("websocket-v2", WEBSOCKET_V2_IMAGE, "websocket", "rollout", 8080, 9090, (REDIS_URL, JWT_SECRET), _API,
                 public_host="ws", calls=("ocaml-backend",), long_lived=True),
 )
 SERVICES_BY_NAME: Mapping[str, ServiceSpec] = {s.name: s for s in SERVICES}

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.pod_security import container_security, pod_security, tmp_volume
-from components.redis import LABELS as REDIS_LABELS, PORT as REDIS_PORT
-from components.service_catalog import (CONTRACT_ADDRESSES, DATABASE_URL, HEALTH_PATH, HTTP_PORT_NAME,
-                                        METRICS_PORT_NAME, REDIS_URL, ServiceSpec, selector_labels)
-from components.service_secrets import SECRET_KEY
+from components.services.catalog import (CONTRACT_ADDRESSES, DATABASE_URL, HEALTH_PATH, HTTP_PORT_NAME,
+                                         METRICS_PORT_NAME, REDIS_URL, ServiceSpec, selector_labels)
+from components.services.pod_security import container_security, pod_security, tmp_volume
+from components.services.redis import LABELS as REDIS_LABELS, PORT as REDIS_PORT
+from components.services.secrets import SECRET_KEY
 
 CHECKSUM_ANNOTATION = "tonsurance.io/contract-addresses-checksum"
 MANAGED_REDIS_PORT = 6379  # a managed Redis's URL is a secret; its port is the standard one

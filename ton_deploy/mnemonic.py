@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 from pytoniq_core.crypto.keys import mnemonic_is_valid
 
-from config import SecretReference
+from config.types import SecretReference
 
 
 class DeployerMnemonicError(Exception):

@@ -17,13 +17,13 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.redis import Redis, RedisArgs
-from components.rollout_analysis import RolloutAnalysis, RolloutAnalysisArgs
-from components.service_catalog import (CONTRACT_ADDRESSES, REDIS_URL, SERVICES, ServiceSpec, secret_names,
-                                        selector_labels)
-from components.service_secrets import ServiceSecrets, ServiceSecretsArgs
-from components.service_workload import Canary, Exposure, ServiceWorkload, ServiceWorkloadArgs
-from config import ServicesConfig
+from components.services.catalog import (CONTRACT_ADDRESSES, REDIS_URL, SERVICES, ServiceSpec, secret_names,
+                                         selector_labels)
+from components.services.redis import Redis, RedisArgs
+from components.services.rollout_analysis import RolloutAnalysis, RolloutAnalysisArgs
+from components.services.secrets import ServiceSecrets, ServiceSecretsArgs
+from components.services.workload import Canary, Exposure, ServiceWorkload, ServiceWorkloadArgs
+from config.types import ServicesConfig
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.pod_security import container_security, pod_security, tmp_volume
-from components.service_catalog import REDIS_PASSWORD
-from components.service_secrets import SECRET_KEY
+from components.services.catalog import REDIS_PASSWORD
+from components.services.pod_security import container_security, pod_security, tmp_volume
+from components.services.secrets import SECRET_KEY
 
 NAME = "redis"
 PORT = 6379

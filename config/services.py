@@ -1,0 +1,94 @@
+"""The `tonsurance:services` section: the backend services' domain, ingress, canary gates, Redis and secret store."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from config.reader import Reader
+from config.rules import check_image
+from config.types import ConfigError, RolloutConfig, ServicesConfig
+
+SERVICES_KEYS = ("domain", "tlsIssuer", "rateLimitRps", "ingressNamespace", "prometheusNamespace", "replicas",
+                 "pauseSeconds", "analysis", "prometheusUrl", "maxErrorRate", "maxP99Ms", "redis", "redisStorage",
+                 "redisImage", "secretStore")
+# Defaults per network: (replicas, pause seconds). Mainnet is the guide's 2/10, 5/10, 10/10 with 5 min pauses.
+ROLLOUT_DEFAULTS = {"localnet": (2, 10), "testnet": (2, 60), "mainnet": (10, 300)}
+ANALYSIS_WINDOW_SECONDS = 300  # both analyses measure over 5 min
+REDIS_IMAGE = "redis:7.4.1-alpine"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+HOST = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
+
+
+def parse_services(read: Reader, network: str) -> ServicesConfig:
+    raw = read.section("services", SERVICES_KEYS, '{"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod", ...}')
+    public = network != "localnet"
+    where = f" on {network}"
+
+    def get(key: str, kind: type, default: Any, needed: str | None = None) -> Any:
+        return raw.get(key, kind, default, needed, where)
+
+    def label(key: str, default: str | None, needed: str | None = None) -> str:
+        value = get(key, str, default, needed)
+        if not DNS_LABEL.match(value):
+            raise ConfigError(f"services.{key}", f"must be a DNS-1123 label, got {value!r}")
+        return value
+
+    domain = get("domain", str, None if public else "tonsurance.localhost", "the public DNS domain (api.<domain>)")
+    if not HOST.match(domain):
+        raise ConfigError("services.domain", f"must be a DNS name like tonsurance.com, got {domain!r}")
+
+    replicas_default, pause_default = ROLLOUT_DEFAULTS[network]
+    analysis = get("analysis", bool, public)
+    prometheus_url = get("prometheusUrl", str, None, "the Prometheus address the analyses query" if analysis else None)
+    if prometheus_url is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", prometheus_url):
+        raise ConfigError("services.prometheusUrl", f"must be an http(s):// URL, got {prometheus_url!r}")
+    rollout = RolloutConfig(
+        replicas=raw.bounded("replicas", int, replicas_default, 1, 100),
+        pause_seconds=raw.bounded("pauseSeconds", int, pause_default, 0, 86400),
+        analysis=analysis, prometheus_url=prometheus_url,
+        max_error_rate=float(raw.bounded("maxErrorRate", float, 0.01, 0.0001, 0.5)),
+        max_p99_ms=raw.bounded("maxP99Ms", int, 500, 10, 60000))
+    if network == "mainnet":
+        # The guide's gates are the floor on mainnet: an operator may tighten them, never loosen them.
+        if not rollout.analysis:
+            raise ConfigError("services.analysis", "cannot be false on mainnet: the canary is gated by Prometheus")
+        if rollout.replicas < 5:
+            raise ConfigError("services.replicas", f"must be at least 5 on mainnet (20% must be a minority), "
+                                                   f"got {rollout.replicas}")
+        if rollout.pause_seconds < ANALYSIS_WINDOW_SECONDS:
+            raise ConfigError("services.pauseSeconds", f"must be at least {ANALYSIS_WINDOW_SECONDS} on mainnet "
+                                                       f"(one full analysis window per step), got {rollout.pause_seconds}")
+        if rollout.max_error_rate > 0.01:
+            raise ConfigError("services.maxErrorRate", f"must be at most 0.01 on mainnet, got {rollout.max_error_rate}")
+        if rollout.max_p99_ms > 500:
+            raise ConfigError("services.maxP99Ms", f"must be at most 500 on mainnet, got {rollout.max_p99_ms}")
+
+    redis = get("redis", str, "external" if public else "in-cluster")
+    if redis not in ("in-cluster", "external"):
+        raise ConfigError("services.redis", f"must be in-cluster or external, got {redis!r}")
+    redis_storage = get("redisStorage", str, "1Gi" if network == "localnet" else "10Gi")
+    if not QUANTITY.match(redis_storage):
+        raise ConfigError("services.redisStorage", f"must be a size like 10Gi, got {redis_storage!r}")
+    redis_image = get("redisImage", str, REDIS_IMAGE)
+    check_image("services.redisImage", redis_image, network)
+
+    secret_store = get("secretStore", str, "aws" if public else "fake")
+    if secret_store not in ("aws", "fake"):
+        raise ConfigError("services.secretStore", f"must be aws or fake, got {secret_store!r}")
+    if public and secret_store == "fake":
+        raise ConfigError("services.secretStore", f"cannot be fake on {network}: secrets come from AWS Secrets Manager")
+    # The store reads the secrets where the stack keeps them: the stack's one region, tonsurance:awsRegion.
+    aws_region = read.optional("awsRegion")
+    if secret_store == "aws" and aws_region is None:
+        raise ConfigError("awsRegion", "is required when services.secretStore is aws: the region of Secrets Manager")
+    return ServicesConfig(
+        domain=domain,
+        tls_issuer=label("tlsIssuer", None if public else "tonsurance-local-ca", "a cert-manager ClusterIssuer name"),
+        rate_limit_rps=raw.bounded("rateLimitRps", int, 20, 1, 10000),
+        ingress_namespace=label("ingressNamespace", "ingress-nginx"),
+        prometheus_namespace=label("prometheusNamespace", "monitoring"),
+        rollout=rollout, redis_in_cluster=redis == "in-cluster", redis_storage=redis_storage, redis_image=redis_image,
+        secret_store=secret_store,
+        aws_region=aws_region)

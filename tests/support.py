@@ -1,0 +1,279 @@
+"""What test modules share (they never import from each other): stack config as the Pulumi runtime hands it
+over, one recording set of Pulumi mocks, the contracts' arguments, and a liteserver network config and fake
+balancer for the chain and provider tests."""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import base64
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+import pytest
+from pytoniq.liteclient.client import LiteServerError, RunGetMethodError
+from pytoniq_core import Address, Cell, Slice
+from pytoniq_core.crypto.keys import mnemonic_new
+from pytoniq_core.tlb.account import ShardAccount
+from pytoniq_core.tlb.transaction import Transaction
+
+from chain.client import ChainSettings
+from chain.errors import GetMethodError
+from chain.liteserver import ZERO_STATE_ROOT_HASHES
+from chain.records import raw_address
+from chain.sandbox import ExternalNotAccepted, Sandbox
+from config import ConfigError, StackConfig, parse_stack_config, read_stack_config
+from config.types import IMAGE_KEYS
+from resource_types import TON_SHARD_BATCH
+from tests.chain.conftest import keypair
+from ton_deploy.plan import Deployer, TonsuranceContractsArgs
+
+# ---- stack config ------------------------------------------------------------------------------------
+
+MNEMONIC = " ".join(mnemonic_new(24))
+IMAGES = {key: f"ghcr.io/tonsurance/{key.lower()}:1.0.0" for key in IMAGE_KEYS}
+PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod",
+                   "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090"}
+OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/0A1B2C3D4E5F"
+BACKUP_IMAGE = "ghcr.io/tonsurance/db-tools:1.0.0"
+SECRETS = {"deployerMnemonic", "databasePassword"}
+
+NETWORK_CONFIGS = Path(tempfile.mkdtemp(prefix="tonsurance-network-configs-"))
+atexit.register(shutil.rmtree, NETWORK_CONFIGS, True)
+
+
+def address(seed: str, testnet: bool = True) -> str:
+    raw = Address("0:" + hashlib.sha256(seed.encode()).hexdigest())
+    return raw.to_str(is_user_friendly=True, is_bounceable=True, is_test_only=testnet)
+
+
+def liteserver_config(network: str) -> str:
+    """A global network config file of `network` (liteservers and its zero state)."""
+    return network_config(NETWORK_CONFIGS, network)
+
+
+def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
+    """A valid `tonsurance:*` config of `network` (keys without the prefix); an override of None removes a key."""
+    testnet = network != "mainnet"
+    raw = {
+        "network": network,
+        "shardCount": "256" if network == "mainnet" else "16",
+        "adminAddress": address("admin", testnet),
+        "keeperAddresses": json.dumps([address("k1", testnet), address("k2", testnet)]),
+        "treasuryAddress": address("treasury", testnet),
+        "claimsProcessorAddress": address("claims", testnet),
+        "deployerMnemonic": MNEMONIC,
+        "namespace": f"tonsurance-{network}",
+        "images": json.dumps(IMAGES),
+        "database": json.dumps({"host": "127.0.0.1", "port": 5432, "name": "tonsurance", "user": "tonsurance"}),
+        "databasePassword": "s3cret-db-password",
+    }
+    if network != "localnet":
+        raw["liteserverConfig"] = liteserver_config(network if network in ("testnet", "mainnet") else "testnet")
+        raw["services"] = json.dumps(PUBLIC_SERVICES)
+        raw.update(awsRegion="eu-central-1", eksOidcProviderArn=OIDC_ARN, backupJobImage=BACKUP_IMAGE,
+                   backupStore=f"s3://tonsurance-backups-{network}/{network}/")
+    if network == "mainnet":
+        raw["deployerMnemonic"] = None
+        raw["deployerMnemonicSecretId"] = "tonsurance/mainnet/deployer-mnemonic"
+    raw.update(overrides)
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+def parse(raw, secrets=SECRETS, stack="test") -> StackConfig:
+    """Pure parsing (config/parse.py)."""
+    return parse_stack_config(stack, raw, set(secrets))
+
+
+def read(raw, secrets=SECRETS, stack="test") -> StackConfig:
+    """Parsing and the file probes, as the program and the operator commands read config (config/loader.py)."""
+    return read_stack_config(stack, raw, set(secrets))
+
+
+def error_for(raw, secrets=SECRETS, reader: Callable[..., StackConfig] = read) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        reader(raw, secrets)
+    return info.value
+
+
+# ---- Pulumi mocks ------------------------------------------------------------------------------------
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every registration, in order. A resource's outputs are its inputs plus what `answer` adds
+    (e.g. what a provider would compute); its id is `<name>-id`."""
+
+    def __init__(self, answer: Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]] | None = None):
+        self.registered: list[pulumi.runtime.MockResourceArgs] = []
+        self.answer = answer or (lambda _args: {})
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.registered.append(args)
+        return [f"{args.name}-id", {**args.inputs, **self.answer(args)}]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+    @property
+    def resources(self) -> dict[str, pulumi.runtime.MockResourceArgs]:
+        """Registrations by resource name."""
+        return {r.name: r for r in self.registered}
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.registered if r.typ == typ]
+
+    def only(self, typ: str) -> pulumi.runtime.MockResourceArgs:
+        [found] = self.of_type(typ)
+        return found
+
+    @property
+    def objects(self) -> list[tuple[str, dict]]:
+        """(type, inputs) of every registration, in order."""
+        return [(r.typ, r.inputs) for r in self.registered]
+
+    def named(self, typ: str) -> dict[str, dict]:
+        """The inputs of the Kubernetes objects of one type, by metadata.name."""
+        return {r.inputs["metadata"]["name"]: r.inputs for r in self.of_type(typ)}
+
+
+def ton_answer(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    """What the TON providers answer that the program reads: a shard batch's shard addresses."""
+    return {"shards": args.inputs["addresses"]} if args.typ == TON_SHARD_BATCH else {}
+
+
+# ---- backend services --------------------------------------------------------------------------------
+
+SERVICE_CONTRACTS = {"TON_NETWORK": "mainnet", "PRICING_ORACLE_ADDRESS": "EQ-oracle",
+                     "POLICY_ROUTER_ADDRESS": "EQ-router"}
+
+
+def build_backend_services(network: str, **services_config) -> tuple[StackConfig, Any]:
+    """BackendServices of `network`'s config (with `services_config` merged into tonsurance:services)."""
+    from components.services.backend_services import BackendServices, BackendServicesArgs
+
+    raw = raw_config(network)
+    if services_config:
+        raw["services"] = json.dumps({**json.loads(raw.get("services", "{}")), **services_config})
+    cfg = parse(raw, stack=network)
+    component = BackendServices("services", BackendServicesArgs(
+        stack=network, network=network, namespace=f"tonsurance-{network}", images=cfg.kubernetes.images,
+        contract_addresses=SERVICE_CONTRACTS, settings=cfg.services, database_port=cfg.database.port))
+    return cfg, component
+
+
+def run_backend_services(network: str, **services_config) -> None:
+    """Build BackendServices under the installed mocks; returns once every registration is done."""
+    @pulumi.runtime.test
+    def program() -> None:
+        build_backend_services(network, **services_config)
+
+    program()
+
+
+# ---- contracts -----------------------------------------------------------------------------------------
+
+def contracts_args(network: str = "localnet", shard_count: int = 16, batch: int = 16, mnemonic: Any = "test words",
+                   admin: str = "0:" + "a1" * 32, keepers: tuple[str, ...] = ("0:" + "b1" * 32, "0:" + "b2" * 32),
+                   treasury: str = "0:" + "c1" * 32, claims: str = "0:" + "d1" * 32, chain: ChainSettings | None = None,
+                   journal: str = "/tmp/journal.json", wait_seconds: float = 120.0) -> TonsuranceContractsArgs:
+    """The contracts' arguments for `network` (raw addresses; a chain that is never reached unless given)."""
+    chain = chain or ChainSettings(network, localnet_path="/tmp/chain.json" if network == "localnet" else None,
+                                   liteserver_config_path=None if network == "localnet" else "/tmp/global.config.json")
+    return TonsuranceContractsArgs(
+        admin_address=admin, keeper_addresses=keepers, treasury_address=treasury, claims_processor_address=claims,
+        shard_count=shard_count, shard_batch_size=batch,
+        deployer=Deployer(chain, mnemonic, journal, wait_seconds=wait_seconds))
+
+
+# ---- liteservers ---------------------------------------------------------------------------------------
+
+def network_config(directory: Path, network: str = "testnet", **changes) -> str:
+    """A global network config JSON of `network` in `directory`: two liteservers on 127.0.0.1, its zero state."""
+    zero = {"workchain": -1, "shard": -9223372036854775808, "seqno": 0,
+            "root_hash": ZERO_STATE_ROOT_HASHES[network], "file_hash": base64.b64encode(bytes(32)).decode()}
+    config = {"liteservers": [{"ip": 2130706433, "port": 40000 + i,
+                               "id": {"@type": "pub.ed25519", "key": base64.b64encode(keypair(i + 1)[0]).decode()}}
+                              for i in range(2)],
+              "validator": {"@type": "validator.config.global", "zero_state": zero, "init_block": zero}}
+    config.update(changes)
+    path = Path(directory) / f"{network}.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+class FakeBalancer:
+    """The subset of pytoniq's LiteBalancer (and of its peers, the LiteClients) the backend uses, answering from
+    a Sandbox; failures are scripted. As a balancer it has itself and a second honest peer on the same chain;
+    a peer can be made to lag (answer from an older copy of the chain, its clock behind) or to lie."""
+
+    def __init__(self, chain: Sandbox, peers: int = 2):
+        self.chain = chain
+        self.calls: list[str] = []
+        self.failures: dict[str, list[BaseException]] = {}
+        self.delay_seconds = 0.0
+        self.started = self.closed = 0
+        self.start_failures: list[BaseException] = []
+        self.clock_behind = 0
+        self.fake_accounts: dict[str, Sandbox] = {}   # raw address -> a chain where it exists (a lie)
+        self._peers = [self] + [FakeBalancer(chain, peers=0) for _ in range(peers - 1)]
+        self._alive_peers = set(range(len(self._peers)))
+
+    def lag_behind(self, snapshot: Sandbox, seconds: int) -> None:
+        """Answer from an older copy of the chain, with a clock `seconds` behind."""
+        self.chain, self.clock_behind = snapshot, seconds
+
+    async def start_up(self):
+        self.started += 1
+        if self.start_failures:
+            raise self.start_failures.pop(0)
+
+    async def close_all(self):
+        self.closed += 1
+
+    async def _answer(self, name: str, produce):
+        self.calls.append(name)
+        if self.failures.get(name):
+            raise self.failures[name].pop(0)
+        await asyncio.sleep(self.delay_seconds)
+        return produce()
+
+    async def raw_get_account_state(self, address):
+        def state():
+            chain = self.fake_accounts.get(raw_address(address), self.chain)
+            stored = chain.to_state()["accounts"].get(raw_address(address))
+            if stored is None:
+                return None, None
+            shard = ShardAccount.deserialize(Slice.one_from_boc(base64.b64decode(stored)))
+            return shard.account, shard
+        return await self._answer("raw_get_account_state", state)
+
+    async def run_get_method(self, address, method, stack):
+        def run():
+            try:
+                return self.chain.run_get_method(address, method, stack)
+            except GetMethodError as error:
+                raise RunGetMethodError(address, method, error.exit_code) from None
+        return await self._answer("run_get_method", run)
+
+    async def raw_send_message(self, message: bytes):
+        def send():
+            try:
+                self.chain.send_external_message(Cell.one_from_boc(message))
+            except ExternalNotAccepted:
+                raise LiteServerError(0, "cannot apply external message to current state") from None
+            return 1
+        return await self._answer("raw_send_message", send)
+
+    async def get_transactions(self, address, count, from_lt=None, from_hash=None):
+        def txs():
+            cells = self.chain.to_state()["transactions"].get(raw_address(address), [])
+            parsed = [Transaction.deserialize(Slice.one_from_boc(base64.b64decode(c))) for c in reversed(cells)]
+            assert parsed[0].lt == from_lt and parsed[0].cell.hash == from_hash  # asked from the newest
+            return parsed[:count]
+        return await self._answer("get_transactions", txs)
+
+    async def get_masterchain_info_ext(self):
+        return await self._answer("get_masterchain_info_ext", lambda: {"last_utime": self.chain.now - self.clock_behind})

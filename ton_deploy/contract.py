@@ -1,0 +1,123 @@
+"""`TonContract`: one TON contract as a Pulumi resource (type `resource_types.TON_CONTRACT`).
+
+The program computes the address from code + init data, so it is known at preview. The provider:
+- diff: a new code hash, init-data hash, address or network means a new contract: replace. The deploy
+  value alone changes nothing (a deployed contract keeps what it was given). Only these keys are
+  compared, never the serialized provider.
+- create: an account already active with the expected code is adopted (no message). Otherwise the deploy
+  is computed on a private TVM first, then sent through the deployer's journaled wallet v4r2 (a re-run
+  converges on the recorded message, never signs a second deploy), awaited and its code checked. Then
+  the addresses the contract derives (`derived_addresses`) are compared with the program's.
+- read (refresh): reports drift (frozen, uninit, other code) in `drift` and as a warning.
+- delete: never touches the chain.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult
+
+from chain.connect import connect
+from chain.wallets import WalletV4R2
+from resource_types import TON_CONTRACT, dynamic_type
+from ton_deploy.checks import check_derived, drift, require_expected_code
+from ton_deploy.deployer import chain_settings, deployer_inputs, deployer_key, deployer_turn
+from ton_deploy.plan import TonContractArgs
+from ton_deploy.provider import TonProvider, TonResource, positive_value
+from ton_deploy.sending import send_missing
+from ton_deploy.targets import Target, cell_from_b64, cell_to_b64, target_of
+
+OUTPUT_KEYS = ("status", "balance", "deployed_by", "deploy_tx_hash", "fees", "faucet_funded", "drift")
+
+
+class TonContractProvider(TonProvider):
+    REPLACE_KEYS = ("network", "address", "code_hash", "data_hash")
+    RECORDED_KEYS = ("kind", "address", "code_hash", "data_hash", "code_boc", "data_boc", "deploy_value", "chain",
+                     "derived_addresses")
+    INVALID_INPUTS = ("", "code_boc / data_boc are not valid BOCs")
+    LEFT_ON_CHAIN = "the contract stays on chain"
+
+    def describe(self, props: dict[str, Any]) -> str:
+        return f"{props['kind']} contract {props['address']}"
+
+    def check_contracts(self, news: dict[str, Any]) -> list[CheckFailure]:
+        failures = positive_value(news.get("deploy_value"))
+        target = _target(news)
+        if target.code_hash != news["code_hash"] or target.state_init.data.hash.hex() != news["data_hash"]:
+            failures.append(CheckFailure("code_hash", "code_hash / data_hash do not match the BOCs"))
+        if target.raw != news["address"]:
+            failures.append(CheckFailure("address", f"the program computed {news['address']} but code and "
+                                                    f"init data give {target.raw}"))
+        return failures
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        target, kind = _target(props), props["kind"]
+        what = f"{kind} contract"
+        outputs = {"deployed_by": "adopted", "deploy_tx_hash": None, "fees": 0, "faucet_funded": 0}
+        with connect(chain_settings(props)) as client:
+            info = client.account(target.address)
+            require_expected_code(info, target, what)
+            wait = float(props["wait_seconds"])
+            with deployer_turn(props):   # also when active: settles what an earlier run left open
+                wallet = WalletV4R2(client, deployer_key(props), props["journal_path"])
+                missing = {} if info.status == "active" else {target.raw: target}
+                sent, _, funded = send_missing(client, wallet, missing, int(props["deploy_value"]), what, wait)
+            if sent is None:
+                pulumi.log.info(f"{what} {target.raw} is already active with the expected code: adopted, "
+                                "no message sent")
+            else:
+                outputs = {"deployed_by": "message", "deploy_tx_hash": sent.external_tx_hash, "fees": sent.fees,
+                           "faucet_funded": funded}
+                pulumi.log.info(f"{what} deployed at {target.raw} (wallet transaction {sent.external_tx_hash}"
+                                f"{', journaled earlier' if sent.reused else ''})")
+            info = client.wait_for_active([target.address], wait)[target.raw]
+            require_expected_code(info, target, what)
+            check_derived(client, target.raw, kind, props.get("derived_addresses") or [])
+        return CreateResult(target.raw, {**self.recorded(props), **outputs, "status": info.status,
+                                         "balance": info.balance, "drift": None})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with connect(chain_settings(props)) as client:
+            info = client.account(_target(props).address)
+        found = drift(info, props["code_hash"])
+        if found:
+            pulumi.log.warn(f"{props['kind']} contract {id_} drifted: {found}")
+        return ReadResult(id_, {**props, "status": info.status, "balance": info.balance, "drift": found})
+
+
+def contract_inputs(args: TonContractArgs) -> dict[str, Any]:
+    """The resource's inputs as the provider receives them (outputs declared as None)."""
+    target = target_of(args.code, args.data)
+    return {
+        "kind": args.kind,
+        "address": target.raw,
+        "code_hash": target.code_hash,
+        "data_hash": args.data.hash.hex(),
+        "code_boc": cell_to_b64(args.code),
+        "data_boc": cell_to_b64(args.data),
+        "deploy_value": args.deploy_value,
+        **deployer_inputs(args.deployer),
+        "derived_addresses": [d.as_input() for d in args.derived_addresses],
+        **{key: None for key in OUTPUT_KEYS},
+    }
+
+
+class TonContract(TonResource, **dynamic_type(TON_CONTRACT)):
+    address: pulumi.Output[str]
+    code_hash: pulumi.Output[str]
+    data_hash: pulumi.Output[str]
+    status: pulumi.Output[str]
+    balance: pulumi.Output[int]
+    deployed_by: pulumi.Output[str]
+    deploy_tx_hash: pulumi.Output[str | None]
+    fees: pulumi.Output[int]
+    faucet_funded: pulumi.Output[int]
+    drift: pulumi.Output[str | None]
+
+    provider_class = TonContractProvider
+    inputs_of = staticmethod(contract_inputs)
+
+
+def _target(props: dict[str, Any]) -> Target:
+    return target_of(cell_from_b64(props["code_boc"]), cell_from_b64(props["data_boc"]))
