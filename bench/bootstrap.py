@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bootstrap.py            # warm: 5 runs
     .venv/bin/python bench/bootstrap.py --cold     # also a clone with empty Go, pip and npm caches (~20-30 min)
+    .venv/bin/python bench/bootstrap.py --smoke    # one warm run (what `make test` runs)
 
 Prints figures; asserts nothing about time.
 """
@@ -26,13 +27,14 @@ def timed_bootstrap(repo: Path, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold", action="store_true", help="also bootstrap a fresh clone with empty caches")
+    parser.add_argument("--smoke", action="store_true", help="one warm run, no cold one")
     args = parser.parse_args()
 
-    warm = [timed_bootstrap(ROOT, dict(os.environ)) for _ in range(5)]
+    warm = [timed_bootstrap(ROOT, dict(os.environ)) for _ in range(1 if args.smoke else 5)]
     print(f"warm bootstrap (nothing changed): median {statistics.median(warm):.2f} s, "
           f"max {max(warm):.2f} s over {len(warm)} runs")
 
-    if args.cold:
+    if args.cold and not args.smoke:
         with tempfile.TemporaryDirectory(prefix="tonsurance-cold-") as tmp:
             clone = Path(tmp) / "repo"
             subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)

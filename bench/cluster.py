@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/cluster.py                 # everything (about 3 minutes)
     .venv/bin/python bench/cluster.py --skip-make-up  # cluster figures only
+    .venv/bin/python bench/cluster.py --smoke         # create, start, stop, delete one cluster (`make test`)
 
 Prints figures; asserts nothing about time.
 """
@@ -38,12 +39,15 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def cluster_figures() -> None:
+def cluster_figures(smoke: bool = False) -> None:
     state = Path(tempfile.mkdtemp(prefix="tonsurance-bench-cluster-"))
     cluster = Cluster("bench", state)
     try:
         print(f"create and start a new cluster:        {timed(cluster.start):6.1f} s")
         print(f"start of a running cluster (no-op):     {timed(cluster.start):6.1f} s")
+        if smoke:
+            print(f"stop:                                   {timed(cluster.stop):6.1f} s")
+            return
         time.sleep(10)  # let the controllers settle before measuring memory
         total = 0.0
         for component in cluster.components():
@@ -85,10 +89,11 @@ def make_up_figures() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-make-up", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="one cluster created, started and stopped; no make up")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    cluster_figures()
-    if not args.skip_make_up:
+    cluster_figures(args.smoke)
+    if not (args.skip_make_up or args.smoke):
         make_up_figures()
 
 

@@ -15,6 +15,11 @@ after another), chain time to the last deploy, external messages, transactions, 
 Needs the toolchain (scripts/bootstrap) and PostgreSQL, like the e2e tests.
 
     .venv/bin/python bench/deploy.py [--block-seconds 5] [--skip-guide] [--skip-growth]
+    .venv/bin/python bench/deploy.py --smoke     # 16 shards, 1 s blocks, no growth table (what `make test` runs)
+
+The stack copies render their Kubernetes objects to a folder (tonsurance:renderManifestsTo) instead of
+applying them to a cluster: the figures are the contracts' and the engine's, and a copy of a checkout has no
+cluster of its own (the local stack's kubeconfig path is relative to the checkout that ran `make up`).
 """
 from __future__ import annotations
 
@@ -49,7 +54,8 @@ from ton_deploy.sending import ensure_funds  # noqa: E402
 from ton_deploy.shard_batch import ShardBatchProvider, batch_inputs  # noqa: E402
 from ton_deploy.targets import target_of  # noqa: E402
 
-SHARD_COUNT = 256
+MAINNET_SHARDS = 256
+SMOKE_SHARDS = 16
 GUIDE_SHARDS_PER_REGISTRATION = 3
 REGISTRATION_VALUE = TON // 50  # what each registration message carries to the router
 DEFAULT_BLOCK_SECONDS = 5       # TON's masterchain/shardchain block interval is a few seconds
@@ -88,9 +94,12 @@ def chain_figures(way: str, chain_file: Path, started_at: int, seconds: float) -
 
 
 def engine_stack(directory: Path, shard_count: int, block_seconds: int):
-    """A throwaway copy of the `local` stack (its own backend, localnet and PostgreSQL) at `shard_count`."""
+    """A throwaway copy of the `local` stack (its own backend, localnet and PostgreSQL) at `shard_count`, its
+    Kubernetes objects rendered to the copy's .state/manifests/local."""
     from tests.e2e.harness import stack_copy
     stack = stack_copy(directory)
+    stack.stack.remove_config("tonsurance:kubeconfig")
+    stack.set_config("tonsurance:renderManifestsTo", ".state/manifests/local")
     stack.set_config("tonsurance:shardCount", str(shard_count))
     stack.start_postgres()
     stack.localnet().set_block_interval(block_seconds)
@@ -103,9 +112,9 @@ def timed(action) -> float:
     return time.perf_counter() - started
 
 
-def ours(directory: Path, block_seconds: int) -> tuple[Figures, dict[str, float]]:
-    """`pulumi up` of the mainnet topology through the real engine; then its no-op preview and up."""
-    stack = engine_stack(directory, SHARD_COUNT, block_seconds)
+def ours(directory: Path, shards: int, block_seconds: int) -> tuple[Figures, dict[str, float]]:
+    """`pulumi up` of the topology through the real engine; then its no-op preview and up."""
+    stack = engine_stack(directory, shards, block_seconds)
     try:
         times = {"preview (new)": timed(stack.stack.preview)}
         started_at = stack.localnet().now()
@@ -118,10 +127,10 @@ def ours(directory: Path, block_seconds: int) -> tuple[Figures, dict[str, float]
         stack.stop_postgres()
 
 
-def ours_without_engine(directory: Path, block_seconds: int) -> Figures:
+def ours_without_engine(directory: Path, shards: int, block_seconds: int) -> Figures:
     """The same plan through the providers' create (the deployment, then every resource adopting), without
     the engine: what the chain costs on its own."""
-    plan = plan_contracts(plan_args(directory, " ".join(mnemonic_new()), 64))
+    plan = plan_contracts(plan_args(directory, " ".join(mnemonic_new()), shards, 64))
     client = connect(ChainSettings("localnet", localnet_path=str(directory / "chain.json")))
     client.set_block_interval(block_seconds)
     started_at, started = client.now(), time.perf_counter()
@@ -147,11 +156,11 @@ def growth(directory: Path, shard_count: int) -> dict[str, float]:
         stack.stop_postgres()
 
 
-def guide(directory: Path, block_seconds: int) -> Figures:
+def guide(directory: Path, shards: int, block_seconds: int) -> Figures:
     """One message per contract from a wallet v4, each awaited, then the registrations. Its 351 waits would
     take half an hour of real time, so the chain clock is moved to each next block boundary instead of
     slept through: the chain figures are those of real blocks, the wall time is only the computing."""
-    plan = plan_contracts(plan_args(directory, "", 64))  # the same contracts; its mnemonic is unused
+    plan = plan_contracts(plan_args(directory, "", shards, 64))  # the same contracts; its mnemonic is unused
     client = connect(ChainSettings("localnet", localnet_path=str(directory / "chain.json"), poll_interval_seconds=0.01))
     client.set_block_interval(block_seconds)
     wallet = WalletV4R2(client, WalletKey.from_mnemonic(mnemonic_new()), directory / "journal.json")
@@ -160,9 +169,9 @@ def guide(directory: Path, block_seconds: int) -> Figures:
     shard_value = plan.batches[0].deploy_value
     contracts = [(target_of(a.code, a.data), a.deploy_value)
                  for a in (plan.oracle, plan.vault, *plan.tokens.values(), plan.router)]
-    contracts += [(shard_deployment(vault, i, SHARD_COUNT), shard_value) for i in range(SHARD_COUNT)]
-    registrations = [list(range(first, min(first + GUIDE_SHARDS_PER_REGISTRATION, SHARD_COUNT)))
-                     for first in range(0, SHARD_COUNT, GUIDE_SHARDS_PER_REGISTRATION)]
+    contracts += [(shard_deployment(vault, i, shards), shard_value) for i in range(shards)]
+    registrations = [list(range(first, min(first + GUIDE_SHARDS_PER_REGISTRATION, shards)))
+                     for first in range(0, shards, GUIDE_SHARDS_PER_REGISTRATION)]
     # Funded once, up front, by the same rule the providers apply (values, wallet reserve, forwarding).
     with contextlib.redirect_stderr(io.StringIO()):  # its progress line
         ensure_funds(client, wallet, [Transfer(t.address, v, state_init=t.state_init) for t, v in contracts]
@@ -186,11 +195,11 @@ def guide(directory: Path, block_seconds: int) -> Figures:
                          time.perf_counter() - started)
 
 
-def plan_args(directory: Path, mnemonic: str, batch_size: int) -> TonsuranceContractsArgs:
+def plan_args(directory: Path, mnemonic: str, shards: int, batch_size: int) -> TonsuranceContractsArgs:
     chain = ChainSettings("localnet", localnet_path=str(directory / "chain.json"))
     return TonsuranceContractsArgs(
         admin_address="0:" + "a1" * 32, keeper_addresses=("0:" + "b1" * 32, "0:" + "b2" * 32),
-        treasury_address="0:" + "c1" * 32, claims_processor_address="0:" + "d1" * 32, shard_count=SHARD_COUNT,
+        treasury_address="0:" + "c1" * 32, claims_processor_address="0:" + "d1" * 32, shard_count=shards,
         shard_batch_size=batch_size, deployer=Deployer(chain, mnemonic, str(directory / "journal.json")))
 
 
@@ -210,19 +219,22 @@ def main() -> None:
     parser.add_argument("--block-seconds", type=int, default=DEFAULT_BLOCK_SECONDS)
     parser.add_argument("--skip-guide", action="store_true")
     parser.add_argument("--skip-growth", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_SHARDS} shards, 1 s blocks, no growth table")
     options = parser.parse_args()
+    shards, block_seconds = (SMOKE_SHARDS, 1) if options.smoke else (MAINNET_SHARDS, options.block_seconds)
 
     print(HEADER)
     with tempfile.TemporaryDirectory() as directory:
-        print(ours_without_engine(Path(directory), options.block_seconds).row(), flush=True)
+        print(ours_without_engine(Path(directory), shards, block_seconds).row(), flush=True)
     with project_dir() as directory:
-        figures, times = ours(directory, options.block_seconds)
+        figures, times = ours(directory, shards, block_seconds)
     print(figures.row(), flush=True)
     if not options.skip_guide:
         with tempfile.TemporaryDirectory() as directory:
-            print(guide(Path(directory), options.block_seconds).row(), flush=True)
-    print(f"\nours at 256 shards: " + ", ".join(f"{name} {value:.1f} s" for name, value in times.items()), flush=True)
-    if not options.skip_growth:
+            print(guide(Path(directory), shards, block_seconds).row(), flush=True)
+    print(f"\nours at {shards} shards: " + ", ".join(f"{name} {value:.1f} s" for name, value in times.items()),
+          flush=True)
+    if not (options.skip_growth or options.smoke):
         print(f"\n{'shards':>6} {'preview new':>12} {'up':>8} {'preview no-op':>14} {'up no-op':>9}   (wall s, blocks off)")
         for count in (16, 256):
             with project_dir() as directory:

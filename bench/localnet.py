@@ -1,7 +1,7 @@
 """Localnet benchmark: prints transactions per second and the time to deploy 256 contracts in one
 highload wallet v3 external message. Figures only; nothing here passes or fails on time.
 
-    .venv/bin/python bench/localnet.py [--contracts 256] [--transactions 2000]
+    .venv/bin/python bench/localnet.py [--contracts 256] [--transactions 2000] [--smoke]   # --smoke: 16, 100
 """
 from __future__ import annotations
 
@@ -68,7 +68,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contracts", type=int, default=256)
     parser.add_argument("--transactions", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true", help="16 contracts, 100 transactions")
     args = parser.parse_args()
+    if args.smoke:
+        args.contracts, args.transactions = 16, 100
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         tps = in_memory_tps(args.transactions)

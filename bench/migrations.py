@@ -1,6 +1,6 @@
 """Benchmark: apply the migration set to an empty database; back up and verify 100,000 policies.
 
-    .venv/bin/python bench/migrations.py [--policies 100000] [--runs 5]
+    .venv/bin/python bench/migrations.py [--policies 100000] [--runs 5] [--smoke]   # --smoke: 1,000 policies, 1 run
 
 Starts its own PostgreSQL with scripts/postgres.sh (default durability settings, fsync on) in a
 temporary directory and prints the figures; it asserts nothing about time.
@@ -34,7 +34,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policies", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="1,000 policies, one run")
     args = parser.parse_args()
+    if args.smoke:
+        args.policies, args.runs = 1_000, 1
 
     data_dir = Path(tempfile.mkdtemp(prefix="tonsurance-bench-pg-"))
     backups = Path(tempfile.mkdtemp(prefix="tonsurance-bench-backups-"))

@@ -3,6 +3,7 @@ monitoring/alerts.py, and (with --cold-build) the bootstrap's promtool build wit
 
     .venv/bin/python bench/promtool.py                 # rule check and rule tests: 5 runs each
     .venv/bin/python bench/promtool.py --cold-build    # also build promtool as the bootstrap does (minutes)
+    .venv/bin/python bench/promtool.py --smoke         # one run each (what `make test` runs)
 
 Prints figures; asserts nothing about time.
 """
@@ -45,7 +46,9 @@ def report(label: str, runs: list[tuple[float, float]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold-build", action="store_true", help="also build promtool with empty Go caches")
+    parser.add_argument("--smoke", action="store_true", help="one run each, no build")
     args = parser.parse_args()
+    runs = 1 if args.smoke else 5
 
     with tempfile.TemporaryDirectory(prefix="tonsurance-promtool-") as tmp:
         work = Path(tmp)
@@ -56,10 +59,10 @@ def main() -> None:
             files.append(name)
         cases = sum(len(a.cases) for a in ALERTS)
         print(f"{len(ALERTS)} alerts, {cases} promtool cases in {len(files)} test files")
-        report("promtool check rules", [timed([str(PROMTOOL), "check", "rules", "rules.yaml"], work) for _ in range(5)])
-        report("promtool test rules", [timed([str(PROMTOOL), "test", "rules", *files], work) for _ in range(5)])
+        report("promtool check rules", [timed([str(PROMTOOL), "check", "rules", "rules.yaml"], work) for _ in range(runs)])
+        report("promtool test rules", [timed([str(PROMTOOL), "test", "rules", *files], work) for _ in range(runs)])
 
-        if args.cold_build:
+        if args.cold_build and not args.smoke:
             env = {"PATH": "/usr/local/go/bin:/usr/bin:/bin", "HOME": tmp, "GOMODCACHE": f"{tmp}/gomod",
                    "GOCACHE": f"{tmp}/gocache", "GOFLAGS": "-mod=mod -buildvcs=false"}
             wall, cpu = timed(["nice", "go", "build", "-tags", "remove_all_sd", "-trimpath", "-ldflags", "-s -w",

@@ -87,7 +87,7 @@ def deployer_roles(cfg: StackConfig) -> tuple[bool, str]:
 
 
 def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
-    """Every Secrets Manager secret the stack's pods read (components/service_catalog) exists and is fresh."""
+    """Every Secrets Manager secret the stack's pods read (components/services/catalog.py) exists and is fresh."""
     from components.services.catalog import secret_id, secret_names
 
     if cfg.services.secret_store != "aws":  # pragma: allowlist secret (config allows this on localnet only)

@@ -2,7 +2,7 @@
 
 Each rule takes every resource of the stack (a `Resource`: type, name, URN, input properties, protect)
 and returns its violations as (URN, message). Where config/ has the same rule, the rule calls it
-(`config.check_image`, `config.deployer_address_conflicts`): there is one copy of each rule.
+(config/rules.py: `check_image`, `deployer_address_conflicts`): there is one copy of each rule.
 Rules that differ by network read the network from the TON resources' chain settings.
 """
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from pulumi_policy.proxy import UnknownValueError
 
 from resource_types import (
-    ARGO_ROLLOUT, K8S_CRON_JOB, K8S_DAEMON_SET, K8S_DEPLOYMENT, K8S_JOB, K8S_SECRET, K8S_STATEFUL_SET, S3_BUCKET_ENCRYPTION,
-    S3_BUCKET_PUBLIC_ACCESS_BLOCK, S3_BUCKETS, SQL_MIGRATIONS, TON_CONTRACT, TON_SHARD_BATCH,
+    ARGO_ROLLOUT, K8S_CRON_JOB, K8S_DAEMON_SET, K8S_DEPLOYMENT, K8S_JOB, K8S_SECRET, K8S_STATEFUL_SET,
+    S3_BUCKET_ENCRYPTION, S3_BUCKET_PUBLIC_ACCESS_BLOCK, S3_BUCKETS, SQL_MIGRATIONS, TON_CONTRACT, TON_DEPLOYMENT,
+    TON_RESOURCES,
 )
 
 # Workload kind -> path from the resource's props to its pod spec.
@@ -66,9 +67,10 @@ class Rule:
 
 
 def stack_network(resources: list[Resource]) -> str | None:
-    """The TON network the stack deploys to, from its contract resources' chain settings."""
+    """The TON network the stack deploys to, from its TON resources' chain settings (the deployment that sends
+    every contract included)."""
     for r in resources:
-        if r.type in (TON_CONTRACT, TON_SHARD_BATCH) and isinstance(r.get("chain", "network"), str):
+        if r.type in TON_RESOURCES and isinstance(r.get("chain", "network"), str):
             return r.get("chain", "network")
     return None
 
@@ -79,9 +81,9 @@ def contracts_protected(resources: list[Resource]) -> Iterator[Violation]:
     if stack_network(resources) != "mainnet":
         return
     for r in resources:
-        if r.type in (TON_CONTRACT, TON_SHARD_BATCH) and not r.protect:
-            yield r.urn, (f"{r.name} is not protected: on mainnet every contract and shard batch is protected and "
-                          "retained on delete (protect=True, retain_on_delete=True)")
+        if r.type in TON_RESOURCES and not r.protect:
+            yield r.urn, (f"{r.name} is not protected: on mainnet every contract, shard batch and the deployment "
+                          "that sends them is protected and retained on delete (protect=True, retain_on_delete=True)")
 
 
 def contract_admins(resources: list[Resource]) -> Iterator[Violation]:
@@ -89,21 +91,23 @@ def contract_admins(resources: list[Resource]) -> Iterator[Violation]:
     is one address for all contracts and none of the deployer mnemonic's wallets."""
     from config import deployer_address_conflicts
 
-    admins: dict[str, str] = {}
+    admins: dict[tuple[str, str], str] = {}   # (URN, contract) -> admin
     for r in resources:
-        admin = deployed_admin(r)
-        if admin is None:
+        found = deployed_admins(r)
+        if not found:
             continue
-        admins[r.urn] = admin
+        admins.update({(r.urn, contract): admin for contract, admin in found.items()})
         mnemonic = deployer_words(r)
         if mnemonic is None:
             continue
-        for _name, kind in deployer_address_conflicts({"admin": admin}, mnemonic):
-            yield r.urn, (f"{r.get('kind')} {r.name}: its admin {admin} is the deployer's {kind} address; the admin "
-                          "must be the multisig (tonsurance:adminAddress) and the deployer wallet only pays")
+        for contract, admin in found.items():
+            for _name, kind in deployer_address_conflicts({"admin": admin}, mnemonic):
+                yield r.urn, (f"{contract}: its admin {admin} is the deployer's {kind} address; the admin must be "
+                              "the multisig (tonsurance:adminAddress) and the deployer wallet only pays")
     if len(set(admins.values())) > 1:
-        for urn, admin in admins.items():
-            yield urn, f"contracts disagree on their admin ({', '.join(sorted(set(admins.values())))}): this one has {admin}"
+        for (urn, contract), admin in admins.items():
+            yield urn, (f"contracts disagree on their admin ({', '.join(sorted(set(admins.values())))}): {contract} "
+                        f"has {admin}")
 
 
 def deployer_words(r: Resource) -> str | None:
@@ -120,8 +124,29 @@ def deployer_words(r: Resource) -> str | None:
     return None
 
 
-def deployed_admin(r: Resource) -> str | None:
-    """`get_admin` of a TonContract's code + init data, deployed on a private TVM (None: no admin getter)."""
+def deployed_admins(r: Resource) -> dict[str, str]:
+    """`get_admin` of each contract with an admin that a TON resource deploys (a TonContract: itself; the
+    TonDeployment: every contract it sends), read after executing its code + init data on a private TVM.
+    Keys say which contract ("PricingOracle contracts-pricing-oracle", "PolicyRouter policy-router in ...")."""
+    if r.type == TON_CONTRACT:
+        code, data, kind = r.get("code_boc"), r.get("data_boc"), r.get("kind")
+        admin = _admin_of(kind, code, data)
+        return {f"{kind} {r.name}": admin} if admin else {}
+    if r.type != TON_DEPLOYMENT:
+        return {}
+    codes, planned = r.get("codes"), r.get("contracts")
+    if not isinstance(codes, Mapping) or not isinstance(planned, Mapping):
+        return {}
+    found = {}
+    for name, item in planned.items():
+        if isinstance(item, Mapping) and (admin := _admin_of(item.get("kind"), codes.get(item.get("code_hash")),
+                                                              item.get("data_boc"))):
+            found[f"{item['kind']} {name} in {r.name}"] = admin
+    return found
+
+
+def _admin_of(kind: Any, code: Any, data: Any) -> str | None:
+    """The admin of a contract of `kind` with this code and init data (None: no admin getter, or unknown)."""
     from chain.sandbox import FAUCET_ADDRESS, Sandbox
     from contracts.base import TON
     from contracts.multi_tranche_vault import MultiTrancheVault
@@ -129,9 +154,7 @@ def deployed_admin(r: Resource) -> str | None:
     from contracts.pricing_oracle import PricingOracle
     from ton_deploy.targets import cell_from_b64, target_of
 
-    wrappers = {w.__name__: w for w in (PricingOracle, MultiTrancheVault, PolicyRouter)}
-    wrapper = wrappers.get(r.get("kind")) if r.type == TON_CONTRACT else None
-    code, data = r.get("code_boc"), r.get("data_boc")
+    wrapper = {w.__name__: w for w in (PricingOracle, MultiTrancheVault, PolicyRouter)}.get(kind)
     if wrapper is None or not isinstance(code, str) or not isinstance(data, str):
         return None
     target = target_of(cell_from_b64(code), cell_from_b64(data))

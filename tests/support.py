@@ -139,6 +139,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {r.inputs["metadata"]["name"]: r.inputs for r in self.of_type(typ)}
 
 
+class Recorder:
+    """A transformation on a component: sees every child's options (dependencies, protection) and inputs."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, pulumi.ResourceOptions] = {}
+        self.props: dict[str, dict] = {}
+
+    def __call__(self, args: pulumi.ResourceTransformationArgs):
+        self.options[args.name], self.props[args.name] = args.opts, args.props
+        return None
+
+
 def ton_answer(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     """What the TON providers answer that the program reads: a shard batch's shard addresses."""
     return {"shards": args.inputs["addresses"]} if args.typ == TON_SHARD_BATCH else {}

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import subprocess
 
 import pytest
 from pulumi import automation as auto
 
 from resource_types import DATABASE_BACKUP, SQL_MIGRATIONS, TON_RESOURCES
-from tests.e2e.harness import replace_sources, stack_copy
+from tests.e2e.harness import TOOLS, StackCopy, engine_env, replace_sources, stack_copy
 
 pytestmark = pytest.mark.e2e
 
@@ -27,11 +29,17 @@ OLD_MODULES = {"dynamic_providers.ton_deployment", "dynamic_providers.ton_contra
                "dynamic_providers.database_backup", "dynamic_providers.sql_migrations"}
 
 
-def pickled_modules(state_text: str) -> set[str]:
-    """The modules of the providers pickled in the stored outputs of the stack's dynamic resources."""
+def pickled_modules(stack: StackCopy) -> set[str]:
+    """The modules of the providers pickled in the stored outputs of the stack's dynamic resources (the engine
+    keeps them secret where the resource has secret inputs, hence --show-secrets)."""
+    exported = subprocess.run([str(TOOLS / "bin" / "pulumi"), "stack", "export", "--show-secrets", "--stack",
+                               stack.stack.name], cwd=stack.work_dir, env={**os.environ, **engine_env(stack.work_dir)},
+                              capture_output=True, text=True, check=True).stdout
     found = set()
-    for resource in json.loads(state_text)["checkpoint"]["latest"]["resources"]:
+    for resource in json.loads(exported)["deployment"]["resources"]:
         pickled = (resource.get("outputs") or {}).get("__provider")
+        if isinstance(pickled, dict):   # a secret: {"<sig>": ..., "plaintext": "\"<base64>\""}
+            pickled = json.loads(pickled.get("plaintext", "null"))
         if pickled:
             found |= {m.decode() for m in re.findall(rb"(dynamic_providers\.\w+|ton_deploy\.\w+|database\.\w+_resource)",
                                                       base64.b64decode(pickled))}
@@ -68,7 +76,7 @@ def steps(action) -> dict[str, set[str]]:
 def test_a_stack_written_before_the_move_previews_no_change_refreshes_and_destroys(old_stack):
     stack = old_stack
     stack.stack.up(on_output=lambda _line: None)
-    assert pickled_modules(stack.state_file_text()) == OLD_MODULES
+    assert pickled_modules(stack) == OLD_MODULES
     replace_sources(stack.work_dir, keep=("Pulumi.local.yaml",))   # the stack file holds its config and salt
     assert not (stack.work_dir / "dynamic_providers" / "ton_deploy.py").exists()
     assert (stack.work_dir / "ton_deploy" / "plan.py").exists()
@@ -91,4 +99,4 @@ def test_a_stack_written_before_the_move_previews_no_change_refreshes_and_destro
     assert {op for ops in steps(stack.stack.preview).values() for op in ops} == {"same"}
     result = stack.stack.up(on_output=lambda _line: None)
     assert set(result.summary.resource_changes or {}) == {"same"}
-    assert pickled_modules(stack.state_file_text()) == OLD_MODULES  # unchanged resources keep them: shims stay
+    assert pickled_modules(stack) == OLD_MODULES  # unchanged resources keep them: shims stay

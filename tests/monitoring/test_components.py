@@ -15,7 +15,7 @@ from components.platform_charts import CHARTS, KUBE_PROMETHEUS_STACK, PlatformCh
 from config import PLATFORM_CHARTS
 from monitoring import alerts, dashboards
 from resource_types import HELM_RELEASE as RELEASE, K8S_CONFIG_MAP as CONFIG_MAP
-from tests.support import parse, raw_config
+from tests.support import Recorder, parse, raw_config
 
 CUSTOM = "kubernetes:monitoring.coreos.com/{}:{}"
 
@@ -113,15 +113,6 @@ def test_one_service_monitor_per_scrape_target(mocks):
 
 
 # --- platform charts ---
-
-class Recorder:
-    def __init__(self) -> None:
-        self.options: dict[str, pulumi.ResourceOptions] = {}
-
-    def __call__(self, a: pulumi.ResourceTransformationArgs):
-        self.options[a.name] = a.opts
-        return None
-
 
 def charts_for(network: str, **platform) -> tuple[PlatformCharts, Recorder]:
     raw = raw_config(network, **({"platform": json.dumps(platform)} if platform else {}))

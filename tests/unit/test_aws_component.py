@@ -10,23 +10,12 @@ import pytest
 
 from components.aws import TonsuranceAws, TonsuranceAwsArgs
 from components.services.catalog import secret_names
-from tests.support import OIDC_ARN, RecordingMocks, parse, raw_config
+from tests.support import OIDC_ARN, Recorder, RecordingMocks, parse, raw_config
 
 KMS_KEY, BUCKET, SECRET, ROLE, ROLE_POLICY = (
     "aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:secretsmanager/secret:Secret", "aws:iam/role:Role",
     "aws:iam/rolePolicy:RolePolicy")
 ISSUER = "oidc.eks.eu-central-1.amazonaws.com/id/0A1B2C3D4E5F"
-
-
-class Options:
-    """A transformation: records every child's options (protection)."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, pulumi.ResourceOptions] = {}
-
-    def __call__(self, a: pulumi.ResourceTransformationArgs):
-        self.seen[a.name] = a.opts
-        return None
 
 
 @pytest.fixture
@@ -41,13 +30,13 @@ def one(mocks: RecordingMocks, suffix: str) -> dict:
     return found
 
 
-def component(network: str, options: Options | None = None) -> TonsuranceAws:
+def component(network: str, options: Recorder | None = None) -> TonsuranceAws:
     cfg = parse(raw_config(network), stack=network)
     opts = pulumi.ResourceOptions(transformations=[options]) if options else None
     return TonsuranceAws("aws", TonsuranceAwsArgs.from_stack_config(cfg), opts)
 
 
-def build(network: str, options: Options | None = None) -> dict:
+def build(network: str, options: Recorder | None = None) -> dict:
     """Run the component under the mocks until every resource is registered; returns the stack outputs."""
     outputs: dict = {}
 
@@ -159,9 +148,9 @@ def test_roles_trust_one_service_account_and_grant_only_their_own_resources(mock
 
 @pytest.mark.parametrize("network, protected", [("testnet", False), ("mainnet", True)])
 def test_mainnet_resources_are_protected_and_retained(mocks, network, protected):
-    options = Options()
+    options = Recorder()
     build(network, options)
 
-    children = {name: o for name, o in options.seen.items() if name not in ("aws", "aws-provider")}
+    children = {name: o for name, o in options.options.items() if name not in ("aws", "aws-provider")}
     assert len(children) == 8 + len(secret_names(redis_in_cluster=False)) + 1 + 4  # key, alias, bucket and its five settings; secrets; roles
     assert all(bool(o.protect) is protected and bool(o.retain_on_delete) is protected for o in children.values())

@@ -16,7 +16,7 @@ from contracts.base import load_artifact
 from contracts.multi_tranche_vault import TRANCHES, token_deployment
 from contracts.policy_router import shard_deployment
 from resource_types import TON_CONTRACT as CONTRACT, TON_DEPLOYMENT as DEPLOYMENT, TON_SHARD_BATCH as BATCH
-from tests.support import MNEMONIC as CONFIG_MNEMONIC, contracts_args, parse, raw_config
+from tests.support import MNEMONIC as CONFIG_MNEMONIC, Recorder, contracts_args, parse, raw_config
 from ton_deploy.deployer import deployer_turn
 from ton_deploy.plan import TonsuranceContractsArgs, plan_contracts
 from ton_deploy.targets import target_of
@@ -26,18 +26,6 @@ MNEMONIC = "test words " * 8  # never validated here: the providers never run un
 
 def args(network: str = "localnet", shard_count: int = 16, batch: int = 16) -> TonsuranceContractsArgs:
     return contracts_args(network, shard_count, batch, mnemonic=MNEMONIC)
-
-
-class Recorder:
-    """A transformation on the component: sees every child's options (dependencies, protection)."""
-
-    def __init__(self) -> None:
-        self.options: dict[str, pulumi.ResourceOptions] = {}
-        self.props: dict[str, dict] = {}
-
-    def __call__(self, a: pulumi.ResourceTransformationArgs):
-        self.options[a.name], self.props[a.name] = a.opts, a.props
-        return None
 
 
 def test_plan_computes_every_address_offline():

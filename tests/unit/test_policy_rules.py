@@ -4,6 +4,7 @@ and init data on the TVM. The pack itself runs through the real engine in tests/
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
@@ -14,10 +15,11 @@ from policy import rules
 from policy.rules import Resource
 from resource_types import (
     ARGO_ROLLOUT, K8S_DEPLOYMENT, K8S_SECRET, S3_BUCKET_ENCRYPTION, S3_BUCKET_PUBLIC_ACCESS_BLOCK, SQL_MIGRATIONS,
-    TON_CONTRACT, TON_SHARD_BATCH,
+    TON_CONTRACT, TON_DEPLOYMENT, TON_SHARD_BATCH,
 )
 from tests.support import contracts_args
 from ton_deploy.contract import contract_inputs
+from ton_deploy.deployment import deployment_inputs
 from ton_deploy.plan import plan_contracts
 from ton_deploy.shard_batch import batch_inputs
 
@@ -32,6 +34,7 @@ def ton_resources(network="localnet", admin=ADMIN, protect=False, mnemonic=MNEMO
     found = [Resource(TON_CONTRACT, name, f"urn:{name}", contract_inputs(a), protect) for name, a in contracts.items()]
     found += [Resource(TON_SHARD_BATCH, f"batch{i}", f"urn:batch{i}", batch_inputs(b), protect)
               for i, b in enumerate(plan.batches)]
+    found.append(Resource(TON_DEPLOYMENT, "deployment", "urn:deployment", deployment_inputs(plan.deployment), protect))
     return found
 
 
@@ -43,7 +46,7 @@ def check(rule, resources) -> list[tuple[str, str]]:
 
 def test_mainnet_contracts_must_be_protected():
     violations = check(rules.contracts_protected, ton_resources("mainnet"))
-    assert {urn for urn, _ in violations} == {f"urn:{n}" for n in ("oracle", "vault", "router", "batch0")} | {
+    assert {urn for urn, _ in violations} == {f"urn:{n}" for n in ("oracle", "vault", "router", "batch0", "deployment")} | {
         f"urn:token-{t}" for t in ("BTC", "SNR", "MEZZ", "JNR", "JNR+", "EQT")}
     assert "is not protected" in violations[0][1]
     assert check(rules.contracts_protected, ton_resources("mainnet", protect=True)) == []
@@ -54,7 +57,7 @@ def test_mainnet_contracts_must_be_protected():
 def test_admin_equal_to_a_deployer_wallet_is_refused(wallet):
     deployer = deployer_wallet_addresses(MNEMONIC)[wallet].to_str(is_user_friendly=False)
     violations = check(rules.contract_admins, ton_resources(admin=deployer))
-    assert sorted(urn for urn, _ in violations) == ["urn:oracle", "urn:router", "urn:vault"]
+    assert sorted(urn for urn, _ in violations) == ["urn:deployment"] * 3 + ["urn:oracle", "urn:router", "urn:vault"]
     assert all(f"is the deployer's {wallet} address" in message for _, message in violations)
     assert all(MNEMONIC.split()[0] not in message.split() for _, message in violations)
 
@@ -62,7 +65,11 @@ def test_admin_equal_to_a_deployer_wallet_is_refused(wallet):
 def test_multisig_admin_passes_and_is_read_from_the_deployed_code():
     resources = ton_resources()
     assert check(rules.contract_admins, resources) == []
-    assert {rules.deployed_admin(r) for r in resources if r.get("kind") == "PricingOracle"} == {ADMIN}
+    assert {admin for r in resources for admin in rules.deployed_admins(r).values()} == {ADMIN}
+    [deployment] = [r for r in resources if r.type == TON_DEPLOYMENT]
+    assert sorted(rules.deployed_admins(deployment)) == [f"{kind} {name} in deployment" for kind, name in (
+        ("MultiTrancheVault", "multi-tranche-vault"), ("PolicyRouter", "policy-router"),
+        ("PricingOracle", "pricing-oracle"))]
 
 
 def test_contracts_disagreeing_on_their_admin_are_reported():
@@ -70,8 +77,25 @@ def test_contracts_disagreeing_on_their_admin_are_reported():
     other = next(r for r in ton_resources(admin="0:" + "e1" * 32) if r.get("kind") == "PolicyRouter")
     resources = [other if r.get("kind") == "PolicyRouter" else r for r in resources]
     violations = check(rules.contract_admins, resources)
-    assert {urn for urn, _ in violations} == {"urn:oracle", "urn:vault", "urn:router"}
+    assert {urn for urn, _ in violations} == {"urn:oracle", "urn:vault", "urn:router", "urn:deployment"}
     assert all("contracts disagree on their admin" in m for _, m in violations)
+
+
+def test_every_mainnet_rule_fires_on_the_deployment_that_sends_every_contract():
+    """The TonDeployment alone carries the network, needs protection and names each contract's admin."""
+    [deployment] = [r for r in ton_resources("mainnet") if r.type == TON_DEPLOYMENT]
+    assert rules.stack_network([deployment]) == "mainnet"
+    assert [urn for urn, _ in check(rules.contracts_protected, [deployment])] == ["urn:deployment"]
+    assert check(rules.contracts_protected, [replace(deployment, protect=True)]) == []
+    assert [urn for urn, _ in check(rules.canary_on_mainnet, [deployment, workload(replicas=3)])] == ["urn:backend"]
+    deployer = deployer_wallet_addresses(MNEMONIC)["highload_wallet_v3"].to_str(is_user_friendly=False)
+    [by_deployer] = [r for r in ton_resources("mainnet", admin=deployer) if r.type == TON_DEPLOYMENT]
+    violations = check(rules.contract_admins, [by_deployer])
+    assert [urn for urn, _ in violations] == ["urn:deployment"] * 3
+    assert all("is the deployer's highload_wallet_v3 address" in message for _, message in violations)
+    mainnet_rules = {rule.name for rule in rules.RULES if rule.check in (rules.contracts_protected,
+                                                                         rules.canary_on_mainnet)}
+    assert mainnet_rules == {"ton-contracts-protected", "canary-on-mainnet"}
 
 
 # ---- workloads ---------------------------------------------------------------------------------------
@@ -224,7 +248,7 @@ def test_admin_rule_reads_a_referenced_mnemonic_from_secrets_manager(monkeypatch
                                                       "deployer_mnemonic_ref": {"secret_id": "deployer",  # pragma: allowlist secret
                                                                                 "region": "eu-central-1"}})
                       for r in ton_resources(admin=deployer)]
-        assert sorted(urn for urn, _ in check(rules.contract_admins, referenced)) == ["urn:oracle", "urn:router",
-                                                                                      "urn:vault"]
+        assert sorted(urn for urn, _ in check(rules.contract_admins, referenced)) == ["urn:deployment"] * 3 + [
+            "urn:oracle", "urn:router", "urn:vault"]
     finally:
         server.stop()
