@@ -1,1 +1,2 @@
-"""Operator commands (`python -m ops <command> --stack <s>`): preflight, verify, record, rollback."""
+"""Operator commands (`python -m ops <command> --stack <s>`): preflight, verify, record, rollback,
+network-config."""

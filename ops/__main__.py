@@ -6,7 +6,8 @@ import importlib
 import sys
 
 # command -> module of this package with add_arguments(parser) and run(args) -> exit code
-COMMANDS = {"preflight": "ops.preflight", "verify": "ops.verify", "record": "ops.records", "rollback": "ops.rollback"}
+COMMANDS = {"preflight": "ops.preflight", "verify": "ops.verify", "record": "ops.records", "rollback": "ops.rollback",
+            "network-config": "ops.network_config"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(module_name)
         sub = commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.add_argument("--stack", required=True, help="the stack's name (local, testnet, mainnet)")
+        # A module with STACK_REQUIRED = False takes --stack optionally (network-config defaults it).
+        sub.add_argument("--stack", required=getattr(module, "STACK_REQUIRED", True),
+                         help="the stack's name (local, testnet, mainnet)")
         module.add_arguments(sub)
         modules[name] = module
     args = parser.parse_args(argv)
