@@ -1,17 +1,29 @@
-"""The deploy workflow (.github/workflows/deploy.yml): linted by actionlint (built by scripts/bootstrap from its
-pinned Go module), its MAINNET confirmation run as the shell it is, and the guide's job order."""
+"""The deploy workflow (.github/workflows/deploy.yml and its local action .github/actions/toolchain): linted by
+actionlint (built by scripts/bootstrap from its pinned Go module), its shell steps run as the shells they are
+(the plan's gates, the bootstrap's environment), and its structure held to the guide and the security review:
+job order and gates, credentials only after the bootstrap, third-party actions pinned by commit, caches keyed
+by the bootstrap's own inputs, and the failure notice."""
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.local_http import answer, local_server
+
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
+WORKFLOWS = ROOT / ".github" / "workflows"
+WORKFLOW = WORKFLOWS / "deploy.yml"
+LOCAL_ACTIONS = ROOT / ".github" / "actions"
 ACTIONLINT = ROOT / ".tools" / "bin" / "actionlint"
+SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
 
 @pytest.fixture(scope="module")
@@ -21,49 +33,393 @@ def actionlint() -> Path:
     return ACTIONLINT
 
 
-def lint(actionlint: Path, path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(actionlint), "-no-color", str(path)], capture_output=True, text=True, cwd=ROOT)
+def lint(actionlint: Path, path: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([str(actionlint), "-no-color", str(path)], capture_output=True, text=True, cwd=cwd)
 
 
 def workflow() -> dict:
-    return yaml.safe_load(WORKFLOW.read_text())
+    return yaml.safe_load(WORKFLOW.read_text())  # YAML anchors (the credentials' env) resolved as GitHub does
 
 
-def test_workflow_passes_actionlint(actionlint):
-    run = lint(actionlint, WORKFLOW)
+def steps(job: dict) -> list[dict]:
+    """The job's steps with each local composite action's own steps in its place (what really runs)."""
+    expanded = []
+    for step in job["steps"]:
+        uses = step.get("uses", "")
+        if uses.startswith("./"):
+            action = yaml.safe_load((ROOT / uses / "action.yml").read_text())
+            assert action["runs"]["using"] == "composite"
+            expanded += [{**inner, "_in": uses} for inner in action["runs"]["steps"]]
+        else:
+            expanded.append(step)
+    return expanded
+
+
+def names(job: dict) -> list[str]:
+    return [s.get("name") or s.get("uses") for s in steps(job)]
+
+
+def step(job: dict, name: str) -> dict:
+    return next(s for s in steps(job) if s.get("name") == name)
+
+
+def text(value) -> str:
+    return json.dumps(value)
+
+
+# ---- lint --------------------------------------------------------------------------------------------------
+
+def test_every_workflow_passes_actionlint(actionlint):
+    files = sorted(WORKFLOWS.glob("*.y*ml"))
+    assert WORKFLOW in files
+    for path in files:
+        run = lint(actionlint, path)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("good, broken, complaint", [
+    ("needs: [plan, tests, secret-scan]", "needs: [plan, tests, secret-scn]", 'needs job "secret-scn"'),
+    ('go-build-cache: "true"', 'go-build-cach: "true"', 'input "go-build-cach" is not defined'),
+    ("${{ steps.record.outputs.file }}", "${{ steps.recrd.outputs.file }}", "recrd"),
+])
+def test_actionlint_catches_a_broken_copy(actionlint, tmp_path, good, broken, complaint):
+    """The lint is real, local action included: a needed job that does not exist, an input the action lacks,
+    a step output that nothing sets."""
+    shutil.copytree(ROOT / ".github", tmp_path / ".github")
+    (tmp_path / ".git").mkdir()  # actionlint resolves local actions from the repository's root
+    copy = tmp_path / ".github" / "workflows" / "deploy.yml"
+    assert good in copy.read_text()
+    copy.write_text(copy.read_text().replace(good, broken))
+    run = lint(actionlint, copy, cwd=tmp_path)
+    assert run.returncode != 0 and complaint in run.stdout, run.stdout
+
+
+# ---- triggers and the plan ---------------------------------------------------------------------------------
+
+def test_the_guides_triggers():
+    on = workflow()[True]  # YAML reads the key `on` as True
+    assert set(on) == {"pull_request", "push", "workflow_dispatch"}
+    assert on["push"] == {"branches": ["**"]}  # every branch; tags deploy nothing
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"stack", "deployment_type", "confirm"}
+    assert inputs["stack"]["options"] == ["testnet", "mainnet"]
+
+
+def plan(tmp_path: Path, event: str, ref: str, stack: str = "", confirm: str = "",
+         deployment_type: str = "") -> tuple[subprocess.CompletedProcess, dict]:
+    """The plan step run as the bash it is, with the values GitHub would put in its env."""
+    script = step(workflow()["jobs"]["plan"], "What this run deploys")["run"]
+    output = tmp_path / "github-output"
+    output.touch()
+    env = {**os.environ, "EVENT": event, "REF": ref, "INPUT_STACK": stack, "INPUT_TYPE": deployment_type,
+           "CONFIRM": confirm, "GITHUB_OUTPUT": str(output)}
+    run = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, capture_output=True, text=True)
+    return run, dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+@pytest.mark.parametrize("event, ref, stack, confirm, expected", [
+    ("pull_request", "refs/pull/7/merge", "", "", {"deploy": "false", "stack": ""}),
+    ("push", "refs/heads/feature/x", "", "", {"deploy": "false", "stack": ""}),
+    ("push", "refs/heads/main", "", "", {"deploy": "false", "stack": ""}),   # mainnet stays manual
+    ("push", "refs/heads/develop", "", "", {"deploy": "true", "stack": "testnet", "deployment_type": "full_deployment"}),
+    ("workflow_dispatch", "refs/heads/feature/x", "testnet", "", {"deploy": "true", "stack": "testnet"}),
+    ("workflow_dispatch", "refs/heads/main", "mainnet", "MAINNET", {"deploy": "true", "stack": "mainnet"}),
+])
+def test_what_each_trigger_deploys(tmp_path, event, ref, stack, confirm, expected):
+    run, outputs = plan(tmp_path, event, ref, stack, confirm, "full_deployment" if stack else "")
     assert run.returncode == 0, run.stdout + run.stderr
+    assert expected.items() <= outputs.items()
 
 
-def test_actionlint_catches_a_broken_copy(actionlint, tmp_path):
-    """The lint is real: the same workflow with a job needing one that does not exist fails."""
-    broken = tmp_path / ".github" / "workflows" / "deploy.yml"
-    broken.parent.mkdir(parents=True)
-    broken.write_text(WORKFLOW.read_text().replace("needs: approval", "needs: aproval"))
-    run = lint(actionlint, broken)
-    assert run.returncode != 0 and "aproval" in run.stdout
+@pytest.mark.parametrize("ref, confirm, message", [
+    ("refs/heads/main", "", "confirm input to read MAINNET"),
+    ("refs/heads/main", "mainnet", "confirm input to read MAINNET"),
+    ("refs/heads/develop", "MAINNET", "mainnet deploys only from main, not refs/heads/develop"),
+    ("refs/heads/main-hotfix", "MAINNET", "mainnet deploys only from main"),
+])
+def test_mainnet_needs_the_word_and_the_main_branch(tmp_path, ref, confirm, message):
+    run, outputs = plan(tmp_path, "workflow_dispatch", ref, "mainnet", confirm, "full_deployment")
+    assert run.returncode == 1 and message in run.stdout
+    assert outputs == {}  # nothing for the later jobs to act on
 
 
-@pytest.mark.parametrize("stack, confirm, ok", [
-    ("mainnet", "", False), ("mainnet", "mainnet", False), ("mainnet", "MAINNET", True), ("testnet", "", True)])
-def test_mainnet_needs_the_word_mainnet(stack, confirm, ok):
-    script = workflow()["jobs"]["confirm"]["steps"][0]["run"]
-    run = subprocess.run(["bash", "-e", "-c", script], env={**os.environ, "STACK": stack, "CONFIRM": confirm},
-                         capture_output=True, text=True)
-    assert (run.returncode == 0) == ok
-    if not ok:
-        assert "confirm input to read MAINNET" in run.stdout
+def test_dispatch_inputs_reach_the_plan_only_through_env():
+    """No `${{ inputs... }}` spliced into a script: a crafted input cannot become shell code."""
+    for job in workflow()["jobs"].values():
+        for s in steps(job):
+            assert "${{" not in s.get("run", ""), s
 
 
-def test_jobs_follow_the_guide():
+# ---- job order and gates -----------------------------------------------------------------------------------
+
+def test_tests_and_secret_scan_gate_the_approval_which_gates_the_deploy():
+    jobs = workflow()["jobs"]
+    assert jobs["tests"]["needs"] == jobs["secret-scan"]["needs"] == "plan"
+    deploy = jobs["deploy"]
+    assert set(deploy["needs"]) == {"plan", "tests", "secret-scan"}
+    # The approval is the environment's required reviewers: GitHub starts no step of this job before it.
+    assert deploy["environment"] == {"name": "${{ needs.plan.outputs.stack }}"}
+    assert [name for name, job in jobs.items() if "environment" in job] == ["deploy"]
+    # Mainnet again in the deploy job's own condition (the plan refuses it first, loudly).
+    assert "needs.plan.outputs.deploy == 'true'" in deploy["if"]
+    assert "needs.plan.outputs.stack != 'mainnet' || github.ref == 'refs/heads/main'" in deploy["if"]
+    assert deploy["concurrency"] == {"group": "deploy-${{ needs.plan.outputs.stack }}", "cancel-in-progress": False}
+
+
+DEPLOY_ORDER = ["Bootstrap", "Provider plugins present", "Network config fetched and checked", "AWS role (OIDC)",
+                "Preflight", "Preview with the policy pack", "Up", "Deployment record", "Verify",
+                "Watch the fresh deploy for 30 minutes"]
+
+
+def test_deploy_steps_follow_the_guide():
+    deploy = workflow()["jobs"]["deploy"]
+    order = names(deploy)
+    assert [n for n in order if n in DEPLOY_ORDER] == DEPLOY_ORDER
+    assert order.index("Roll services back to the previous record") < order.index("Deployment record")
+    assert "python -m ops network-config --network \"$STACK\"" in step(deploy, "Network config fetched and checked")["run"]
+    assert "scripts/provider_plugins.py check" in step(deploy, "Provider plugins present")["run"]
+    for name in ("Preview with the policy pack", "Up"):
+        assert "--policy-pack policy" in step(deploy, name)["run"]
+    assert "python -m ops record --stack \"$STACK\"" in step(deploy, "Deployment record")["run"]
+    watch = step(deploy, "Watch the fresh deploy for 30 minutes")
+    assert "python -m ops watch --stack \"$STACK\" --minutes 30" in watch["run"]
+    assert watch["if"].startswith("needs.plan.outputs.stack == 'mainnet'")
+    assert step(deploy, "Up")["if"] == "needs.plan.outputs.deployment_type == 'full_deployment'"
+    # preflight and verify are piped into tee: only `shell: bash` (-eo pipefail) lets their failure stop the job.
+    assert workflow()["defaults"]["run"]["shell"] == "bash"
+
+
+def test_records_are_named_by_the_ops_command_not_a_fixed_path():
+    deploy = workflow()["jobs"]["deploy"]
+    upload = next(s for s in steps(deploy) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert "deployments/" not in text(deploy)
+    assert "${{ steps.record.outputs.file }}" in upload["with"]["path"]
+
+
+def test_a_failed_deploy_notifies_the_ops_channel():
+    jobs = workflow()["jobs"]
+    notify = jobs["notify"]
+    assert set(notify["needs"]) == {"plan", "tests", "secret-scan", "deploy"}
+    assert notify["if"].startswith("failure() && ")
+    assert "needs.plan.outputs.deploy == 'true'" in notify["if"]  # develop pushes and manual runs, not every PR
+    tell = step(notify, "Tell the ops channel")
+    assert tell["env"]["OPS_WEBHOOK_URL"] == "${{ secrets.OPS_WEBHOOK_URL }}"
+    assert tell["run"] == "python3 scripts/notify_ops.py"  # the runner's Python: works when the bootstrap failed
+    assert "environment" not in notify  # no approval between a failure and its notice
+
+
+# ---- credentials -------------------------------------------------------------------------------------------
+
+CREDENTIALS = re.compile(r"secrets\.|steps\.aws\.outputs")
+
+
+def test_no_step_before_the_bootstrap_finishes_holds_a_credential():
     flow = workflow()
-    assert set(flow[True]["workflow_dispatch"]["inputs"]) == {"stack", "deployment_type", "confirm"}  # `on:` is True
-    jobs = flow["jobs"]
-    assert jobs["approval"]["needs"] == ["tests", "secret-scan"]
-    assert jobs["approval"]["environment"] == jobs["deploy"]["environment"] == "${{ inputs.stack }}"
-    steps = [s.get("name") for s in jobs["deploy"]["steps"]]
-    order = ["Preflight", "Preview with the policy pack", "Up", "Verify", "Deployment record"]
-    assert [s for s in steps if s in order] == order
-    preview = next(s for s in jobs["deploy"]["steps"] if s.get("name") == "Preview with the policy pack")
-    assert "--policy-pack policy" in preview["run"]
-    # Steps pipe preflight and verify into tee: only `shell: bash` (-eo pipefail) lets their failure stop the job.
-    assert flow["defaults"]["run"]["shell"] == "bash"
+    assert not CREDENTIALS.search(text(flow.get("env", {})))
+    for name, job in flow["jobs"].items():
+        assert not CREDENTIALS.search(text(job.get("env", {}))), name  # job env reaches every step
+        order = names(job)
+        if "Bootstrap" not in order:
+            continue
+        for s in steps(job)[: order.index("Bootstrap") + 1]:
+            assert not CREDENTIALS.search(text(s)), (name, s)
+            assert "configure-aws-credentials" not in s.get("uses", ""), (name, s)
+
+
+def test_credentials_reach_only_the_steps_that_use_them():
+    deploy = workflow()["jobs"]["deploy"]
+    order = names(deploy)
+    assume = step(deploy, "AWS role (OIDC)")
+    assert assume["with"]["output-env-credentials"] is False and assume["with"]["output-credentials"] is True
+    holders = [s.get("name") for s in steps(deploy) if CREDENTIALS.search(text(s))]
+    assert holders == ["Preflight", "Preview with the policy pack", "Up", "Roll services back to the previous record",
+                       "Deployment record", "Verify", "Watch the fresh deploy for 30 minutes"]
+    assert all(order.index(h) > order.index("AWS role (OIDC)") for h in holders)
+    for s in steps(deploy):
+        if s.get("name") in holders:  # each runs the engine or an ops command, which reach AWS and the backend
+            assert "pulumi " in s["run"] or "python -m ops " in s["run"], s
+
+
+def test_only_the_deploy_job_may_ask_for_an_oidc_token():
+    flow = workflow()
+    assert flow["permissions"] == {"contents": "read"}
+    assert {name for name, job in flow["jobs"].items() if "id-token" in text(job.get("permissions", {}))} == {"deploy"}
+    assert flow["jobs"]["deploy"]["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_checkouts_leave_no_token_behind():
+    for job in workflow()["jobs"].values():
+        for s in steps(job):
+            if s.get("uses", "").startswith("actions/checkout@"):
+                assert s["with"]["persist-credentials"] is False
+
+
+def test_the_bootstrap_runs_without_the_oidc_request_token(tmp_path):
+    """The runner hands every step of an id-token job ACTIONS_ID_TOKEN_REQUEST_*; the Bootstrap step, run as
+    written, starts scripts/bootstrap (here a stand-in that prints its environment) without them."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "bootstrap").write_text("#!/bin/sh\nenv\n")
+    (tmp_path / "scripts" / "bootstrap").chmod(0o755)
+    for job in ("tests", "deploy"):
+        script = step(workflow()["jobs"][job], "Bootstrap")["run"]
+        env = {**os.environ, "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.example/x",
+               "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runtime-token-value"}
+        run = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, check=True)
+        assert "ACTIONS_ID_TOKEN_REQUEST" not in run.stdout and "PATH=" in run.stdout
+
+
+# ---- actions pinned ----------------------------------------------------------------------------------------
+
+def uses_lines() -> list[tuple[Path, str]]:
+    files = [*WORKFLOWS.glob("*.y*ml"), *LOCAL_ACTIONS.glob("*/action.y*ml")]
+    return [(path, line.strip()) for path in files for line in path.read_text().splitlines()
+            if re.match(r"^\s*(-\s+)?uses:", line)]
+
+
+def test_every_third_party_action_is_pinned_by_commit_with_its_tag():
+    found = uses_lines()
+    assert len(found) > 10
+    pins: dict[str, set[str]] = {}
+    for path, line in found:
+        reference = line.split("uses:", 1)[1].split("#", 1)[0].strip()
+        if reference.startswith("./"):
+            assert (ROOT / reference / "action.yml").exists(), line
+            continue
+        assert SHA_PIN.match(reference), f"{path.name}: {line} is not pinned by a full commit SHA"
+        assert re.search(r"#\s*v\d+\.\d+\.\d+$", line), f"{path.name}: {line} names no tag in its comment"
+        action, sha = reference.split("@")
+        pins.setdefault(action.split("/")[0] + "/" + action.split("/")[1], set()).add(sha)
+    # One commit per action repository (actions/cache and actions/cache/save share theirs).
+    assert {repo: len(shas) for repo, shas in pins.items()} == {repo: 1 for repo in pins}
+
+
+# ---- caches ------------------------------------------------------------------------------------------------
+
+def test_the_tests_job_saves_every_cache_the_toolchain_restores():
+    action = yaml.safe_load((LOCAL_ACTIONS / "toolchain" / "action.yml").read_text())
+    restored = {s["with"]["key"] for s in action["runs"]["steps"] if s.get("uses", "").startswith("actions/cache/restore@")}
+    tests = workflow()["jobs"]["tests"]
+    saved = [s for s in steps(tests) if s.get("uses", "").startswith("actions/cache/save@")]
+    as_outputs = {key.replace("steps.keys.outputs.", "steps.toolchain.outputs.") for key in restored}
+    assert {s["with"]["key"] for s in saved} == as_outputs
+    order = names(tests)
+    assert all(order.index("Bootstrap") < order.index(s["name"]) < order.index("Every test") for s in saved)
+    deploy = workflow()["jobs"]["deploy"]
+    assert not [s for s in steps(deploy) if "actions/cache/save@" in s.get("uses", "")]  # deploys only restore
+
+
+def cache_keys(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([root / "scripts" / "ci_cache_keys", *args], capture_output=True, text=True, cwd=root,
+                          env={**os.environ, **(env or {})})
+
+
+def keys(root: Path) -> dict[str, str]:
+    run = cache_keys(root, "github")
+    assert run.returncode == 0, run.stderr
+    return dict(line.split("=", 1) for line in run.stdout.splitlines())
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """The files the bootstrap hashes, in a copy that a test may change."""
+    copy = tmp_path / "project"
+    shutil.copytree(ROOT / "scripts", copy / "scripts")
+    shutil.copytree(ROOT / "toolchain", copy / "toolchain")
+    for name in ("requirements.txt", "constraints.txt", "package.json", "package-lock.json"):
+        shutil.copy(ROOT / name, copy / name)
+    return copy
+
+
+@pytest.mark.parametrize("changed, moved", [
+    ("toolchain/actionlint/go.sum", {"tools-key", "go-key"}),
+    ("toolchain/cluster.env", {"tools-key"}),
+    ("constraints.txt", {"tools-key", "pip-key"}),   # the provider plugins' versions come from the Python pins
+    ("package-lock.json", {"npm-key"}),
+])
+def test_cache_keys_move_with_the_bootstraps_inputs(project_copy, changed, moved):
+    before = keys(project_copy)
+    with (project_copy / changed).open("a") as file:
+        file.write("\n# changed\n")
+    after = keys(project_copy)
+    assert {name for name in before if name.endswith("-key") and before[name] != after[name]} == moved
+    assert before["tools-path"] == after["tools-path"]
+
+
+def test_cache_keys_name_the_folders_the_bootstrap_filled():
+    """After the bootstrap (make test runs it first), every tools-cache folder the keys are made of is there."""
+    run = cache_keys(ROOT, "tools-dirs")
+    folders = [Path(line) for line in run.stdout.splitlines()]
+    assert run.returncode == 0 and len(folders) == 8
+    for folder in folders:
+        assert (folder / ".complete").exists(), f"{folder} is not in the tools cache: keys and bootstrap disagree"
+
+
+def test_prune_keeps_this_checkouts_tools_and_only_runs_on_ci(project_copy, tmp_path):
+    cache = tmp_path / "cache"
+    env = {"TONSURANCE_TOOLS_CACHE": str(cache)}
+    (project_copy / ".venv" / "bin").mkdir(parents=True)  # the plugin versions come from the installed SDKs
+    wrapper = project_copy / ".venv" / "bin" / "python"
+    wrapper.write_text(f'#!/bin/sh\nexec {ROOT / ".venv" / "bin" / "python"} "$@"\n')
+    wrapper.chmod(0o755)
+    plugin_dirs = subprocess.run(
+        ["bash", "-c", f"source scripts/bootstrap; while read -r n v; do tools_cache_dir plugin-$n $v; done "
+                       f"< <(.venv/bin/python scripts/provider_plugins.py list)"],
+        cwd=project_copy, env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout.split()
+    current = [Path(line) for line in cache_keys(project_copy, "tools-dirs", env=env).stdout.splitlines()]
+    current += [Path(line) for line in plugin_dirs]
+    stale = [cache / "pulumi-cli-0000000000000000", cache / "plugin-aws-0000000000000000"]
+    for folder in current + stale:
+        folder.mkdir(parents=True)
+        (folder / ".complete").touch()
+    refused = cache_keys(project_copy, "prune", env={**env, "CI": "false"})
+    assert refused.returncode == 2 and "pruning is for CI" in refused.stderr
+    assert all(folder.exists() for folder in stale)
+    pruned = cache_keys(project_copy, "prune", env={**env, "CI": "true"})
+    assert pruned.returncode == 0, pruned.stderr
+    assert sorted(cache.iterdir()) == sorted(current) and len(current) == 10
+
+
+# ---- the failure notice ------------------------------------------------------------------------------------
+
+WEBHOOK_PATH = "/services/T000/B000/s3cr3t-webhook-token"
+NEEDS = {"plan": {"result": "success"}, "tests": {"result": "success"}, "secret-scan": {"result": "success"},
+         "deploy": {"result": "failure"}}
+
+
+def notify(url: str | None) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != "OPS_WEBHOOK_URL"}
+    env.update(STACK="mainnet", DEPLOYMENT_TYPE="full_deployment", NEEDS=json.dumps(NEEDS), GITHUB_RUN_ID="4242",
+               GITHUB_SERVER_URL="https://github.com", GITHUB_REPOSITORY="tonsurance/deploy", GITHUB_SHA="a" * 40,
+               GITHUB_REF_NAME="main", GITHUB_ACTOR="alice")
+    if url is not None:
+        env["OPS_WEBHOOK_URL"] = url
+    return subprocess.run([sys.executable, ROOT / "scripts" / "notify_ops.py"], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_notice_names_the_stack_the_failed_job_and_the_run():
+    with local_server({WEBHOOK_PATH: answer(200, b"ok", "text/plain")}) as server:
+        run = notify(server.url + WEBHOOK_PATH)
+    assert run.returncode == 0, run.stderr
+    [request] = server.requests
+    assert request.method == "POST" and request.headers["Content-Type"] == "application/json"
+    message = json.loads(request.body)["text"]
+    assert "Deploy of mainnet failed (full_deployment)" in message and "deploy failure" in message
+    assert "tests" not in message  # jobs that passed are not listed
+    assert "https://github.com/tonsurance/deploy/actions/runs/4242" in message
+    assert WEBHOOK_PATH not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("status, attempts", [(500, 3), (404, 1)])
+def test_a_failed_notice_fails_without_showing_the_webhook(status, attempts):
+    with local_server({WEBHOOK_PATH: answer(status, b"no", "text/plain")}) as server:
+        run = notify(server.url + WEBHOOK_PATH)
+    assert run.returncode == 1 and f"the webhook answered HTTP {status}" in run.stderr
+    assert len(server.requests) == attempts  # a server error is retried, a refusal is not
+    assert "s3cr3t" not in run.stdout + run.stderr and "127.0.0.1" not in run.stdout + run.stderr
+
+
+def test_a_missing_webhook_secret_is_named():
+    run = notify(None)
+    assert run.returncode == 1 and "OPS_WEBHOOK_URL is not set" in run.stderr
