@@ -196,6 +196,28 @@ def test_records_are_named_by_the_ops_command_not_a_fixed_path():
     assert "${{ steps.record.outputs.file }}" in upload["with"]["path"]
 
 
+@pytest.mark.parametrize("printed, kept", [("local", True), ("s3://tonsurance-pulumi-state/records/x.json", False)])
+def test_the_record_step_takes_the_location_the_command_prints(tmp_path, printed, kept):
+    """The step run as written, with `python` standing in for the ops command's output: the printed location goes
+    to the summary, and to the artifact only when it is a file on the runner."""
+    record = tmp_path / "testnet-20260101-000000.json"
+    record.write_text("{}")
+    location = str(record) if printed == "local" else printed
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "env.sh").write_text(f'export PATH="{tmp_path / "bin"}:$PATH"\n')
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python").write_text(f'#!/bin/sh\necho "stack testnet"\necho "deployment record: {location}"\n')
+    (tmp_path / "bin" / "python").chmod(0o755)
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    script = step(workflow()["jobs"]["deploy"], "Deployment record")["run"]
+    run = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "STACK": "testnet", "GITHUB_OUTPUT": str(output),
+                              "GITHUB_STEP_SUMMARY": str(summary)})
+    assert run.returncode == 0, run.stderr
+    assert summary.read_text() == f"Deployment record of testnet: {location}\n"
+    assert (output.read_text() if output.exists() else "") == (f"file={record}\n" if kept else "")
+
+
 def test_a_failed_deploy_notifies_the_ops_channel():
     jobs = workflow()["jobs"]
     notify = jobs["notify"]
