@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import config as stack_config
+from config.loader import _check_network_config
 from chain.liteserver import ZERO_STATE_ROOT_HASHES
 from ops import network_config
 from ops.stack import ROOT
@@ -61,7 +61,7 @@ def test_a_good_file_is_written_as_served_and_passes_config_validation(tmp_path)
     assert target.read_bytes() == body
     assert "written, mainnet" in first.stdout and "3 liteservers" in first.stdout
     assert second.returncode == 0 and "unchanged" in second.stdout
-    stack_config._check_network_config(str(target), "mainnet")  # what `pulumi up` will check: no error
+    _check_network_config(str(target), "mainnet")  # what `pulumi up` will check: no error
     assert leftovers(target.parent) == []
 
 
