@@ -6,7 +6,7 @@ from components.aws import TonsuranceAws, TonsuranceAwsArgs
 from components.backup_schedule import BackupSchedule, BackupScheduleArgs
 from components.contracts import TonsuranceContracts, contracts_args
 from components.database import BackupPolicy, Database, DatabaseArgs
-from components.monitoring import Monitoring, MonitoringArgs, workload_scrape_targets
+from components.monitoring import LOCAL_ALERT_TIMING, AlertTiming, Monitoring, MonitoringArgs, workload_scrape_targets
 from components.platform import Platform, PlatformArgs
 from components.platform_charts import PlatformCharts, PlatformChartsArgs
 from components.services.backend_services import BackendServices, BackendServicesArgs
@@ -34,6 +34,7 @@ monitoring = Monitoring("monitoring", MonitoringArgs(
     runbook_url=cfg.monitoring.runbook_url,
     slack_channel=cfg.monitoring.slack_channel,
     scrape_targets=workload_scrape_targets(),
+    alert_timing=LOCAL_ALERT_TIMING if cfg.ton.network == "localnet" else AlertTiming(),
 ), pulumi.ResourceOptions(transformations=[charts.installed_first()]))
 
 database = Database("database", DatabaseArgs(

@@ -47,6 +47,24 @@ class ScrapeTarget:
 
 
 @dataclass(frozen=True)
+class AlertTiming:
+    """How Alertmanager batches and repeats the stack's notifications (the AlertmanagerConfig's route)."""
+
+    group_wait: str = "30s"  # before the first notification of a new group
+    group_interval: str = "5m"  # before telling about changes to a group (new alerts, resolved ones)
+    repeat_interval: str = "4h"  # before repeating an unchanged notification
+    page_repeat_interval: str = "1h"  # critical alerts re-page the on-call sooner
+
+
+# The local stack's alerts are drilled end to end against its own Alertmanager: notifications within
+# seconds, resolved ones too.
+LOCAL_ALERT_TIMING = AlertTiming(group_wait="5s", group_interval="10s", repeat_interval="1h", page_repeat_interval="1h")
+# prometheus-operator copies these pod labels onto the scraped series (as rollouts_pod_template_hash): the
+# canary gates select the canary's pods by the hash Argo Rollouts puts on them.
+POD_TARGET_LABELS = ("rollouts-pod-template-hash",)
+
+
+@dataclass(frozen=True)
 class MonitoringArgs:
     namespace: pulumi.Input[str]
     namespace_name: str  # the same namespace as plain text: alert labels and dashboard queries carry it
@@ -57,6 +75,7 @@ class MonitoringArgs:
     pagerduty_routing_key: SecretKey = SecretKey(PAGERDUTY_ROUTING_KEY.name)
     scrape_targets: tuple[ScrapeTarget, ...] = ()
     scrape_interval: str = "30s"
+    alert_timing: AlertTiming = AlertTiming()
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -86,12 +105,12 @@ def alertmanager_config_spec(args: MonitoringArgs) -> dict:
         "route": {
             "receiver": "slack",
             "groupBy": ["alertname", "job"],
-            "groupWait": "30s",
-            "groupInterval": "5m",
-            "repeatInterval": "4h",
+            "groupWait": args.alert_timing.group_wait,
+            "groupInterval": args.alert_timing.group_interval,
+            "repeatInterval": args.alert_timing.repeat_interval,
             "routes": [
                 {"receiver": "on-call", "matchers": [{"name": "severity", "value": "critical"}],  # equality
-                 "continue": True, "repeatInterval": "1h"},
+                 "continue": True, "repeatInterval": args.alert_timing.page_repeat_interval},
                 {"receiver": "slack"},
             ],
         },
@@ -105,6 +124,7 @@ def alertmanager_config_spec(args: MonitoringArgs) -> dict:
 def service_monitor_spec(target: ScrapeTarget, interval: str) -> dict:
     return {
         "selector": {"matchLabels": target.selector},
+        "podTargetLabels": list(POD_TARGET_LABELS),
         "endpoints": [{"port": target.port, "path": target.path, "interval": interval}],
     }
 

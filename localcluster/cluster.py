@@ -94,6 +94,18 @@ def _reap(pids: list[int]) -> None:
             pass
 
 
+def await_exit(pids: list[int], timeout: float) -> list[int]:
+    """Wait until none of `pids` is alive (reaping those that are our children); returns the pids still
+    alive when `timeout` seconds have passed (none on success)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _reap(pids)
+        alive_pids = [pid for pid in pids if alive(pid)]
+        if not alive_pids or time.monotonic() > deadline:
+            return alive_pids
+        time.sleep(0.1)
+
+
 @dataclass(frozen=True)
 class Cluster:
     name: str
@@ -324,16 +336,10 @@ class Cluster:
             shutil.rmtree(self.state_dir)
 
     def _await_exit(self, pids: list[int], timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            _reap(pids)
-            alive_pids = [pid for pid in pids if alive(pid)]
-            if not alive_pids:
-                return
-            if time.monotonic() > deadline:
-                raise ClusterError(f"cluster {self.name}: still running {timeout:.0f}s after stop: pids "
-                                   + ", ".join(map(str, alive_pids)))
-            time.sleep(0.1)
+        alive_pids = await_exit(pids, timeout)
+        if alive_pids:
+            raise ClusterError(f"cluster {self.name}: still running {timeout:.0f}s after stop: pids "
+                               + ", ".join(map(str, alive_pids)))
 
     def status(self) -> tuple[bool, list[str]]:
         """(healthy, report lines): every component running and the API server ready."""

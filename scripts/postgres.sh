@@ -31,7 +31,7 @@ cmd_install() {
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   echo "postgres.sh: installing ${PACKAGES[*]}" >&2
-  "${sudo[@]}" apt-get update -qq
+  [ -n "${TONSURANCE_APT_UPDATED:-}" ] || "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
   [ -x "$PG_BIN/postgres" ] || die "installation finished but $PG_BIN/postgres is missing"
 }
