@@ -6,6 +6,7 @@ from components.aws import TonsuranceAws, TonsuranceAwsArgs
 from components.backup_schedule import BackupSchedule, BackupScheduleArgs
 from components.contracts import TonsuranceContracts, contracts_args
 from components.database import BackupPolicy, Database, DatabaseArgs
+from components.exporters import Exporters, ExportersArgs, exporter_scrape_targets
 from components.monitoring import LOCAL_ALERT_TIMING, AlertTiming, Monitoring, MonitoringArgs, workload_scrape_targets
 from components.platform import Platform, PlatformArgs
 from components.platform_charts import PlatformCharts, PlatformChartsArgs
@@ -33,7 +34,7 @@ monitoring = Monitoring("monitoring", MonitoringArgs(
     provider=platform.provider,
     runbook_url=cfg.monitoring.runbook_url,
     slack_channel=cfg.monitoring.slack_channel,
-    scrape_targets=workload_scrape_targets(),
+    scrape_targets=workload_scrape_targets() + exporter_scrape_targets(),
     alert_timing=LOCAL_ALERT_TIMING if cfg.ton.network == "localnet" else AlertTiming(),
 ), pulumi.ResourceOptions(transformations=[charts.installed_first()]))
 
@@ -59,6 +60,12 @@ services = BackendServices("services", BackendServicesArgs(
     renders_manifests=cfg.kubernetes.render_manifests_to is not None,
     secrets_role_arn=aws.external_secrets_role_arn if aws else None,
 ), pulumi.ResourceOptions(provider=platform.provider, transformations=[charts.installed_first()]))
+
+# PostgreSQL and Redis exporters for the alerts and panels that read them; they read the services' Secrets.
+Exporters("exporters", ExportersArgs(
+    namespace=platform.namespace, prometheus_namespace=cfg.services.prometheus_namespace,
+    database_port=cfg.database.port, redis_in_cluster=cfg.services.redis_in_cluster,
+), pulumi.ResourceOptions(provider=platform.provider, depends_on=[services]))
 
 pulumi.export("network", cfg.ton.network)
 pulumi.export("admin_address", cfg.ton.admin_address)

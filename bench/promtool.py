@@ -67,7 +67,7 @@ def main() -> None:
                    "GOCACHE": f"{tmp}/gocache", "GOFLAGS": "-mod=mod -buildvcs=false"}
             wall, cpu = timed(["nice", "go", "build", "-tags", "remove_all_sd", "-trimpath", "-ldflags", "-s -w",
                                "-o", f"{tmp}/promtool", "github.com/prometheus/prometheus/cmd/promtool"],
-                              ROOT / "toolchain" / "promtool", env)
+                              ROOT / "toolchain" / "prometheus", env)
             print(f"cold promtool build: {wall:.0f} s wall, {cpu:.0f} s CPU")
 
 

@@ -350,8 +350,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("start", "stop", "status", "alerts"))
     parser.add_argument("--json", action="store_true", help="alerts: print the recorded notifications as JSON lines")
+    parser.add_argument("--state-dir", type=Path, help="the servers' state (default: .state of this checkout)")
+    parser.add_argument("--kubeconfig", type=Path, help="the cluster to watch (default: the local cluster's)")
+    parser.add_argument("--namespace", help="the namespace to watch (default: the local stack's)")
     args = parser.parse_args(argv)
-    servers = LocalServers.for_checkout()
+    default = LocalServers.for_checkout()
+    servers = LocalServers(args.state_dir.resolve() if args.state_dir else default.state,
+                           args.kubeconfig.resolve() if args.kubeconfig else default.kubeconfig,
+                           args.namespace or default.namespace)
     try:
         if args.command == "start":
             for action in servers.start():

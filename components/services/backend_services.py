@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.exporters import EXPORTERS  # the Redis exporter is a client of Redis too
 from components.services.catalog import (CONTRACT_ADDRESSES, REDIS_URL, SERVICES, ServiceSpec, secret_names,
                                          selector_labels)
 from components.services.redis import Redis, RedisArgs
@@ -67,7 +68,9 @@ class BackendServices(pulumi.ComponentResource):
 
         redis = None
         if settings.redis_in_cluster:
-            clients = tuple(selector_labels(s.name) for s in args.catalog if REDIS_URL.name in s.secret_names)
+            readers = [s.name for s in args.catalog if REDIS_URL.name in s.secret_names]
+            readers += [e.name for e in EXPORTERS if e.secret == REDIS_URL]
+            clients = tuple(selector_labels(reader) for reader in readers)
             redis = Redis(f"{name}-redis", RedisArgs(namespace=args.namespace, image=settings.redis_image,
                                                      storage=settings.redis_storage, clients=clients,
                                                      prebound_volume=args.network == "localnet"), child)

@@ -68,6 +68,15 @@ class ServiceWorkloadArgs:
     retain_rollout: bool = True
 
 
+def dns_egress() -> net.NetworkPolicyEgressRuleArgs:
+    """Egress to the cluster's DNS (kube-dns in kube-system), which every pod that resolves a name needs."""
+    dns = net.NetworkPolicyPeerArgs(
+        namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
+        pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}))
+    return net.NetworkPolicyEgressRuleArgs(to=[dns], ports=[
+        net.NetworkPolicyPortArgs(port=53, protocol="UDP"), net.NetworkPolicyPortArgs(port=53, protocol="TCP")])
+
+
 def image_version(image: str) -> str:
     """The tag (or short digest) of an image reference, for the app.kubernetes.io/version label."""
     name, _, digest = image.partition("@")
@@ -219,11 +228,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         if args.callers:
             ingress.append(net.NetworkPolicyIngressRuleArgs(from_=[pods(c) for c in args.callers],
                                                             ports=tcp(HTTP_PORT_NAME)))
-        dns = net.NetworkPolicyPeerArgs(
-            namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
-            pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}))
-        egress = [net.NetworkPolicyEgressRuleArgs(to=[dns], ports=[
-            net.NetworkPolicyPortArgs(port=53, protocol="UDP"), net.NetworkPolicyPortArgs(port=53, protocol="TCP")])]
+        egress = [dns_egress()]
         egress += [net.NetworkPolicyEgressRuleArgs(to=[pods(callee)], ports=tcp(HTTP_PORT_NAME)) for callee in spec.calls]
         reads = set(spec.secret_names)
         if DATABASE_URL.name in reads:  # the database may live outside the cluster: any address, its port only

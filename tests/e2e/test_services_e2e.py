@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import pytest
 
+from components.exporters import EXPORTERS
 from components.services.backend_services import checksum
 from components.services.catalog import SERVICES, secret_names
 from components.services.workload import CHECKSUM_ANNOTATION
@@ -40,7 +41,9 @@ def by_kind(stack: StackCopy) -> dict[str, dict[str, dict]]:
 
 
 def workload_templates(objects) -> dict[str, dict]:
-    return {name: o["spec"]["template"] for kind in ("Rollout", "Deployment") for name, o in objects[kind].items()}
+    """The five services' pod templates (not the exporters')."""
+    return {name: o["spec"]["template"] for kind in ("Rollout", "Deployment") for name, o in objects[kind].items()
+            if name not in {e.name for e in EXPORTERS}}
 
 
 def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(local_stack):
@@ -57,12 +60,15 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
     first = checksum(out["keeper_config"])
     assert {t["metadata"]["annotations"][CHECKSUM_ANNOTATION] for t in templates.values()} == {first}
     assert set(objects["Rollout"]) == {"ocaml-backend", "api-v2", "websocket-v2"}
-    assert {n: (d["spec"]["replicas"], d["spec"]["strategy"]["type"]) for n, d in objects["Deployment"].items()} == {
+    keepers = {n: d for n, d in objects["Deployment"].items() if n not in {e.name for e in EXPORTERS}}
+    assert {n: (d["spec"]["replicas"], d["spec"]["strategy"]["type"]) for n, d in keepers.items()} == {
         "pricing-keeper": (1, "Recreate"), "bridge-health-keeper": (1, "Recreate")}
+    assert {n: objects["Deployment"][n]["spec"]["template"]["spec"]["containers"][0]["image"] for n in
+            {e.name for e in EXPORTERS}} == {e.name: e.image for e in EXPORTERS}
     assert "AnalysisTemplate" not in objects  # local has no Prometheus: analysis is off, said so in the README
     assert set(objects["ExternalSecret"]) == set(secret_names(redis_in_cluster=True)) | {"redis-url"}
     assert set(objects["ClusterSecretStore"]) == {"tonsurance-local"}
-    assert set(objects["NetworkPolicy"]) == {"default-deny", "redis", *(s.name for s in SERVICES)}
+    assert set(objects["NetworkPolicy"]) == {"default-deny", "redis", *(s.name for s in SERVICES), *(e.name for e in EXPORTERS)}
     assert {i["spec"]["rules"][0]["host"] for i in objects["Ingress"].values()} == {
         "api.tonsurance.localhost", "ws.tonsurance.localhost"}
     assert "Secret" not in objects  # values come from the store, never from the program

@@ -26,7 +26,7 @@ def write_rules(directory: Path, table=ALERTS) -> list[Path]:
 
 
 def test_promtool_is_the_pinned_version(promtool):
-    pinned = dict(line.split("=", 1) for line in (ROOT / "toolchain" / "promtool" / "version.env").read_text()
+    pinned = dict(line.split("=", 1) for line in (ROOT / "toolchain" / "prometheus" / "version.env").read_text()
                   .splitlines() if line and not line.startswith("#"))
     out = promtool("--version")
     assert f"version {pinned['PROMETHEUS_VERSION']}" in out.stdout

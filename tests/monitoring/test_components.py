@@ -103,10 +103,13 @@ def test_one_service_monitor_per_scrape_target(mocks):
 
     def check(_):
         monitors = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in mocks.of_type(CUSTOM.format("v1", "ServiceMonitor"))}
+        # podTargetLabels: the canary pods' hash becomes the series label rollouts_pod_template_hash.
         assert monitors == {
             "api-v2": {"selector": {"matchLabels": {"app.kubernetes.io/name": "api-v2"}},
+                       "podTargetLabels": ["rollouts-pod-template-hash"],
                        "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}]},
             "pricing-keeper": {"selector": {"matchLabels": {"app.kubernetes.io/name": "pricing-keeper"}},
+                               "podTargetLabels": ["rollouts-pod-template-hash"],
                                "endpoints": [{"port": "prom", "path": "/metrics", "interval": "30s"}]},
         }
     return settle(*component.children()).apply(check)

@@ -204,7 +204,7 @@ def test_network_policies_open_only_what_each_workload_needs(mocks):
                                                          "169.254.0.0/16"]
     assert policies["redis"]["egress"] == [] and {
         p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in _sources(policies["redis"], 6379)
-    } == {"ocaml-backend", "api-v2", "websocket-v2"}
+    } == {"ocaml-backend", "api-v2", "websocket-v2", "redis-exporter"}  # the services that read redis-url, its exporter
 
 
 def test_ingresses_serve_api_and_ws_with_tls_from_the_issuer_and_rate_limits(mocks):
