@@ -11,6 +11,9 @@ LOCAL_POSTGRES := scripts/postgres.sh start .state/postgres "$$(python3 -m local
 # The local stack's Kubernetes cluster (.state/cluster/local; its kubeconfig is tonsurance:kubeconfig):
 # started, or restarted where a component died, before every run that talks to it.
 LOCAL_CLUSTER := scripts/cluster start
+# Prometheus, Alertmanager, the alert sink, the monitoring sync, Redis and the exporters (localcluster/servers.py):
+# started, or restarted where one died, before `pulumi up`, so the sync follows the objects it changes.
+LOCAL_SERVERS := scripts/servers start
 
 .PHONY: up down preview destroy test bootstrap lock kubectl
 
@@ -20,6 +23,7 @@ bootstrap:
 up: bootstrap
 	$(LOCAL_POSTGRES)
 	$(LOCAL_CLUSTER)
+	$(LOCAL_SERVERS)
 	. scripts/env.sh && mkdir -p .state/pulumi && export $(LOCAL_ENV) && \
 	pulumi stack select local --create --secrets-provider passphrase && \
 	pulumi up --stack local --yes --skip-preview && \
@@ -35,8 +39,9 @@ destroy: bootstrap
 	$(LOCAL_CLUSTER)
 	. scripts/env.sh && export $(LOCAL_ENV) && pulumi destroy --stack local --yes
 
-# Stop the local stack's servers (cluster and PostgreSQL); their data stays for the next `make up`.
+# Stop the local stack's servers (monitoring, cluster and PostgreSQL); their data stays for the next `make up`.
 down:
+	scripts/servers stop
 	scripts/cluster stop
 	scripts/postgres.sh stop .state/postgres
 

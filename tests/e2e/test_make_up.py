@@ -1,5 +1,6 @@
 """`make up` / `make kubectl` / `make down` as a developer runs them, in a copy of the checkout with its own
-state: the copy's own cluster and PostgreSQL on ports of its own, a second `make up` with no changes."""
+state: the copy's own cluster, PostgreSQL and monitoring servers on ports of its own, a second `make up` with
+no changes; the local Prometheus evaluates the PrometheusRule the stack deployed and scrapes the exporters."""
 
 import os
 import subprocess
@@ -8,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from localcluster.cluster import Cluster
+from localcluster.servers import LocalServers
+from monitoring.alerts import ALERTS
 from tests.e2e.harness import ROOT, copy_project
+from tests.servers.conftest import query, rule_names, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -21,6 +25,7 @@ def make(work: Path, *args: str) -> subprocess.CompletedProcess:
 def test_make_up_twice_kubectl_and_down(project_dir):
     work = copy_project(project_dir, linked=(".venv", "node_modules", ".tools"))
     cluster = Cluster.for_checkout("local", root=work)
+    servers = LocalServers.for_checkout(work)
     try:
         first = make(work, "up")
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
@@ -36,13 +41,23 @@ def test_make_up_twice_kubectl_and_down(project_dir):
         assert namespaces.returncode == 0, namespaces.stderr
         assert "tonsurance-local" in namespaces.stdout and "Active" in namespaces.stdout
 
-        # The copy's servers are its own: its PostgreSQL port is recorded in its .state, not the checkout's.
+        # The copy's servers are its own: their ports are recorded in its .state, not the checkout's.
         assert (work / ".state" / "ports.json").exists()
+        status = subprocess.run([str(work / "scripts" / "servers"), "status"], capture_output=True, text=True)
+        assert status.returncode == 0, status.stdout + status.stderr
+
+        # What is deployed is what is monitored: the stack's PrometheusRule, read back from its cluster.
+        wait_for(lambda: sorted(n for names in rule_names(servers).values() for n in names) == sorted(a.name for a in ALERTS),
+                 "the stack's alerts in Prometheus")
+        for series in ("pg_up", "redis_up"):
+            wait_for(lambda: query(servers, f'{series}{{namespace="tonsurance-local"}} == 1'), f"{series} == 1")
 
         down = make(work, "down")
         assert down.returncode == 0, down.stderr
         assert not any(c.running for c in cluster.components())
+        assert not any(s.running for s in servers.statuses())
         assert not (work / ".state" / "postgres" / "postmaster.pid").exists()
     finally:
+        servers.stop()
         cluster.delete()
         subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", str(work / ".state" / "postgres")])
