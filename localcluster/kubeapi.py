@@ -48,6 +48,9 @@ class KubeApi:
         self._inline: list[str] = []  # inline -data written to files for ssl, removed once loaded
         try:
             self._context = ssl.create_default_context(cafile=self._file(cluster, "certificate-authority", kubeconfig))
+            if cluster.get("insecure-skip-tls-verify"):  # as kubectl does with this kubeconfig
+                self._context.check_hostname = False
+                self._context.verify_mode = ssl.CERT_NONE
             certificate = self._file(user, "client-certificate", kubeconfig)
             if certificate:
                 self._context.load_cert_chain(certificate, self._file(user, "client-key", kubeconfig))

@@ -95,6 +95,8 @@ def synced_since_start(servers: "LocalServers", server: Server) -> bool:
 
 
 # --- the table ----------------------------------------------------------------------------------------------
+# To add a server (the stand-ins' controller, say), add a row: its command (ports of other rows through
+# `s.port(name)`, files under `s.state`), a readiness probe, `listens=False` when it has no port of its own.
 
 def _prepare_prometheus(s: "LocalServers") -> None:
     rules_dir(s.monitoring_dir).mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,6 @@ from monitoring import alerts
 from tests.servers.conftest import apply, prometheus_api, query, rule_names, wait_for
 from tests.servers.test_servers import cli
 
-pytestmark = pytest.mark.e2e
 RUNBOOK = "https://git.example/tonsurance/docs/runbook.md"
 
 

@@ -19,7 +19,6 @@ from localcluster.servers import SERVERS, LocalServers, ServerError
 from monitoring.alerts import ALERTS_BY_NAME
 from tests.servers.conftest import ROOT, query, wait_for
 
-pytestmark = pytest.mark.e2e
 
 
 def cli(servers: LocalServers, *args: str) -> subprocess.CompletedProcess:
