@@ -123,7 +123,7 @@ def alertmanager_config(objects: Iterable[Mapping], *, secret_value: SecretValue
             continue
         route = _route(spec["route"], prefix, f"{where}: spec.route")
         # prometheus-operator scopes each object to the alerts of its namespace and lets others see them too.
-        route["matchers"] = [f'namespace="{namespace}"', *route.get("matchers", [])]
+        route["matchers"] = [*route.get("matchers", []), f'namespace="{namespace}"']
         route["continue"] = True
         routes.append(route)
         for receiver in spec.get("receivers", []):
