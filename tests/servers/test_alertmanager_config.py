@@ -70,7 +70,7 @@ def test_amtool_accepts_the_public_stacks_configuration_and_routes_by_severity(r
     file.write_text(yaml.safe_dump(config))
     check = amtool("check-config", str(file))
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS" in check.stdout and "receivers: 3" in check.stdout  # null, on-call, slack
+    assert "SUCCESS" in check.stdout and " - 3 receivers" in check.stdout  # null, on-call, slack
 
     receivers = {r["name"]: r for r in config["receivers"]}
     assert receivers[f"{namespace}/{name}/slack"]["slack_configs"][0]["api_url"] == PLACEHOLDERS["slack-webhook-url"]
