@@ -74,7 +74,8 @@ def test_language_host_refuses_to_run_without_the_virtualenv(language_host, opti
 
 def test_warm_bootstrap_rebuilds_nothing():
     binaries = [TOOLS / "bin" / "pulumi", TOOLS / "bin" / "pulumi-language-python",
-                TOOLS / "plugins" / "pulumi-resource-kubernetes", TOOLS / "bin" / "promtool",
+                TOOLS / "plugins" / "pulumi-resource-kubernetes", TOOLS / "bin" / "promtool", TOOLS / "bin" / "prometheus",
+                TOOLS / "bin" / "alertmanager", TOOLS / "bin" / "amtool",
                 TOOLS / "bin" / "actionlint", TOOLS / "bin" / "kube-apiserver", TOOLS / "bin" / "etcd",
                 TOOLS / "bin" / "rollouts-controller"]
     before = [b.stat().st_mtime_ns for b in binaries]
@@ -153,3 +154,12 @@ def test_cluster_binaries_report_the_pinned_versions():
     crds = sorted(p.name for p in (TOOLS / "crds").glob("*.yaml"))
     assert "rollout-crd.yaml" in crds and "monitoring.coreos.com_prometheusrules.yaml" in crds
     assert "external-secrets.io_externalsecrets.yaml" in crds
+
+
+@pytest.mark.parametrize("binary, pins", [("prometheus", "prometheus"), ("promtool", "prometheus"),
+                                          ("alertmanager", "alertmanager"), ("amtool", "alertmanager")])
+def test_monitoring_binaries_report_the_pinned_versions(binary, pins):
+    lines = (ROOT / "toolchain" / pins / "version.env").read_text().splitlines()
+    (version,) = [line.split("=", 1)[1] for line in lines if line and not line.startswith("#")]
+    out = subprocess.run([TOOLS / "bin" / binary, "--version"], capture_output=True, text=True, check=True)
+    assert f"{binary}, version {version} " in out.stdout + out.stderr
