@@ -10,12 +10,14 @@ import pytest
 
 from components.exporters import EXPORTERS, Exporters, ExportersArgs, exporter_scrape_targets
 from components.monitoring import workload_scrape_targets
-from components.service_catalog import DATABASE_URL, REDIS_URL, selector_labels
+from components.services.catalog import DATABASE_URL, REDIS_URL, selector_labels
 from config import check_image
 from localcluster.servers import SERVERS
-from tests.unit.test_services_component import DEPLOYMENT, POLICY, RecordingMocks, run
+from resource_types import K8S_DEPLOYMENT as DEPLOYMENT
+from tests.support import RecordingMocks, run_backend_services
 
 SERVICE = "kubernetes:core/v1:Service"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def build(mocks: RecordingMocks, redis_in_cluster: bool) -> None:
 
 def test_every_exporter_is_a_pinned_deployment_reading_the_stacks_secret(mocks):
     build(mocks, redis_in_cluster=False)
-    deployments = mocks.of(DEPLOYMENT)
+    deployments = mocks.named(DEPLOYMENT)
     assert set(deployments) == {e.name for e in EXPORTERS} == {"postgres-exporter", "redis-exporter"}
     for spec in EXPORTERS:
         pod = deployments[spec.name]["spec"]["template"]["spec"]
@@ -45,7 +47,7 @@ def test_every_exporter_is_a_pinned_deployment_reading_the_stacks_secret(mocks):
                                                                                        "key": "value"}}}]
         assert container["ports"] == [{"name": "metrics", "containerPort": spec.port}]
         assert container["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] != 0
-        assert mocks.of(SERVICE)[spec.name]["spec"]["ports"] == [{"name": "metrics", "port": spec.port,
+        assert mocks.named(SERVICE)[spec.name]["spec"]["ports"] == [{"name": "metrics", "port": spec.port,
                                                                  "targetPort": "metrics"}]
     assert {e.name: e.secret for e in EXPORTERS} == {"postgres-exporter": DATABASE_URL, "redis-exporter": REDIS_URL}
 
@@ -53,7 +55,7 @@ def test_every_exporter_is_a_pinned_deployment_reading_the_stacks_secret(mocks):
 @pytest.mark.parametrize("redis_in_cluster", [True, False])
 def test_network_policy_admits_prometheus_and_reaches_only_its_server(mocks, redis_in_cluster):
     build(mocks, redis_in_cluster)
-    policies = mocks.of(POLICY)
+    policies = mocks.named(POLICY)
     for spec in EXPORTERS:
         policy = policies[spec.name]["spec"]
         assert policy["podSelector"] == {"matchLabels": selector_labels(spec.name)}
@@ -71,11 +73,9 @@ def test_network_policy_admits_prometheus_and_reaches_only_its_server(mocks, red
             assert target == {"ports": [{"port": 6379, "protocol": "TCP"}]}
 
 
-def test_in_cluster_redis_admits_its_exporter(pulumi_mocks):
-    recording = RecordingMocks()
-    pulumi_mocks(recording)
-    run(recording, "localnet")
-    (rule,) = recording.of(POLICY)["redis"]["spec"]["ingress"]
+def test_in_cluster_redis_admits_its_exporter(mocks):
+    run_backend_services("localnet")
+    (rule,) = mocks.named(POLICY)["redis"]["spec"]["ingress"]
     assert {"podSelector": {"matchLabels": selector_labels("redis-exporter")}} in rule["from"]
 
 

@@ -17,8 +17,7 @@ from localcluster.monitoring_config import AlertmanagerConfigError, alertmanager
 from localcluster.monitoring_sync import MonitoringSync
 from localcluster.servers import TOOLS_BIN
 from tests.monitoring.conftest import ROOT
-from tests.unit.test_config import SECRETS, raw_config
-from tests.unit.test_contracts_component import RecordingMocks
+from tests.support import SECRETS, RecordingMocks, raw_config, ton_answer
 
 AMTOOL = TOOLS_BIN / "amtool"
 # Stand-ins for the Secrets' values (External Secrets fills them from Secrets Manager on a real cluster).
@@ -34,15 +33,15 @@ def placeholder(namespace: str, name: str, key: str) -> str:
 @pytest.fixture
 def routing_of(pulumi_mocks, monkeypatch):
     """routing_of(network): the AlertmanagerConfig object `__main__.py` registers for that network."""
-    monkeypatch.setattr("config.stack_secrets_provider", lambda stack: "awskms://alias/tonsurance-test")
+    monkeypatch.setattr("config.loader.stack_secrets_provider", lambda stack: "awskms://alias/tonsurance-test")
 
     def run(network: str) -> dict:
-        mocks = RecordingMocks()
+        mocks = RecordingMocks(ton_answer)  # shard batches answered like their provider
         pulumi_mocks(mocks)
         pulumi.runtime.set_all_config({f"tonsurance:{k}": v for k, v in raw_config(network).items()},
                                       [f"tonsurance:{k}" for k in SECRETS])
         pulumi.runtime.test(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))()
-        (routing,) = [r for r in mocks.resources.values() if r.typ.endswith(":AlertmanagerConfig")]
+        (routing,) = [r for r in mocks.registered if r.typ.endswith(":AlertmanagerConfig")]
         return {"metadata": routing.inputs["metadata"], "spec": routing.inputs["spec"]}
 
     yield run

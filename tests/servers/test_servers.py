@@ -117,11 +117,3 @@ def test_stop_stops_every_server_and_start_brings_them_back(servers):
     assert cli(servers, "start").returncode == 0
     assert cli(servers, "status").returncode == 0
 
-
-def test_the_servers_benchmark_runs_in_smoke_mode():
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "monitoring_servers.py"), "--smoke"],
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    lines = out.stdout.splitlines()
-    assert lines[0].startswith("first start (every server, empty data): median ")
-    assert len([line for line in lines if line.startswith("start after kill -9 of ")]) == len(SERVERS)
