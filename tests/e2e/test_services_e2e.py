@@ -142,7 +142,8 @@ def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
     assert get("statefulset", "redis")["status"]["readyReplicas"] == 1
     assert get("pvc", "data-redis-0")["status"]["phase"] == "Bound"
     first = checksum(out["keeper_config"])
-    assert pod_checksums(cluster, namespace) == {**{s.name: {first} for s in SERVICES}, "redis": {None}}
+    assert pod_checksums(cluster, namespace) == {**{s.name: {first} for s in SERVICES}, "redis": {None},
+                                                 **{e.name: {None} for e in EXPORTERS}}
 
     # The custom resources the local cluster has no controller for are stored as sent.
     external = {i["metadata"]["name"] for i in get("externalsecrets.external-secrets.io")["items"]}
@@ -150,7 +151,7 @@ def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
     store = get_object(cluster, "clustersecretstores.external-secrets.io", namespace)
     assert store["spec"]["conditions"] == [{"namespaces": [namespace]}]
     policies = {i["metadata"]["name"] for i in get("networkpolicies")["items"]}
-    assert policies == {"default-deny", "redis", *(s.name for s in SERVICES)}
+    assert policies == {"default-deny", "redis", *(s.name for s in SERVICES), *(e.name for e in EXPORTERS)}
     assert {i["spec"]["rules"][0]["host"] for i in get("ingresses")["items"]} == {
         "api.tonsurance.localhost", "ws.tonsurance.localhost"}
 
@@ -162,7 +163,8 @@ def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
     assert get("configmap", "contract-addresses")["data"] == changed["keeper_config"]
     second = checksum(changed["keeper_config"])
     assert second != first
-    assert settled(cluster, namespace, second) == {**{s.name: {second} for s in SERVICES}, "redis": {None}}
+    assert settled(cluster, namespace, second) == {**{s.name: {second} for s in SERVICES}, "redis": {None},
+                                                   **{e.name: {None} for e in EXPORTERS}}
     for name in ROLLOUTS:
         assert get("rollouts.argoproj.io", name)["status"]["phase"] == "Healthy"
 

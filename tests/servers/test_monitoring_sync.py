@@ -68,8 +68,8 @@ def test_a_standin_file_sd_target_is_scraped_with_its_labels(servers, metrics_ta
     """The interface with the stand-in controller (docs/monitoring-local.md): a file in .state/standins."""
     target = metrics_target("/custom-metrics")
     target.samples["tonsurance_probe"] = 7
-    labels = {"namespace": servers.namespace, "service": "api-v2", "pod": "api-v2-5d8f7c9b4-abcde",
-              "job": "api-v2", "endpoint": "metrics", "rollouts_pod_template_hash": "5d8f7c9b4",
+    labels = {"namespace": servers.namespace, "service": "api-v2", "pod": "api-v2-7bd9x4qk5m-abcde",
+              "job": "api-v2", "endpoint": "metrics", "rollouts_pod_template_hash": "7bd9x4qk5m",
               "__metrics_path__": "/custom-metrics"}
     file = servers.standins_dir / "probe.json"
     file.write_text(json.dumps([{"targets": [target.address], "labels": labels}]))
