@@ -372,7 +372,9 @@ def test_cache_keys_name_the_folders_the_bootstrap_filled():
     """After the bootstrap (make test runs it first), every tools-cache folder the keys are made of is there."""
     run = cache_keys(ROOT, "tools-dirs")
     folders = [Path(line) for line in run.stdout.splitlines()]
-    assert run.returncode == 0 and len(folders) == 8
+    steps = subprocess.run(["bash", "-c", f"source {ROOT}/scripts/bootstrap && echo ${{#CACHED_STEPS[@]}}"],
+                           capture_output=True, text=True, check=True).stdout
+    assert run.returncode == 0 and len(folders) == int(steps) >= 8
     for folder in folders:
         assert (folder / ".complete").exists(), f"{folder} is not in the tools cache: keys and bootstrap disagree"
 

@@ -1,4 +1,4 @@
-module tonsurance.local/toolchain/promtool
+module tonsurance.local/toolchain/prometheus
 
 go 1.26.7
 
