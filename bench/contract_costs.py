@@ -81,8 +81,15 @@ def run() -> list[Cost]:
     costs: list[Cost] = []
     run_get = sandbox.run_get_method
 
-    oracle = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(KEEPER, actor("b2"), actor("b3"))))
+    oracle = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN))
     costs.append(deploy(sandbox, "deploy PricingOracle", oracle))
+    for keeper in (KEEPER, actor("b2"), actor("b3")):
+        added = measure("oracle add_keeper", send(sandbox, ADMIN, oracle.address,
+                                                  PricingOracle.build_add_keeper_body(keeper), TON // 20))
+    costs.append(added)
+    costs.append(measure("oracle replace_keeper", send(sandbox, ADMIN, oracle.address,
+                                                       PricingOracle.build_replace_keeper_body(actor("b3"), actor("b4")),
+                                                       TON // 20)))
     for seq, label in ((1, "first for a type"), (2, "again")):
         update = PricingOracle.build_update_price_body(CoverageType.DEPEG, PRICE, seq)
         costs.append(measure(f"oracle update_price ({label})", send(sandbox, KEEPER, oracle.address, update, TON // 20)))

@@ -60,6 +60,8 @@ class ExitCode(IntEnum):
     OLD_UPDATE = 418
     NO_POLICY = 419
     BAD_PARAM = 420
+    PRICE_OUT_OF_BOUNDS = 421
+    SEQ_STEP = 422
     PAUSED = 423
     LOCKED = 425
     UNKNOWN_OP = 0xFFFF

@@ -198,8 +198,9 @@ def plan_contracts(args: TonsuranceContractsArgs) -> ContractsPlan:
         return TonContractArgs(kind=kind, code=deployment.state_init.code, data=deployment.state_init.data,
                                deploy_value=value, deployer=deployer, derived_addresses=tuple(derived))
 
-    oracle = PricingOracle.from_config(PricingOracleConfig(admin=admin,
-                                                           keepers=tuple(Address(k) for k in args.keeper_addresses)))
+    # The keepers are not in the oracle's init data: its address depends on the admin alone, and the keeper set
+    # is set by the admin's messages (a rotation keeps every address).
+    oracle = PricingOracle.from_config(PricingOracleConfig(admin=admin))
     # On mainnet the vault deploys paused: no deposit or sale until the multisig has checked it and unpauses.
     vault = MultiTrancheVault.from_config(MultiTrancheVaultConfig(
         admin=admin, claims_processor=claims, oracle=oracle.address, treasury=treasury,

@@ -106,11 +106,18 @@ def chain() -> Chain:
     return Chain(sandbox)
 
 
+def deploy_oracle(chain: Chain, keepers: tuple[Address, ...] = (KEEPER_1, KEEPER_2)) -> PricingOracle:
+    """An oracle deployed with no keepers, then given `keepers` by the admin's messages (as on mainnet)."""
+    target = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN))
+    deploy(chain.sandbox, target)
+    for keeper in keepers:
+        chain.assert_accepted(ADMIN, target.address, PricingOracle.build_add_keeper_body(keeper))
+    return PricingOracle(target.address)
+
+
 @pytest.fixture
 def oracle(chain: Chain) -> PricingOracle:
-    target = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(KEEPER_1, KEEPER_2)))
-    deploy(chain.sandbox, target)
-    return PricingOracle(target.address)
+    return deploy_oracle(chain)
 
 
 def vault_config(oracle: Address = ORACLE, **overrides) -> MultiTrancheVaultConfig:

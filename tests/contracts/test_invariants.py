@@ -13,10 +13,9 @@ from chain.sandbox import Sandbox
 from contracts.base import TON, premium_due
 from contracts.multi_tranche_vault import Op, MultiTrancheVault
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig
-from contracts.pricing_oracle import PricingOracle, PricingOracleConfig
 from tests.contracts.conftest import (
     ADMIN, CLAIMS_PROCESSOR, IDS, KEEPER_1, NOW, OTHER_USER, PRICE, STRANGER, USER, Chain, Protocol, book_loss, book_yield,
-    deploy, vault_config,
+    deploy, deploy_oracle, vault_config,
 )
 
 DAY = 86400
@@ -39,13 +38,12 @@ def fresh_protocol() -> Protocol:
     for actor in (ADMIN, KEEPER_1, USER, OTHER_USER, STRANGER, CLAIMS_PROCESSOR):
         sandbox.fund(actor, 10_000_000 * TON)
     chain = Chain(sandbox)
-    oracle = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(KEEPER_1,)))
-    deploy(sandbox, oracle)
+    oracle = deploy_oracle(chain, keepers=(KEEPER_1,))
     vault = MultiTrancheVault.from_config(vault_config(oracle.address))
     deploy(sandbox, vault)
     router = PolicyRouter.from_config(PolicyRouterConfig(ADMIN, vault.address, oracle.address, 16))
     deploy(sandbox, router)
-    return Protocol(chain, PricingOracle(oracle.address), MultiTrancheVault(vault.address), PolicyRouter(router.address))
+    return Protocol(chain, oracle, MultiTrancheVault(vault.address), PolicyRouter(router.address))
 
 
 def user_messages(txs, op: int) -> list:

@@ -58,9 +58,13 @@ def chain(deployed, tmp_path):
 
 
 def keeper_updates_price(cfg, outputs, client) -> None:
-    oracle = Address(outputs["pricing_oracle_address"])
-    client.send_internal(sender=Address(cfg.ton.keeper_addresses[0]), to=oracle, value=TON // 10,
-                         body=PricingOracle.build_update_price_body(CoverageType.DEPEG, 150, 1))
+    """The admin makes the configured keeper a keeper (keepers are set by message, not at deployment; adding
+    one twice changes nothing), and the keeper publishes a price within the oracle's bounds."""
+    oracle, keeper = Address(outputs["pricing_oracle_address"]), Address(cfg.ton.keeper_addresses[0])
+    client.send_internal(sender=Address(cfg.ton.admin_address), to=oracle, value=TON // 10,
+                         body=PricingOracle.build_add_keeper_body(keeper))
+    client.send_internal(sender=keeper, to=oracle, value=TON // 10,
+                         body=PricingOracle.build_update_price_body(CoverageType.DEPEG, 20_000_000, 1))
 
 
 def checks_by_name(cfg, outputs, client, api_url=None):
