@@ -7,7 +7,7 @@ from enum import IntEnum
 from pytoniq_core import Address, Cell, begin_cell
 
 from contracts.base import (
-    TON, AdminOps, ContractWrapper, CoverageType, Deployment, PauseOps, RunGetMethod, body, deployment,
+    TON, AdminOps, ContractWrapper, CoverageType, Deployment, RunGetMethod, body, deployment,
     load_artifact,
 )
 from contracts.policy_shard import ARTIFACT as SHARD_ARTIFACT, PolicyShard, PolicyShardConfig
@@ -43,7 +43,6 @@ def unchecked_init_data(cfg: PolicyRouterConfig) -> Cell:
     return (begin_cell()
             .store_address(cfg.admin)
             .store_address(None)  # pending_admin
-            .store_bit(0)  # paused
             .store_uint(cfg.shard_count, 16)
             .store_ref(begin_cell().store_address(cfg.vault).store_address(cfg.oracle).end_cell())
             .store_ref(load_artifact(SHARD_ARTIFACT).code)
@@ -55,7 +54,9 @@ def shard_deployment(vault: Address, shard_id: int, shard_count: int) -> Deploym
     return PolicyShard.from_config(PolicyShardConfig(shard_id=shard_id, vault=vault, shard_count=shard_count))
 
 
-class PolicyRouter(ContractWrapper, AdminOps, PauseOps):
+class PolicyRouter(ContractWrapper, AdminOps):
+    """No pause of its own: the vault's pause stops every sale (README, "One pause")."""
+
     @staticmethod
     def from_config(cfg: PolicyRouterConfig) -> Deployment:
         return deployment(load_artifact(ARTIFACT).code, init_data(cfg))
@@ -85,9 +86,6 @@ class PolicyRouter(ContractWrapper, AdminOps, PauseOps):
 
     def get_oracle(self, run: RunGetMethod) -> Address:
         return self._get_address(run, "get_oracle")
-
-    def is_paused(self, run: RunGetMethod) -> bool:
-        return self._get_bool(run, "is_paused")
 
     def get_shard_count(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_shard_count")

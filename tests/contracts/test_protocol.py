@@ -169,6 +169,35 @@ def test_refused_policy_refunds_everything_and_changes_nothing(protocol: Protoco
     assert protocol.chain.sandbox.account(protocol.shard_of(1).address).status == "nonexist"
 
 
+def test_one_pause_stops_every_sale_whatever_path_the_quote_takes(protocol: Protocol) -> None:
+    """Issue 20, finding 3: a quote sent straight to the oracle sold a policy while the router was paused. The
+    vault's pause is the one pause: every sale ends at the vault, which refuses it (423) and refunds the buyer,
+    whether the quote came through the router or straight from the oracle; storages and balances unchanged."""
+    from pytoniq_core import begin_cell
+    chain, vault = protocol.chain, protocol.vault
+    protocol.deposit(USER, 1, 100 * TON)
+    protocol.publish()
+    chain.assert_accepted(ADMIN, vault.address, MultiTrancheVault.build_pause_body())
+    premium = premium_due(10 * TON, PRICE, 30)
+    request = (begin_cell().store_address(STRANGER).store_uint(CoverageType.DEPEG, 8).store_coins(10 * TON)
+               .store_uint(30, 16).store_coins(premium).end_cell())
+    direct = PricingOracle.build_quote_body(CoverageType.DEPEG, vault.address, request)
+    value = premium + protocol.fees.policy
+    for path in ("router", "oracle"):
+        before = snapshot(protocol)
+        txs = (protocol.buy(STRANGER, 10 * TON, 30) if path == "router"
+               else chain.send(STRANGER, protocol.oracle.address, direct, value))
+        assert refusal_reason(txs, STRANGER) == ExitCode.PAUSED, path
+        assert snapshot(protocol) == before, f"{path}: storages and balances unchanged"
+        assert value - protocol.fees.policy < received(txs, STRANGER) < value
+        assert vault.get_book(protocol.run).next_policy_id == 1 and vault.get_total_coverage_sold(protocol.run) == 0
+    chain.assert_accepted(ADMIN, vault.address, MultiTrancheVault.build_unpause_body())
+    for txs in (protocol.buy(STRANGER, 10 * TON, 30), chain.send(STRANGER, protocol.oracle.address, direct, value)):
+        assert [m for tx in txs for m in tx.out_messages if m.dest == STRANGER][0].body.begin_parse().load_uint(32) \
+            == Op.POLICY_BOUGHT
+    assert vault.get_book(protocol.run).next_policy_id == 3
+
+
 def test_premium_is_refunded_when_the_shard_does_not_store_the_policy(protocol: Protocol) -> None:
     """The audit's attack: a premium kept for a policy the (full) shard refused."""
     chain, vault = protocol.chain, protocol.vault
