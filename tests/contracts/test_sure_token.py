@@ -8,7 +8,7 @@ from pytoniq_core import Address, Cell, begin_cell
 from contracts.base import TON, ExitCode, body, deployment, load_artifact
 from contracts.multi_tranche_vault import TRANCHES
 from contracts.sure_token import (
-    LockInfo, Op, SureTokenConfig, SureTokenMinter, SureTokenWallet, minter_init_data,
+    JETTON_MIN_STORAGE, LockInfo, Op, SureTokenConfig, SureTokenMinter, SureTokenWallet, minter_init_data,
 )
 from tests.contracts.conftest import (
     ADMIN, NOW, OTHER_USER, STRANGER, USER, Chain, deploy, tx_on, txs_on, with_ref,
@@ -254,3 +254,28 @@ def test_transfer_without_response_address_keeps_the_excess_on_the_receiving_wal
     receiver = wallet_of(minter, OTHER_USER)
     assert tx_on(txs, receiver.address).success and tx_on(txs, receiver.address).out_messages == []
     assert receiver.get_wallet_data(chain.run).balance == 10
+
+
+# ---- TON that lands on a wallet (issue 20, finding 5) ---------------------------------------------------
+
+def test_owner_withdraws_ton_that_landed_on_the_wallet(chain: Chain, funded_wallet: SureTokenWallet) -> None:
+    """Anyone may send TON to a jetton wallet (a top-up, a mistaken transfer); it used to stay there for ever.
+    The owner takes it back, the wallet keeps JETTON_MIN_STORAGE for its rent; tokens and lock are untouched."""
+    chain.send(STRANGER, funded_wallet.address, None, 5 * TON)
+    data, lock = funded_wallet.get_wallet_data(chain.run), funded_wallet.get_lock_info(chain.run)
+    parked = chain.balance(funded_wallet.address)
+    assert parked > 5 * TON
+    for sender in (STRANGER, OTHER_USER, ADMIN):  # ADMIN plays the minter/vault here: not the owner either
+        chain.assert_refused(sender, funded_wallet.address, SureTokenWallet.build_withdraw_ton_body(),
+                             ExitCode.UNAUTHORIZED, value=TON // 10)
+        assert chain.balance(funded_wallet.address) >= parked - TON // 1000
+    txs = chain.assert_accepted(USER, funded_wallet.address, SureTokenWallet.build_withdraw_ton_body(7), TON // 10)
+    [out] = txs[0].out_messages
+    assert out.dest == USER and not out.bounce
+    assert parked - JETTON_MIN_STORAGE < out.value < parked + TON // 10
+    assert chain.balance(funded_wallet.address) == JETTON_MIN_STORAGE
+    assert funded_wallet.get_wallet_data(chain.run) == data and funded_wallet.get_lock_info(chain.run) == lock
+    # nothing left above the reserve: the owner's own value comes back, the reserve stays
+    txs = chain.assert_accepted(USER, funded_wallet.address, SureTokenWallet.build_withdraw_ton_body(), TON // 10)
+    assert chain.balance(funded_wallet.address) == JETTON_MIN_STORAGE
+    assert TON // 10 - TON // 100 < txs[0].out_messages[0].value < TON // 10
