@@ -108,7 +108,7 @@ def run() -> list[Cost]:
     router = PolicyRouter.from_config(PolicyRouterConfig(ADMIN, vault.address, oracle.address, shard_count=16))
     costs.append(deploy(sandbox, "deploy PolicyRouter", router))
     costs.append(deploy(sandbox, "deploy PolicyShard", shard_deployment(vault.address, 1, 16)))
-    premium = premium_due(50 * TON, PRICE, 30)
+    premium = premium_due(50 * TON, PRICE, 30, wrapper.get_policy_rent(run_get, 30))
     create = PolicyRouter.build_create_policy_body(CoverageType.DEPEG, 50 * TON, 30, premium)
     for label in ("shard deployed", "shard never deployed"):
         costs.append(measure(f"create policy, {label}", send(sandbox, USER, router.address, create, premium + fees.policy)))

@@ -61,6 +61,18 @@ def _empty_shard_account() -> Cell:
     return begin_cell().store_ref(account_none).store_bytes(bytes(32)).store_uint(0, 64).end_cell()
 
 
+def _unique_size(roots: list[Cell | None]) -> tuple[int, int]:
+    """(cells, bits) of the distinct cells under `roots`, as an account's storage statistics count them."""
+    seen: dict[bytes, int] = {}
+    stack = [root for root in roots if root is not None]
+    while stack:
+        cell = stack.pop()
+        if cell.hash not in seen:
+            seen[cell.hash] = len(cell.bits)
+            stack.extend(cell.refs)
+    return len(seen), sum(seen.values())
+
+
 def _cell_from_b64(data: bytes | str) -> Cell:
     return Cell.one_from_boc(base64.b64decode(data))
 
@@ -165,11 +177,24 @@ class Sandbox:
 
     def set_data(self, address: Address, data: Cell) -> None:
         """Replace an active account's persistent data, as if it had grown there (tests and benchmarks of
-        full contracts: building 16,000 policies by messages would take minutes)."""
+        full contracts: building 16,000 policies by messages would take minutes). The account's storage
+        statistics (the cells and bits its rent is charged for) follow: the emulator updates them only for
+        what a transaction changes."""
         key = raw_address(address)
         shard = ShardAccount.deserialize(_cell_from_b64(self._accounts[key]).begin_parse())
-        shard.account.storage.state.state_init.data = data
+        state_init = shard.account.storage.state.state_init
+        old_cells, old_bits = _unique_size([state_init.code, state_init.data])
+        new_cells, new_bits = _unique_size([state_init.code, data])
+        used = shard.account.storage_stat.used
+        used.cells, used.bits = used.cells - old_cells + new_cells, used.bits - old_bits + new_bits
+        state_init.data = data
         self._accounts[key] = base64.b64encode(shard.serialize().to_boc())
+
+    def storage_used(self, address: Address) -> tuple[int, int]:
+        """(cells, bits) of an account's storage statistics: what its rent is charged for."""
+        shard = ShardAccount.deserialize(_cell_from_b64(self._accounts[raw_address(address)]).begin_parse())
+        used = shard.account.storage_stat.used
+        return used.cells, used.bits
 
     # ---- reads -------------------------------------------------------------------------------------
     def account(self, address: Address) -> AccountInfo:

@@ -126,9 +126,16 @@ def read_address(item: Slice) -> Address | None:
     return item.load_address()
 
 
-def premium_due(coverage: int, price: int, duration_days: int) -> int:
-    """The least premium the vault accepts: ceil(coverage * price * days / (365 * PRICE_SCALE))."""
+def risk_premium(coverage: int, price: int, duration_days: int) -> int:
+    """The premium for the risk at the oracle's price: ceil(coverage * price * days / (365 * PRICE_SCALE))."""
     return -(-coverage * price * duration_days // (365 * PRICE_SCALE))
+
+
+def premium_due(coverage: int, price: int, duration_days: int, rent: int) -> int:
+    """The least premium the vault accepts: the risk premium plus `rent`, what the policy's storage costs its
+    shard over its lifetime (the vault's or router's get_policy_rent(duration_days): it follows the network's
+    storage prices). The vault books premium - rent as yield and sends the rent to the shard."""
+    return risk_premium(coverage, price, duration_days) + rent
 
 
 class ContractWrapper:

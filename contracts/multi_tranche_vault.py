@@ -119,7 +119,7 @@ class Book:
 @dataclass(frozen=True)
 class PendingPolicy:
     holder: Address
-    premium: int
+    premium: int  # held by the vault: the premium without the rent, which travels to the shard
     coverage: int
     end: int
 
@@ -249,6 +249,10 @@ class MultiTrancheVault(ContractWrapper, AdminOps, PauseOps):
 
     def get_fees(self, run: RunGetMethod) -> Fees:
         return Fees(*self._get(run, "get_fees"))
+
+    def get_policy_rent(self, run: RunGetMethod, duration_days: int) -> int:
+        """The rent a policy of `duration_days` pays its shard (premium_due's `rent`), at today's prices."""
+        return self._get_int(run, "get_policy_rent", duration_days)
 
     def get_shard_address(self, run: RunGetMethod, shard_id: int) -> Address:
         return self._get_address(run, "get_shard_address", shard_id)

@@ -65,7 +65,8 @@ class PolicyRouter(ContractWrapper, AdminOps):
     @staticmethod
     def build_create_policy_body(coverage_type: CoverageType | int, coverage_amount: int, duration_days: int,
                                  premium: int, query_id: int = 0) -> Cell:
-        """Attach premium + get_policy_fee(); the vault refunds everything if it refuses the policy."""
+        """Attach premium + get_policy_fee(); premium >= premium_due(..., rent=get_policy_rent(days)); the vault
+        refunds everything if it refuses the policy."""
         return (body(Op.CREATE_POLICY, query_id)
                 .store_uint(coverage_type, 8).store_coins(coverage_amount).store_uint(duration_days, 16)
                 .store_coins(premium).end_cell())
@@ -98,3 +99,7 @@ class PolicyRouter(ContractWrapper, AdminOps):
 
     def get_policy_fee(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_policy_fee")
+
+    def get_policy_rent(self, run: RunGetMethod, duration_days: int) -> int:
+        """The rent a policy of `duration_days` pays its shard: part of the premium (contracts.base.premium_due)."""
+        return self._get_int(run, "get_policy_rent", duration_days)

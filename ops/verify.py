@@ -127,7 +127,7 @@ def policy_round_trip(cfg: StackConfig, outputs: dict[str, Any], client) -> tupl
         client.send_internal(sender=TEST_LP, to=vault.address, value=2 * coverage + fees.deposit,
                              body=MultiTrancheVault.build_deposit_body(TEST_LP_TRANCHE))
     policy_id = vault.get_book(run).next_policy_id
-    premium = premium_due(coverage, prices[coverage_type].price, days)
+    premium = premium_due(coverage, prices[coverage_type].price, days, router.get_policy_rent(run, days))
     client.send_internal(sender=TEST_POLICY_HOLDER, to=router.address, value=premium + router.get_policy_fee(run),
                          body=router.build_create_policy_body(coverage_type, coverage, days, premium))
     shard_id = router.get_shard_for_policy(run, policy_id)

@@ -160,6 +160,14 @@ class Protocol:
     def fees(self) -> Fees:
         return self.vault.get_fees(self.run)
 
+    def rent(self, days: int) -> int:
+        """The shard rent a policy of `days` pays (part of its premium)."""
+        return self.vault.get_policy_rent(self.run, days)
+
+    def premium(self, coverage: int, days: int, price: int = PRICE) -> int:
+        """The least premium the vault accepts: risk premium + rent."""
+        return premium_due(coverage, price, days, self.rent(days))
+
     def minter(self, tranche_id: int) -> SureTokenMinter:
         return SureTokenMinter(self.vault.get_tranche_token_address(self.run, tranche_id))
 
@@ -184,7 +192,7 @@ class Protocol:
 
     def buy(self, who: Address, coverage: int, days: int, premium: int | None = None,
             coverage_type: int = CoverageType.DEPEG, price: int = PRICE, extra: int = 0) -> list[TxRecord]:
-        premium = premium_due(coverage, price, days) if premium is None else premium
+        premium = premium_due(coverage, price, days, self.rent(days)) if premium is None else premium
         body = PolicyRouter.build_create_policy_body(coverage_type, coverage, days, premium)
         return self.chain.send(who, self.router.address, body, premium + self.fees.policy + extra)
 

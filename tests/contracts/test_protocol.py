@@ -42,14 +42,15 @@ def test_deposit_premium_claim_waterfall_redemption(protocol: Protocol) -> None:
 
     # a policy priced from the oracle: premium = coverage x 2% a year
     protocol.publish(PRICE)
-    premium = premium_due(100 * TON, PRICE, 365)
-    assert premium == 2 * TON
+    rent = protocol.rent(365)
+    premium = premium_due(100 * TON, PRICE, 365, rent)
+    assert premium == 2 * TON + rent and 0 < rent < TON // 500, "2% a year, and a year of the shard's rent"
     vault_before = chain.balance(vault.address)
     txs = protocol.buy(STRANGER, 100 * TON, 365)
     assert all(tx.success for tx in txs if tx.address != STRANGER)
-    capitals = book_yield(capitals, premium)
+    capitals = book_yield(capitals, premium - rent)
     assert protocol.capitals() == capitals
-    assert chain.balance(vault.address) == vault_before + premium, "the vault keeps the premium, exactly"
+    assert chain.balance(vault.address) == vault_before + premium - rent, "the vault keeps the premium, exactly"
     assert vault.get_total_coverage_sold(run) == 100 * TON
     assert vault.get_book(run) == Book(2, 5, 0, 0)
     shard = protocol.shard_of(1)
@@ -91,11 +92,12 @@ def test_treasury_share_of_the_premium(protocol: Protocol) -> None:
     chain.assert_accepted(ADMIN, protocol.vault.address, MultiTrancheVault.build_set_params_body(8000, 1000))
     protocol.deposit(USER, 1, 100 * TON)
     protocol.publish()
-    premium = premium_due(50 * TON, PRICE, 365)
+    rent = protocol.rent(365)
+    premium = premium_due(50 * TON, PRICE, 365, rent)
     txs = protocol.buy(STRANGER, 50 * TON, 365)
-    share = premium // 10
+    share = (premium - rent) // 10
     assert [m.value for tx in txs for m in tx.out_messages if m.dest == TREASURY] == [share]
-    assert protocol.capitals()[1] == 100 * TON + premium - share
+    assert protocol.capitals()[1] == 100 * TON + premium - rent - share
 
 
 def test_expired_coverage_frees_capacity(protocol: Protocol) -> None:
@@ -145,7 +147,7 @@ def test_refused_policy_refunds_everything_and_changes_nothing(protocol: Protoco
     if case != "never_published":
         protocol.publish()
     if case == "underpriced":
-        premium, reason = premium_due(coverage, PRICE, 30) - 1, ExitCode.UNDERPRICED
+        premium, reason = protocol.premium(coverage, 30) - 1, ExitCode.UNDERPRICED
     elif case == "over_capacity":
         coverage, reason = 80 * TON + 1, ExitCode.OVER_CAPACITY
     elif case == "stale":
@@ -157,7 +159,7 @@ def test_refused_policy_refunds_everything_and_changes_nothing(protocol: Protoco
         chain.assert_accepted(ADMIN, protocol.vault.address, MultiTrancheVault.build_pause_body())
         reason = ExitCode.PAUSED
     before = snapshot(protocol)
-    value = (premium_due(coverage, PRICE, 30) if premium is None else premium) + protocol.fees.policy
+    value = (protocol.premium(coverage, 30) if premium is None else premium) + protocol.fees.policy
     txs = protocol.buy(STRANGER, coverage, 30, premium=premium)
     assert refusal_reason(txs, STRANGER) == reason
     after = snapshot(protocol)
@@ -178,7 +180,7 @@ def test_one_pause_stops_every_sale_whatever_path_the_quote_takes(protocol: Prot
     protocol.deposit(USER, 1, 100 * TON)
     protocol.publish()
     chain.assert_accepted(ADMIN, vault.address, MultiTrancheVault.build_pause_body())
-    premium = premium_due(10 * TON, PRICE, 30)
+    premium = protocol.premium(10 * TON, 30)
     request = (begin_cell().store_address(STRANGER).store_uint(CoverageType.DEPEG, 8).store_coins(10 * TON)
                .store_uint(30, 16).store_coins(premium).end_cell())
     direct = PricingOracle.build_quote_body(CoverageType.DEPEG, vault.address, request)
@@ -213,7 +215,7 @@ def test_premium_is_refunded_when_the_shard_does_not_store_the_policy(protocol: 
     capital, coverage = vault.get_total_capital(protocol.run), vault.get_total_coverage_sold(protocol.run)
     balance = chain.balance(vault.address)
 
-    premium = premium_due(10 * TON, PRICE, 30)
+    premium = protocol.premium(10 * TON, 30)
     value = premium + protocol.fees.policy
     txs = protocol.buy(OTHER_USER, 10 * TON, 30)  # policy 17 -> shard 1, full
     assert tx_on(txs, shard.address).exit_code == ExitCode.SHARD_FULL
