@@ -64,6 +64,7 @@ class ExitCode(IntEnum):
     SEQ_STEP = 422
     PAUSED = 423
     LOCKED = 425
+    NOT_DUE = 426
     UNKNOWN_OP = 0xFFFF
 
 

@@ -9,10 +9,10 @@ from contracts.base import GAS_BUDGETS, TON, CoverageType, ExitCode, premium_due
 from contracts.multi_tranche_vault import Book, MultiTrancheVault, Op
 from contracts.policy_shard import MAX_POLICIES, Policy, PolicyShardConfig, filled_data
 from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
-from contracts.sure_token import Op as TokenOp
+from contracts.sure_token import Op as TokenOp, QueuedRedemption
 from tests.contracts.conftest import (
-    ADMIN, CLAIMS_PROCESSOR, IDS, NOW, OTHER_USER, PRICE, STRANGER, TREASURY, USER, Chain, Protocol, book_loss,
-    book_yield, received, tx_on,
+    ADMIN, CLAIMS_PROCESSOR, IDS, NOW, OTHER_USER, PRICE, STRANGER, TREASURY, USER, Chain, Protocol, all_succeeded,
+    book_loss, book_yield, received, tx_on,
 )
 
 DAY = 86400
@@ -279,8 +279,8 @@ def test_claims_are_paid_once_for_stored_unexpired_policies_up_to_coverage(proto
     assert vault.get_book(protocol.run).paid_claims == 4 * TON
 
 
-def test_redemption_waits_for_the_lock_and_for_free_capital(protocol: Protocol) -> None:
-    chain, vault = protocol.chain, protocol.vault
+def test_redemption_waits_for_the_lock_then_is_paid_at_once_or_queued_until_due(protocol: Protocol) -> None:
+    chain, vault, run = protocol.chain, protocol.vault, protocol.run
     protocol.deposit(USER, 3, 100 * TON)  # MEZZ: 30-day lock
     tokens = protocol.tokens(3, USER)
     wallet = protocol.wallet(3, USER)
@@ -289,22 +289,47 @@ def test_redemption_waits_for_the_lock_and_for_free_capital(protocol: Protocol) 
 
     protocol.publish()
     protocol.buy(STRANGER, 60 * TON, 365)  # 60 TON of coverage needs 75 TON of capital at 80%
+    policy_end = NOW + 365 * DAY
     chain.sandbox.now = NOW + 30 * DAY
     protocol.publish()
-    capital = vault.get_tranche(protocol.run, 3).capital
-    balance = chain.balance(vault.address)
-    txs = protocol.redeem(USER, 3, tokens)
-    assert tx_on(txs, wallet.address).success
-    assert protocol.tokens(3, USER) == tokens, "refused: the tokens come back"
-    assert wallet.get_lock_info(protocol.run).locked_amount == 0, "... unlocked"
-    assert vault.get_tranche(protocol.run, 3).capital == capital
-    assert balance - TON // 50 <= chain.balance(vault.address) <= balance, "30 days of storage rent, nothing else"
-    assert protocol.minter(3).get_jetton_data(protocol.run).total_supply == tokens
-
-    part = tokens // 5  # 20% of the capital: what stays still backs the coverage at 80%
+    capital = vault.get_tranche(run, 3).capital
+    part = tokens // 5  # 20% of the capital: what stays still backs the coverage at 80%: paid at once
     txs = protocol.redeem(USER, 3, part)
-    assert part * capital // tokens <= received(txs, USER)
-    assert protocol.tokens(3, USER) == tokens - part
+    paid = part * capital // tokens
+    assert paid <= received(txs, USER) < paid + protocol.fees.redeem
+    capital -= paid
+
+    # the rest cannot be paid while it backs the coverage sold: queued, due when that coverage has ended
+    rest = tokens - part
+    due = (policy_end // DAY + 1) * DAY
+    assert vault.get_queue_due_time(run) == due
+    txs = protocol.redeem(USER, 3, rest)
+    assert all_succeeded(txs, (USER,)) and received(txs, USER) < protocol.fees.redeem
+    assert protocol.tokens(3, USER) == 0 and wallet.get_queued_redemption(run) == QueuedRedemption(rest, due)
+    assert vault.get_queued_shares(run, 3) == rest and vault.get_reserved_capital(run) == capital
+    state = vault.get_tranche(run, 3)
+    assert (state.capital, state.shares) == (capital, rest), "still in the tranche: it backs the coverage"
+    assert protocol.minter(3).get_jetton_data(run).total_supply == rest == state.shares
+    # no new policy may use the queued capital
+    assert refusal_reason(protocol.buy(STRANGER, TON, 1), STRANGER) == ExitCode.OVER_CAPACITY
+    # not before it is due: refused, nothing changes
+    chain.assert_refused(USER, wallet.address, wallet.build_withdraw_queued_body(), ExitCode.NOT_DUE,
+                         value=protocol.fees.redeem)
+    chain.sandbox.now = due - 1
+    chain.assert_refused(USER, wallet.address, wallet.build_withdraw_queued_body(), ExitCode.NOT_DUE,
+                         value=protocol.fees.redeem)
+    chain.assert_refused(STRANGER, wallet.address, wallet.build_withdraw_queued_body(), ExitCode.UNAUTHORIZED,
+                         value=protocol.fees.redeem)
+    chain.sandbox.now = due
+    capital = vault.get_tranche(run, 3).capital
+    txs = chain.send(USER, wallet.address, wallet.build_withdraw_queued_body(), protocol.fees.redeem)
+    assert capital <= received(txs, USER) < capital + protocol.fees.redeem
+    assert wallet.get_queued_redemption(run).amount == 0 and vault.get_queued_shares(run, 3) == 0
+    assert vault.get_tranche(run, 3).capital == vault.get_tranche(run, 3).shares == 0
+    assert protocol.minter(3).get_jetton_data(run).total_supply == 0
+    # nothing queued any more
+    chain.assert_refused(USER, wallet.address, wallet.build_withdraw_queued_body(), ExitCode.INSUFFICIENT_BALANCE,
+                         value=protocol.fees.redeem)
 
 
 def test_deposit_whose_wallet_refuses_the_mint_is_refunded(chain: Chain, oracle: PricingOracle) -> None:

@@ -74,10 +74,15 @@ def test_redeem_after_a_long_idle_stretch_never_burns_tokens_without_payout(prot
     assert sold == 0, "the getter releases every expired bucket"
     txs = protocol.redeem(USER, EQT, 10 * TON)
     assert tx_on(txs, vault.address).success and tx_on(txs, vault.address).gas_used < 60000
-    # still 362 TON of (expired) coverage counted at the vault: refused, the tokens come back
-    assert protocol.tokens(EQT, USER) == 100 * TON == vault.get_tranche(run, EQT).shares
-    assert protocol.capitals()[EQT] == 100 * TON
+    # still 362 TON of (expired) coverage counted at the vault: queued, the tokens come back as a queued
+    # redemption that is due at once (no coverage is in force)
+    wallet = protocol.wallet(EQT, USER)
+    queued = wallet.get_queued_redemption(run)
+    assert (queued.amount, protocol.tokens(EQT, USER)) == (10 * TON, 90 * TON) and queued.due <= chain.sandbox.now
+    assert vault.get_tranche(run, EQT).shares == 100 * TON and protocol.capitals()[EQT] == 100 * TON
     assert received(txs, USER) > 0
+    txs = chain.send(USER, wallet.address, wallet.build_withdraw_queued_body(), protocol.fees.redeem)
+    assert tx_on(txs, vault.address).gas_used < 60000 and received(txs, USER) > 10 * TON
     for _ in range(45):  # 4 buckets a message: 366 buckets are gone after 92 messages
         txs = protocol.buy(STRANGER, TON, 1)
         assert all(tx.success for tx in txs if tx.address != STRANGER)
@@ -85,8 +90,10 @@ def test_redeem_after_a_long_idle_stretch_never_burns_tokens_without_payout(prot
     for _ in range(47):
         txs = protocol.redeem(USER, EQT, TON)
         assert tx_on(txs, vault.address).success
-        assert vault.get_tranche(run, EQT).shares == protocol.tokens(EQT, USER), "no token burned unpaid"
-    assert protocol.tokens(EQT, USER) < 100 * TON, "once the expired coverage is released, redemptions pay"
+        queued = wallet.get_queued_redemption(run).amount
+        assert vault.get_tranche(run, EQT).shares == protocol.tokens(EQT, USER) + queued, "no token burned unpaid"
+    assert protocol.tokens(EQT, USER) + wallet.get_queued_redemption(run).amount < 90 * TON, (
+        "once the expired coverage is released, redemptions pay at once")
 
 
 def test_redeem_racing_a_claim_in_flight_does_not_escape_the_waterfall(protocol: Protocol) -> None:
