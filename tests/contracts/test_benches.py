@@ -20,6 +20,7 @@ def run_bench(script: str, *args: str) -> str:
 @pytest.mark.parametrize("script, expected", [
     ("shard_rent.py", ["rent per policy-year, formula", "rent per policy-year, taken by the emulator",
                        "status active, storage debt 0", "frozen after"]),
+    ("redemption_bound.py", ["LP wait (days)", "attacker pays (TON)", "bound: a queued redemption is due"]),
 ])
 def test_bench_smoke(script: str, expected: list[str]) -> None:
     out = run_bench(script, "--smoke")
