@@ -130,7 +130,13 @@ def test_every_hop_stays_within_the_gas_its_fee_pays_for(protocol: Protocol) -> 
               protocol.claim(1, 5 * TON), protocol.claim(1, TON), protocol.redeem(USER, 6, TON)]
     chain.sandbox.now = NOW + 90 * DAY
     protocol.publish()
-    flows += [protocol.buy(STRANGER, 160 * TON, 365), protocol.redeem(USER, 1, protocol.tokens(1, USER))]
+    flows += [protocol.buy(STRANGER, 160 * TON, 365), protocol.buy(STRANGER, 100 * TON, 365),
+              protocol.redeem(USER, 1, protocol.tokens(1, USER))]
+    wallet = protocol.wallet(1, USER)
+    queued = wallet.get_queued_redemption(protocol.run)
+    assert queued.amount > 0, "the last burn was queued (the capital backs the year-long policy)"
+    chain.sandbox.now = queued.due
+    flows.append(chain.send(USER, wallet.address, wallet.build_withdraw_queued_body(), protocol.fees.redeem))
     measured = [(kinds[tx.address], tx.gas_used) for txs in flows for tx in txs if tx.address in kinds]
     assert {kind for kind, _ in measured} == set(GAS_BUDGETS)
     over = [(kind, gas) for kind, gas in measured if gas > GAS_BUDGETS[kind]]
