@@ -53,14 +53,6 @@ def filled_shard(sandbox: Sandbox, shard_id: int, policies: int, balance: int) -
     return target.address
 
 
-def storage_used(sandbox: Sandbox, address: Address) -> tuple[int, int]:
-    from pytoniq_core.tlb.account import ShardAccount
-
-    from chain.sandbox import _cell_from_b64, raw_address
-    shard = ShardAccount.deserialize(_cell_from_b64(sandbox._accounts[raw_address(address)]).begin_parse())
-    return shard.account.storage_stat.used.cells, shard.account.storage_stat.used.bits
-
-
 def touch(sandbox: Sandbox, address: Address) -> None:
     """A message that runs the account's storage phase (a 1-nanoton top-up)."""
     sandbox.send_internal(sender=VAULT_ACTOR, to=address, value=1, bounce=False)
@@ -73,7 +65,7 @@ def measure(policies: int, days: int) -> dict[str, float]:
     rent_year_exact = policy_rent(sandbox, 365) - policy_rent(sandbox, 0)  # without the 30-day grace
     reserve = MIN_BALANCE + policies * rent_365
     shard = filled_shard(sandbox, 1, policies, reserve)
-    cells, bits = storage_used(sandbox, shard)
+    cells, bits = sandbox.storage_used(shard)
     before = sandbox.account(shard).balance
     sandbox.now = NOW + days * DAY
     touch(sandbox, shard)
