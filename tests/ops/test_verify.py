@@ -14,6 +14,7 @@ from chain.client import ChainSettings
 from chain.connect import connect
 from chain.sandbox import FAUCET_ADDRESS
 from contracts.base import TON, CoverageType
+from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.pricing_oracle import PricingOracle
 from ops import verify
 from ops.checks import contracts_args
@@ -80,6 +81,18 @@ def test_verify_passes_after_deploy_and_a_keeper_price_update(deployed, chain):
     assert all(ok for ok, _ in results.values()), results
     assert "16 shards active" in results["contracts"][1]
     assert "found in shard" in results["policy"][1]
+
+
+def test_a_paused_vault_is_reported_as_such(deployed, chain):
+    cfg, outputs, _ = deployed
+    assert verify.sales_state(cfg, outputs, chain) == (
+        True, "vault open: deposits and policy sales are accepted", {"vault_paused": False})
+    chain.send_internal(sender=Address(cfg.ton.admin_address), to=Address(outputs["multi_tranche_vault_address"]),
+                        value=TON // 10, body=MultiTrancheVault.build_pause_body())
+    ok, detail, figures = verify.sales_state(cfg, outputs, chain)
+    assert ok and figures == {"vault_paused": True}
+    assert detail.startswith("vault PAUSED: deposits and policy sales are refused")
+    assert f"python -m ops multisig new --stack {cfg.stack} unpause --key-file" in detail
 
 
 def test_old_price_fails_oracle_freshness(deployed, chain):
