@@ -77,6 +77,7 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
 
     # A new admin is new oracle init data, hence a new oracle address (and vault, tokens). (Keepers are not in
     # the oracle's init data: a keeper change keeps every address.)
+    stack.stack.remove_config("tonsurance:adminMnemonic")   # the local admin key must be the admin's wallet
     stack.set_config("tonsurance:adminAddress", address("new-admin"))
     stack.stack.up(on_output=lambda _line: None)
     changed = stack.outputs()
@@ -150,6 +151,7 @@ def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
         "api.tonsurance.localhost", "ws.tonsurance.localhost"}
 
     # A new admin is new oracle init data, hence a new oracle address (a keeper change keeps every address).
+    stack.stack.remove_config("tonsurance:adminMnemonic")   # the local admin key must be the admin's wallet
     stack.set_config("tonsurance:adminAddress", address("new-admin"))
     stack.stack.up(on_output=quiet)
     changed = stack.outputs()
