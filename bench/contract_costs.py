@@ -25,7 +25,7 @@ from chain.sandbox import Sandbox  # noqa: E402
 from contracts.base import TON, CoverageType, Deployment, premium_due  # noqa: E402
 from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault, MultiTrancheVaultConfig, token_deployment  # noqa: E402
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig, shard_deployment  # noqa: E402
-from contracts.policy_shard import Policy, PolicyShard, PolicyShardConfig, filled_data  # noqa: E402
+from contracts.policy_shard import Policy, PolicyShard, PolicyShardConfig, distinct_policies, filled_data  # noqa: E402
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig  # noqa: E402
 from contracts.sure_token import SureTokenMinter, SureTokenWallet  # noqa: E402
 
@@ -81,8 +81,15 @@ def run() -> list[Cost]:
     costs: list[Cost] = []
     run_get = sandbox.run_get_method
 
-    oracle = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(KEEPER, actor("b2"), actor("b3"))))
+    oracle = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN))
     costs.append(deploy(sandbox, "deploy PricingOracle", oracle))
+    for keeper in (KEEPER, actor("b2"), actor("b3")):
+        added = measure("oracle add_keeper", send(sandbox, ADMIN, oracle.address,
+                                                  PricingOracle.build_add_keeper_body(keeper), TON // 20))
+    costs.append(added)
+    costs.append(measure("oracle replace_keeper", send(sandbox, ADMIN, oracle.address,
+                                                       PricingOracle.build_replace_keeper_body(actor("b3"), actor("b4")),
+                                                       TON // 20)))
     for seq, label in ((1, "first for a type"), (2, "again")):
         update = PricingOracle.build_update_price_body(CoverageType.DEPEG, PRICE, seq)
         costs.append(measure(f"oracle update_price ({label})", send(sandbox, KEEPER, oracle.address, update, TON // 20)))
@@ -101,7 +108,7 @@ def run() -> list[Cost]:
     router = PolicyRouter.from_config(PolicyRouterConfig(ADMIN, vault.address, oracle.address, shard_count=16))
     costs.append(deploy(sandbox, "deploy PolicyRouter", router))
     costs.append(deploy(sandbox, "deploy PolicyShard", shard_deployment(vault.address, 1, 16)))
-    premium = premium_due(50 * TON, PRICE, 30)
+    premium = premium_due(50 * TON, PRICE, 30, wrapper.get_policy_rent(run_get, 30))
     create = PolicyRouter.build_create_policy_body(CoverageType.DEPEG, 50 * TON, 30, premium)
     for label in ("shard deployed", "shard never deployed"):
         costs.append(measure(f"create policy, {label}", send(sandbox, USER, router.address, create, premium + fees.policy)))
@@ -118,6 +125,24 @@ def run() -> list[Cost]:
     wallet = SureTokenWallet.address_of(USER, minter, 0)
     costs.append(measure("redeem (holder burn -> minter -> vault payout)",
                          send(sandbox, USER, wallet, SureTokenWallet.build_burn_body(10 * TON, USER), fees.redeem)))
+    # cover up to the cap, so that the next burn is queued; then withdrawn when due
+    capital, sold = wrapper.get_total_capital(run_get), wrapper.get_total_coverage_sold(run_get)
+    cover = capital * 8000 // 10000 - sold
+    update = PricingOracle.build_update_price_body(CoverageType.DEPEG, PRICE, 3)
+    send(sandbox, KEEPER, oracle.address, update, TON // 20)
+    big = premium_due(cover, PRICE, 30, wrapper.get_policy_rent(run_get, 30))
+    send(sandbox, USER, router.address, PolicyRouter.build_create_policy_body(CoverageType.DEPEG, cover, 30, big),
+         big + fees.policy)
+    costs.append(measure("redeem, queued (burn -> vault -> minter -> wallet)",
+                         send(sandbox, USER, wallet, SureTokenWallet.build_burn_body(10 * TON, USER), fees.redeem)))
+    sandbox.now = SureTokenWallet(wallet).get_queued_redemption(run_get).due
+    costs.append(measure("withdraw_queued when due (wallet -> vault payout)",
+                         send(sandbox, USER, wallet, SureTokenWallet.build_withdraw_queued_body(), fees.redeem)))
+    costs.append(measure("jetton wallet withdraw_ton", send(sandbox, USER, wallet,
+                                                           SureTokenWallet.build_withdraw_ton_body(), TON // 20)))
+    shard = shard_deployment(vault.address, 1, 16).address
+    costs.append(measure("prune_policies (2 ids named)",
+                         send(sandbox, USER, shard, PolicyShard.build_prune_policies_body([1, 17]), TON // 20)))
     costs.append(measure("jetton transfer (deploys receiver wallet)",
                          send(sandbox, USER, wallet, SureTokenWallet.build_transfer_body(TON, TREASURY, USER), TON // 5)))
     costs.append(measure("TEP-89 provide_wallet_address",
@@ -142,12 +167,13 @@ def shard_fill(fills: tuple[int, ...] = SHARD_FILLS) -> list[tuple[int, int, int
         cfg = PolicyShardConfig(5, vault, 16)
         target = PolicyShard.from_config(cfg)
         sandbox.send_internal(sender=vault, to=target.address, value=TON, state_init=target.state_init)
-        expired = Policy(USER, CoverageType.DEPEG, TON, 1, NOW - 2 * DAY, NOW - DAY).to_cell()
         live = Policy(USER, CoverageType.DEPEG, TON, 1, NOW, NOW + 30 * DAY)
-        policies = {5 + 16 * i: expired for i in range(2)} | {5 + 16 * i: live.to_cell() for i in range(2, fill + 2)}
+        policies = (distinct_policies(cfg, 2, USER, NOW - 2 * DAY, NOW - DAY)
+                    | distinct_policies(cfg, fill, USER, NOW, NOW + 30 * DAY, first=2))
         sandbox.set_data(target.address, filled_data(cfg, policies))
         next_id = 5 + 16 * (fill + 2)
-        store = send(sandbox, vault, target.address, PolicyShard.build_store_policy_body(next_id, live), TON // 10)
+        store = send(sandbox, vault, target.address, PolicyShard.build_store_policy_body(next_id, live, 10**6),
+                     TON // 10)
         claim = send(sandbox, vault, target.address, PolicyShard.build_claim_body(next_id, TON), TON // 10)
         assert store[0].success and claim[0].success
         rows.append((fill, store[0].gas_used, claim[0].gas_used))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytvm
-from pytoniq_core import Cell
+from pytoniq_core import Cell, HashMap
 
 from chain.blockchain_config import config_b64
 
@@ -48,6 +48,7 @@ def _library() -> ctypes.CDLL:
         "tvm_emulator_create": (ptr, [cstr, cstr, cint]),
         "tvm_emulator_set_c7": (cbool, [ptr, cstr, u32, u64, cstr, cstr]),
         "tvm_emulator_set_gas_limit": (cbool, [ptr, i64]),
+        "tvm_emulator_set_libraries": (cbool, [ptr, cstr]),
         "tvm_emulator_run_get_method": (ptr, [ptr, cint, cstr]),
         "tvm_emulator_destroy": (None, [ptr]),
     }
@@ -90,11 +91,15 @@ class EmulationResult:
 class TransactionEmulator:
     """One libemulator transaction emulator configured with the mainnet config; reused across transactions."""
 
-    def __init__(self) -> None:
+    def __init__(self, libraries: Cell | None = None) -> None:
+        """`libraries`: the masterchain libraries the code may load (libraries_cell), e.g. the multisig v2
+        order code. They stay set for the emulator's life (the library cannot unset them)."""
         self._lib = _library()
         self._handle = self._lib.transaction_emulator_create(config_b64(), 0)
         if not self._handle:
             raise EmulatorError("libemulator rejected the blockchain config")
+        if libraries is not None and not self._lib.transaction_emulator_set_libs(self._handle, b64(libraries)):
+            raise EmulatorError("libemulator rejected the libraries")
 
     def emulate(self, shard_account: Cell | bytes, message: Cell, *, unixtime: int, lt: int,
                 rand_seed: bytes) -> EmulationResult:
@@ -128,8 +133,19 @@ class GetMethodResult:
     vm_log: str
 
 
+def libraries_cell(libraries: dict[str, Cell]) -> Cell | None:
+    """Library code by its hash (hex), as the emulator takes it: Hashmap 256 hash -> ^code (None when empty)."""
+    if not libraries:
+        return None
+    table = HashMap(256, value_serializer=lambda code, builder: builder.store_ref(code))
+    for code_hash, code in libraries.items():
+        table.set_int_key(int(code_hash, 16), code)
+    return table.serialize()
+
+
 def run_get_method(*, code: Cell, data: Cell, address: str, unixtime: int, balance: int, method_id: int,
-                   stack: Cell, rand_seed: bytes, gas_limit: int = 10_000_000) -> GetMethodResult:
+                   stack: Cell, rand_seed: bytes, gas_limit: int = 10_000_000,
+                   libraries: Cell | None = None) -> GetMethodResult:
     """Run a get-method on (code, data) with a c7 describing the account; `address` is raw 'wc:hex'."""
     lib = _library()
     handle = lib.tvm_emulator_create(b64(code), b64(data), 0)
@@ -140,6 +156,8 @@ def run_get_method(*, code: Cell, data: Cell, address: str, unixtime: int, balan
         if not lib.tvm_emulator_set_c7(handle, address.encode(), unixtime, balance, seed, config_b64()):
             raise EmulatorError("libemulator rejected the getter context (c7)")
         lib.tvm_emulator_set_gas_limit(handle, gas_limit)
+        if libraries is not None and not lib.tvm_emulator_set_libraries(handle, b64(libraries)):
+            raise EmulatorError("libemulator rejected the libraries")
         result = _take(lib.tvm_emulator_run_get_method(handle, method_id, b64(stack)))
     finally:
         lib.tvm_emulator_destroy(handle)

@@ -165,6 +165,11 @@ class LocalnetClient(ChainClient):
             raise ValueError("amount must be positive")
         return self._update(lambda _state, sandbox: (sandbox.fund(address, amount), sandbox.account(address))[1])
 
+    def publish_library(self, code: Cell) -> str:
+        """Make `code` a masterchain library of this chain (the real networks have the official ones, e.g.
+        the multisig v2 order code); returns its hash (hex)."""
+        return self._update(lambda _state, sandbox: sandbox.publish_library(code))
+
     def send_internal(self, **message) -> list[TxRecord]:
         """Deliver an internal message from any sender (tests and tools; see Sandbox.send_internal)."""
         return self._update(lambda _state, sandbox: sandbox.send_internal(**message))

@@ -25,6 +25,7 @@ class AccountInfo:
     data_hash: str | None  # hex
     last_tx_lt: int
     last_tx_hash: str | None
+    due_payment: int = 0   # storage rent the account owes (nanotons); above the freeze limit it is frozen
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,10 @@ def account_info(shard_account: Cell) -> AccountInfo:
         return AccountInfo("nonexist", 0, None, None, None, None, last_lt, last_hash)
     state = account.storage.state
     balance = account.storage.balance.grams
+    due = account.storage_stat.due_payment or 0
     if state.type_ == "account_active":
         code, data = state.state_init.code, state.state_init.data
         return AccountInfo("active", balance, code, data, code.hash.hex() if code else None,
-                           data.hash.hex() if data else None, last_lt, last_hash)
+                           data.hash.hex() if data else None, last_lt, last_hash, due)
     status = "frozen" if state.type_ == "account_frozen" else "uninit"
-    return AccountInfo(status, balance, None, None, None, None, last_lt, last_hash)
+    return AccountInfo(status, balance, None, None, None, None, last_lt, last_hash, due)

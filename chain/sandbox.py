@@ -16,13 +16,13 @@ import heapq
 import time
 
 from pytoniq_core import Address, Cell, StateInit, begin_cell
-from pytoniq_core.tlb.account import ShardAccount
+from pytoniq_core.tlb.account import AccountState, ShardAccount
 from pytoniq_core.tlb.transaction import (
     CurrencyCollection, ExternalMsgInfo, InternalMsgInfo, MessageAny,
 )
 from pytoniq_core.tlb.vm_stack import VmStack
 
-from chain.emulator import EmulatorError, TransactionEmulator, run_get_method
+from chain.emulator import EmulatorError, TransactionEmulator, libraries_cell, run_get_method
 from chain.errors import ChainError, GetMethodError
 from chain.records import AccountInfo, TxRecord, account_info, parse_transaction, raw_address
 
@@ -43,9 +43,10 @@ class ExternalNotAccepted(ChainError):
 
 
 @functools.cache
-def _shared_emulator() -> TransactionEmulator:
-    # one per process: creating an emulator parses the whole config; each call sets its own lt/time/seed
-    return TransactionEmulator()
+def _shared_emulator(libraries: tuple[str, ...] = (), boc: bytes | None = None) -> TransactionEmulator:
+    # one per process and set of libraries (keyed by their hashes): creating an emulator parses the whole
+    # config; each call sets its own lt/time/seed
+    return TransactionEmulator(Cell.one_from_boc(boc) if boc else None)
 
 
 def method_id(method: str | int) -> int:
@@ -61,6 +62,18 @@ def _empty_shard_account() -> Cell:
     return begin_cell().store_ref(account_none).store_bytes(bytes(32)).store_uint(0, 64).end_cell()
 
 
+def _unique_size(roots: list[Cell | None]) -> tuple[int, int]:
+    """(cells, bits) of the distinct cells under `roots`, as an account's storage statistics count them."""
+    seen: dict[bytes, int] = {}
+    stack = [root for root in roots if root is not None]
+    while stack:
+        cell = stack.pop()
+        if cell.hash not in seen:
+            seen[cell.hash] = len(cell.bits)
+            stack.extend(cell.refs)
+    return len(seen), sum(seen.values())
+
+
 def _cell_from_b64(data: bytes | str) -> Cell:
     return Cell.one_from_boc(base64.b64decode(data))
 
@@ -71,6 +84,7 @@ class Sandbox:
         self._lt = LT_STEP
         self._accounts: dict[str, bytes] = {}              # raw address -> ShardAccount BOC (base64)
         self._transactions: dict[str, list[bytes]] = {}    # raw address -> Transaction BOCs (base64), oldest first
+        self._libraries: dict[str, bytes] = {}             # code hash (hex) -> code BOC (base64): masterchain libraries
 
     # ---- persistence -------------------------------------------------------------------------------
     def to_state(self) -> dict:
@@ -78,6 +92,7 @@ class Sandbox:
             "now": self.now, "lt": self._lt,
             "accounts": {a: s.decode() for a, s in self._accounts.items()},
             "transactions": {a: [t.decode() for t in txs] for a, txs in self._transactions.items()},
+            "libraries": {h: c.decode() for h, c in self._libraries.items()},
         }
 
     @classmethod
@@ -86,7 +101,36 @@ class Sandbox:
         sandbox._lt = state["lt"]
         sandbox._accounts = {a: s.encode() for a, s in state["accounts"].items()}
         sandbox._transactions = {a: [t.encode() for t in txs] for a, txs in state["transactions"].items()}
+        sandbox._libraries = {h: c.encode() for h, c in state.get("libraries", {}).items()}
         return sandbox
+
+    # ---- libraries and copies of accounts ----------------------------------------------------------
+    def publish_library(self, code: Cell) -> str:
+        """Make `code` a masterchain library (as the official librarian does on the real networks), so a
+        contract whose code is a library reference to its hash runs it; returns the hash (hex)."""
+        self._libraries[code.hash.hex()] = base64.b64encode(code.to_boc())
+        return code.hash.hex()
+
+    def libraries(self) -> dict[str, Cell]:
+        return {h: _cell_from_b64(c) for h, c in self._libraries.items()}
+
+    def install_account(self, address: Address, code: Cell, data: Cell, balance: int) -> None:
+        """Put an active account with this code, data and balance at `address` (a private copy of an account
+        read from a real chain: its address is not the hash of its current data, so no deploy can make it)."""
+        self.fund(address, balance)
+        key = raw_address(address)
+        shard = ShardAccount.deserialize(_cell_from_b64(self._accounts[key]).begin_parse())
+        shard.account.storage.state = AccountState("account_active", state_init=StateInit(code=code, data=data))
+        cells, bits = _unique_size([code, data])     # rent is charged for what the account holds (see set_data)
+        used = shard.account.storage_stat.used
+        used.cells, used.bits = used.cells + cells, used.bits + bits
+        self._accounts[key] = base64.b64encode(shard.serialize().to_boc())
+
+    def _emulator(self) -> TransactionEmulator:
+        if not self._libraries:
+            return _shared_emulator()
+        libraries = self.libraries()
+        return _shared_emulator(tuple(sorted(libraries)), libraries_cell(libraries).to_boc())
 
     # ---- messages ----------------------------------------------------------------------------------
     def fund(self, address: Address, amount: int) -> None:
@@ -146,7 +190,7 @@ class Sandbox:
         lt = self._lt
         self._lt += LT_STEP
         seed = hashlib.sha256(lt.to_bytes(8, "big") + dest.hash_part).digest()
-        result = _shared_emulator().emulate(shard_account, message, unixtime=self.now, lt=lt, rand_seed=seed)
+        result = self._emulator().emulate(shard_account, message, unixtime=self.now, lt=lt, rand_seed=seed)
         if not result.success:
             if result.external_not_accepted:
                 raise ExternalNotAccepted(dest, result.vm_exit_code, result.error)
@@ -165,11 +209,24 @@ class Sandbox:
 
     def set_data(self, address: Address, data: Cell) -> None:
         """Replace an active account's persistent data, as if it had grown there (tests and benchmarks of
-        full contracts: building 16,000 policies by messages would take minutes)."""
+        full contracts: building 16,000 policies by messages would take minutes). The account's storage
+        statistics (the cells and bits its rent is charged for) follow: the emulator updates them only for
+        what a transaction changes."""
         key = raw_address(address)
         shard = ShardAccount.deserialize(_cell_from_b64(self._accounts[key]).begin_parse())
-        shard.account.storage.state.state_init.data = data
+        state_init = shard.account.storage.state.state_init
+        old_cells, old_bits = _unique_size([state_init.code, state_init.data])
+        new_cells, new_bits = _unique_size([state_init.code, data])
+        used = shard.account.storage_stat.used
+        used.cells, used.bits = used.cells - old_cells + new_cells, used.bits - old_bits + new_bits
+        state_init.data = data
         self._accounts[key] = base64.b64encode(shard.serialize().to_boc())
+
+    def storage_used(self, address: Address) -> tuple[int, int]:
+        """(cells, bits) of an account's storage statistics: what its rent is charged for."""
+        shard = ShardAccount.deserialize(_cell_from_b64(self._accounts[raw_address(address)]).begin_parse())
+        used = shard.account.storage_stat.used
+        return used.cells, used.bits
 
     # ---- reads -------------------------------------------------------------------------------------
     def account(self, address: Address) -> AccountInfo:
@@ -192,6 +249,7 @@ class Sandbox:
             address=raw_address(address), unixtime=self.now, balance=info.balance,
             method_id=method_id(method), stack=VmStack.serialize(list(stack or [])),
             rand_seed=hashlib.sha256(b"getter" + self.now.to_bytes(8, "big")).digest(),
+            libraries=libraries_cell(self.libraries()),
         )
         if result.exit_code not in (0, 1):
             raise GetMethodError(address, method, result.exit_code, result.vm_log[-200:])

@@ -41,6 +41,7 @@ class TonsuranceContracts(pulumi.ComponentResource):
     shard_count: int
     code_hashes: pulumi.Output[dict]
     keeper_config: pulumi.Output[dict]
+    admin_order_pending: pulumi.Output[dict | None]
 
     def __init__(self, name: str, args: TonsuranceContractsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tonsurance:contracts:TonsuranceContracts", name, None, opts)
@@ -69,6 +70,8 @@ class TonsuranceContracts(pulumi.ComponentResource):
         self.policy_shard_addresses = pulumi.Output.all(*[b.shards for b in batches]).apply(
             lambda maps: [friendly_address(m[str(i)], network) for m in maps for i in sorted(map(int, m))])
         self.shard_count = args.shard_count
+        # The multisig order signers still have to approve for the oracle's keepers (None: nothing pending).
+        self.admin_order_pending = oracle.roles_pending
         self.code_hashes = pulumi.Output.all(
             PricingOracle=oracle.code_hash, MultiTrancheVault=vault.code_hash,
             SureTokenMinter=next(iter(tokens.values())).code_hash, PolicyRouter=router.code_hash,
@@ -90,4 +93,5 @@ class TonsuranceContracts(pulumi.ComponentResource):
             "shard_count": self.shard_count,
             "contract_code_hashes": self.code_hashes,
             "keeper_config": self.keeper_config,
+            "admin_order_pending": self.admin_order_pending,
         }

@@ -7,6 +7,7 @@ server's port, the liteserver config) is checked by config/loader.py. Every rule
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import PurePosixPath
 from typing import Mapping
@@ -116,6 +117,9 @@ def _ton(read: Reader, network: str) -> TonConfig:
         # The deployer's words are in Secrets Manager on mainnet, so the rule that admin, treasury and claims
         # processor are none of its wallets (role_conflicts) runs where they are read: preflight, policy pack.
         _check_keepers_not_admin(admin, keepers)
+    admin_mnemonic = _admin_mnemonic(read, network, admin)
+    if admin_mnemonic is not None:
+        _check_keepers_not_admin(admin, keepers)
 
     return TonConfig(
         network=network,
@@ -128,7 +132,29 @@ def _ton(read: Reader, network: str) -> TonConfig:
         deployer_mnemonic=mnemonic,
         localnet_path=localnet_path if network == "localnet" else None,
         liteserver_config_path=liteserver_config,
+        admin_mnemonic=admin_mnemonic,
     )
+
+
+def _admin_mnemonic(read: Reader, network: str, admin: str) -> SecretValue | None:
+    """localnet only: the words of the admin wallet (v4r2), which must be tonsurance:adminAddress."""
+    if read.optional("adminMnemonic") is None:
+        return None
+    if network != "localnet":
+        raise ConfigError("adminMnemonic", f"is localnet only: on {network} the admin is the multisig, and the "
+                                           "program's admin messages are multisig orders; remove it "
+                                           "(`pulumi config rm adminMnemonic`)")
+    mnemonic = read.secret("adminMnemonic", "the local admin wallet's 24-word mnemonic")
+    words = mnemonic.value.split()
+    if len(words) != 24 or not mnemonic_is_valid(words):
+        raise ConfigError("adminMnemonic", "is not a valid 24-word TON mnemonic")
+    from chain.wallets import WalletKey, WalletV4R2
+
+    wallet = WalletV4R2(None, WalletKey.from_mnemonic(words), os.devnull).address  # type: ignore[arg-type]
+    if wallet != Address(admin):
+        raise ConfigError("adminAddress", f"must be the wallet of tonsurance:adminMnemonic "
+                                          f"({wallet.to_str(is_test_only=True)}) when that is set, got {admin}")
+    return mnemonic
 
 
 def _deployer_mnemonic(read: Reader, network: str) -> SecretValue | SecretReference:

@@ -57,6 +57,9 @@ class TonConfig:
     deployer_mnemonic: SecretValue | SecretReference
     localnet_path: str | None  # localnet only: the emulated chain's state file
     liteserver_config_path: str | None  # testnet/mainnet: network config file for pytoniq
+    # localnet only: the admin wallet's words, so the program sends admin messages itself (the keepers);
+    # elsewhere the admin is the multisig and those messages are multisig orders (ton_deploy/roles.py)
+    admin_mnemonic: SecretValue | None = None
 
 
 @dataclass(frozen=True)

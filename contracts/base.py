@@ -60,8 +60,11 @@ class ExitCode(IntEnum):
     OLD_UPDATE = 418
     NO_POLICY = 419
     BAD_PARAM = 420
+    PRICE_OUT_OF_BOUNDS = 421
+    SEQ_STEP = 422
     PAUSED = 423
     LOCKED = 425
+    NOT_DUE = 426
     UNKNOWN_OP = 0xFFFF
 
 
@@ -124,9 +127,16 @@ def read_address(item: Slice) -> Address | None:
     return item.load_address()
 
 
-def premium_due(coverage: int, price: int, duration_days: int) -> int:
-    """The least premium the vault accepts: ceil(coverage * price * days / (365 * PRICE_SCALE))."""
+def risk_premium(coverage: int, price: int, duration_days: int) -> int:
+    """The premium for the risk at the oracle's price: ceil(coverage * price * days / (365 * PRICE_SCALE))."""
     return -(-coverage * price * duration_days // (365 * PRICE_SCALE))
+
+
+def premium_due(coverage: int, price: int, duration_days: int, rent: int) -> int:
+    """The least premium the vault accepts: the risk premium plus `rent`, what the policy's storage costs its
+    shard over its lifetime (the vault's or router's get_policy_rent(duration_days): it follows the network's
+    storage prices). The vault books premium - rent as yield and sends the rent to the shard."""
+    return risk_premium(coverage, price, duration_days) + rent
 
 
 class ContractWrapper:

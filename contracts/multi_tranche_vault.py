@@ -119,7 +119,7 @@ class Book:
 @dataclass(frozen=True)
 class PendingPolicy:
     holder: Address
-    premium: int
+    premium: int  # held by the vault: the premium without the rent, which travels to the shard
     coverage: int
     end: int
 
@@ -138,7 +138,8 @@ def validate_tranches(tranches: tuple[Tranche, ...]) -> None:
 def tranches_dict(tranches: tuple[Tranche, ...]) -> Cell | None:
     entries = HashMap(8, value_serializer=lambda t, b: (
         b.store_uint(t.allocation_bps, 16).store_uint(t.apy_min_bps, 16).store_uint(t.apy_max_bps, 16)
-        .store_uint(t.curve, 8).store_uint(t.lock_period, 32).store_coins(0).store_coins(0).store_ref(t.content)))
+        .store_uint(t.curve, 8).store_uint(t.lock_period, 32).store_coins(0).store_coins(0).store_coins(0)  # capital, shares, queued
+        .store_ref(t.content)))
     for tranche in tranches:
         entries.set_int_key(tranche.id, tranche)
     return entries.serialize()
@@ -250,6 +251,10 @@ class MultiTrancheVault(ContractWrapper, AdminOps, PauseOps):
     def get_fees(self, run: RunGetMethod) -> Fees:
         return Fees(*self._get(run, "get_fees"))
 
+    def get_policy_rent(self, run: RunGetMethod, duration_days: int) -> int:
+        """The rent a policy of `duration_days` pays its shard (premium_due's `rent`), at today's prices."""
+        return self._get_int(run, "get_policy_rent", duration_days)
+
     def get_shard_address(self, run: RunGetMethod, shard_id: int) -> Address:
         return self._get_address(run, "get_shard_address", shard_id)
 
@@ -279,6 +284,18 @@ class MultiTrancheVault(ContractWrapper, AdminOps, PauseOps):
     def get_tranche(self, run: RunGetMethod, tranche_id: int) -> TrancheState:
         allocation, apy_min, apy_max, curve, lock, capital, shares, token = self._get(run, "get_tranche", tranche_id)
         return TrancheState(allocation, apy_min, apy_max, Curve(curve), lock, capital, shares, read_address(token))
+
+    def get_queued_shares(self, run: RunGetMethod, tranche_id: int) -> int:
+        """Shares of the tranche in queued redemptions (they keep sharing yield and losses until paid)."""
+        return self._get_int(run, "get_queued_shares", tranche_id)
+
+    def get_reserved_capital(self, run: RunGetMethod) -> int:
+        """Capital of queued redemptions at today's share prices: no new policy is backed by it."""
+        return self._get_int(run, "get_reserved_capital")
+
+    def get_queue_due_time(self, run: RunGetMethod) -> int:
+        """When a redemption queued now would be due: the end of the coverage in force or pending."""
+        return self._get_int(run, "get_queue_due_time")
 
     def get_tranche_token_address(self, run: RunGetMethod, tranche_id: int) -> Address:
         return self._get_address(run, "get_tranche_token_address", tranche_id)

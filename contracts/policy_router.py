@@ -7,7 +7,7 @@ from enum import IntEnum
 from pytoniq_core import Address, Cell, begin_cell
 
 from contracts.base import (
-    TON, AdminOps, ContractWrapper, CoverageType, Deployment, PauseOps, RunGetMethod, body, deployment,
+    TON, AdminOps, ContractWrapper, CoverageType, Deployment, RunGetMethod, body, deployment,
     load_artifact,
 )
 from contracts.policy_shard import ARTIFACT as SHARD_ARTIFACT, PolicyShard, PolicyShardConfig
@@ -43,7 +43,6 @@ def unchecked_init_data(cfg: PolicyRouterConfig) -> Cell:
     return (begin_cell()
             .store_address(cfg.admin)
             .store_address(None)  # pending_admin
-            .store_bit(0)  # paused
             .store_uint(cfg.shard_count, 16)
             .store_ref(begin_cell().store_address(cfg.vault).store_address(cfg.oracle).end_cell())
             .store_ref(load_artifact(SHARD_ARTIFACT).code)
@@ -55,7 +54,9 @@ def shard_deployment(vault: Address, shard_id: int, shard_count: int) -> Deploym
     return PolicyShard.from_config(PolicyShardConfig(shard_id=shard_id, vault=vault, shard_count=shard_count))
 
 
-class PolicyRouter(ContractWrapper, AdminOps, PauseOps):
+class PolicyRouter(ContractWrapper, AdminOps):
+    """No pause of its own: the vault's pause stops every sale (README, "One pause")."""
+
     @staticmethod
     def from_config(cfg: PolicyRouterConfig) -> Deployment:
         return deployment(load_artifact(ARTIFACT).code, init_data(cfg))
@@ -64,7 +65,8 @@ class PolicyRouter(ContractWrapper, AdminOps, PauseOps):
     @staticmethod
     def build_create_policy_body(coverage_type: CoverageType | int, coverage_amount: int, duration_days: int,
                                  premium: int, query_id: int = 0) -> Cell:
-        """Attach premium + get_policy_fee(); the vault refunds everything if it refuses the policy."""
+        """Attach premium + get_policy_fee(); premium >= premium_due(..., rent=get_policy_rent(days)); the vault
+        refunds everything if it refuses the policy."""
         return (body(Op.CREATE_POLICY, query_id)
                 .store_uint(coverage_type, 8).store_coins(coverage_amount).store_uint(duration_days, 16)
                 .store_coins(premium).end_cell())
@@ -86,9 +88,6 @@ class PolicyRouter(ContractWrapper, AdminOps, PauseOps):
     def get_oracle(self, run: RunGetMethod) -> Address:
         return self._get_address(run, "get_oracle")
 
-    def is_paused(self, run: RunGetMethod) -> bool:
-        return self._get_bool(run, "is_paused")
-
     def get_shard_count(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_shard_count")
 
@@ -100,3 +99,7 @@ class PolicyRouter(ContractWrapper, AdminOps, PauseOps):
 
     def get_policy_fee(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_policy_fee")
+
+    def get_policy_rent(self, run: RunGetMethod, duration_days: int) -> int:
+        """The rent a policy of `duration_days` pays its shard: part of the premium (contracts.base.premium_due)."""
+        return self._get_int(run, "get_policy_rent", duration_days)

@@ -7,12 +7,17 @@ from enum import IntEnum
 from pytoniq_core import Address, Cell, HashMap, begin_cell
 
 from contracts.base import (
-    WORKCHAIN, AdminOps, ContractWrapper, CoverageType, Deployment, RunGetMethod, address_arg, body, deployment,
-    load_artifact,
+    PRICE_SCALE, WORKCHAIN, AdminOps, ContractWrapper, CoverageType, Deployment, RunGetMethod, address_arg, body,
+    deployment, load_artifact,
 )
 
 ARTIFACT = "PricingOracle"
 MAX_STALENESS = 300  # seconds
+MAX_SEQ_STEP = 2**32  # an update's seq is above the stored one by at most this (pricing_oracle.fc)
+# A keeper's price must lie within its type's bounds (annual rate, parts per billion). Every type starts with
+# these; the admin changes them by message (set_price_bounds): 0.1% .. 100% a year.
+DEFAULT_MIN_PRICE = 1_000_000
+DEFAULT_MAX_PRICE = PRICE_SCALE
 
 
 class Op(IntEnum):
@@ -22,13 +27,19 @@ class Op(IntEnum):
     QUOTE = 0x1E5A0104
     QUOTE_RESPONSE = 0x1E5A0105
     SET_MAX_STALENESS = 0x1E5A0106
+    REPLACE_KEEPER = 0x1E5A0107
+    SET_PRICE_BOUNDS = 0x1E5A0108
+    RESET_PRICE = 0x1E5A0109
 
 
 @dataclass(frozen=True)
 class PricingOracleConfig:
+    """The oracle's init data: the admin and fixed parameters only. Keepers are not here: the set starts
+    empty and the admin changes it by message (add/remove/replace_keeper), so it never moves the address."""
     admin: Address
-    keepers: tuple[Address, ...]
     max_staleness: int = MAX_STALENESS
+    min_price: int = DEFAULT_MIN_PRICE  # initial bounds of every coverage type
+    max_price: int = DEFAULT_MAX_PRICE
 
 
 @dataclass(frozen=True)
@@ -38,27 +49,36 @@ class Price:
     seq: int = 0     # the keeper's sequence number of this price; updates must increase it
 
 
-def keepers_dict(keepers: tuple[Address, ...]) -> Cell | None:
-    """HashmapE 256 keyed by account id, empty values. Keepers must be on workchain 0."""
-    entries = HashMap(256, value_serializer=lambda _value, builder: builder)
-    for keeper in keepers:
-        if keeper.wc != WORKCHAIN:
-            raise ValueError(f"keeper {keeper.to_str(is_user_friendly=False)} is not on workchain {WORKCHAIN}")
-        entries.set_int_key(int.from_bytes(keeper.hash_part, "big"), None)
+def bounds_dict(min_price: int, max_price: int) -> Cell | None:
+    """HashmapE 8: coverage type -> min_price:uint64 max_price:uint64, the same bounds for every type."""
+    if not 0 < min_price <= max_price < 2**64:
+        raise ValueError(f"price bounds must satisfy 0 < min <= max < 2^64, got {min_price}..{max_price}")
+    entries = HashMap(8, value_serializer=lambda bounds, builder: builder.store_uint(bounds[0], 64)
+                      .store_uint(bounds[1], 64))
+    for coverage_type in CoverageType:
+        entries.set_int_key(int(coverage_type), (min_price, max_price))
     return entries.serialize()
 
 
 def init_data(cfg: PricingOracleConfig) -> Cell:
-    unique = tuple({k.to_str(is_user_friendly=False): k for k in cfg.keepers}.values())
+    if not 0 < cfg.max_staleness <= 86400:
+        raise ValueError(f"max staleness must be 1..86400 seconds, got {cfg.max_staleness}")
     return (begin_cell()
             .store_address(cfg.admin)
             .store_address(None)  # pending_admin
-            .store_dict(keepers_dict(unique))
-            .store_uint(len(unique), 16)
+            .store_dict(None)  # keepers: none until the admin adds them
+            .store_uint(0, 16)  # keeper_count
             .store_uint(0, 32)  # last_update
             .store_uint(cfg.max_staleness, 32)
             .store_dict(None)  # prices
+            .store_dict(bounds_dict(cfg.min_price, cfg.max_price))
             .end_cell())
+
+
+def _keeper(keeper: Address) -> Address:
+    if keeper.wc != WORKCHAIN:
+        raise ValueError(f"keeper {keeper.to_str(is_user_friendly=False)} is not on workchain {WORKCHAIN}")
+    return keeper
 
 
 class PricingOracle(ContractWrapper, AdminOps):
@@ -84,13 +104,32 @@ class PricingOracle(ContractWrapper, AdminOps):
     def build_set_max_staleness_body(seconds: int, query_id: int = 0) -> Cell:
         return body(Op.SET_MAX_STALENESS, query_id).store_uint(seconds, 32).end_cell()
 
+    # Keeper set (admin only; each keeps every address): adding a keeper twice or removing a non-keeper
+    # changes nothing; replace removes `old` (if it is a keeper) and adds `new` in one message.
     @staticmethod
     def build_add_keeper_body(keeper: Address, query_id: int = 0) -> Cell:
-        return body(Op.ADD_KEEPER, query_id).store_address(keeper).end_cell()
+        return body(Op.ADD_KEEPER, query_id).store_address(_keeper(keeper)).end_cell()
 
     @staticmethod
     def build_remove_keeper_body(keeper: Address, query_id: int = 0) -> Cell:
-        return body(Op.REMOVE_KEEPER, query_id).store_address(keeper).end_cell()
+        return body(Op.REMOVE_KEEPER, query_id).store_address(_keeper(keeper)).end_cell()
+
+    @staticmethod
+    def build_replace_keeper_body(old: Address, new: Address, query_id: int = 0) -> Cell:
+        return (body(Op.REPLACE_KEEPER, query_id).store_address(_keeper(old)).store_address(_keeper(new))
+                .end_cell())
+
+    @staticmethod
+    def build_set_price_bounds_body(coverage_type: CoverageType | int, min_price: int, max_price: int,
+                                    query_id: int = 0) -> Cell:
+        """Admin only: keepers' prices of this type must lie within min..max (0 < min <= max, else 420)."""
+        return (body(Op.SET_PRICE_BOUNDS, query_id).store_uint(coverage_type, 8).store_uint(min_price, 64)
+                .store_uint(max_price, 64).end_cell())
+
+    @staticmethod
+    def build_reset_price_body(coverage_type: CoverageType | int, query_id: int = 0) -> Cell:
+        """Admin only: forget the type's price and sequence; keepers publish again from seq 1."""
+        return body(Op.RESET_PRICE, query_id).store_uint(coverage_type, 8).end_cell()
 
     # ---- getters ---------------------------------------------------------------------------------
     def get_admin(self, run: RunGetMethod) -> Address:
@@ -104,6 +143,19 @@ class PricingOracle(ContractWrapper, AdminOps):
 
     def get_keeper_count(self, run: RunGetMethod) -> int:
         return self._get_int(run, "get_keeper_count")
+
+    def get_keepers(self, run: RunGetMethod) -> tuple[Address, ...]:
+        """The keeper set, in account-id order (empty right after deployment)."""
+        cell = self._get(run, "get_keepers")[0]
+        if not isinstance(cell, Cell):
+            return ()
+        keys = HashMap.parse(cell.begin_parse(), 256, value_deserializer=lambda s: None)
+        return tuple(Address((WORKCHAIN, key.to_bytes(32, "big"))) for key in sorted(keys))
+
+    def get_price_bounds(self, run: RunGetMethod, coverage_type: CoverageType | int) -> tuple[int, int]:
+        """(min_price, max_price) of a coverage type."""
+        low, high = self._get(run, "get_price_bounds", int(coverage_type))
+        return low, high
 
     def get_price(self, run: RunGetMethod, coverage_type: CoverageType | int) -> Price:
         price, updated_at, seq = self._get(run, "get_price", int(coverage_type))

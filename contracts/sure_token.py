@@ -19,6 +19,7 @@ from contracts.base import (
 MINTER_ARTIFACT = "SureTokenMinter"
 WALLET_ARTIFACT = "SureTokenWallet"
 DECIMALS = 9
+JETTON_MIN_STORAGE = 10_000_000  # nanotons a jetton wallet keeps for its storage rent (common.fc)
 
 
 class Op(IntEnum):
@@ -26,6 +27,10 @@ class Op(IntEnum):
     REDEEM = 0x1E5A0303
     RESTORE_TOKENS = 0x1E5A0304
     MINT_FAILED = 0x1E5A0305
+    WITHDRAW_TON = 0x1E5A0306
+    WITHDRAW_QUEUED = 0x1E5A0307
+    RESTORE_QUEUED = 0x1E5A0308
+    WITHDRAW_NOTIFICATION = 0x1E5A0309
     # TEP-74
     TRANSFER = 0x0F8A7EA5
     TRANSFER_NOTIFICATION = 0x7362D09C
@@ -61,6 +66,12 @@ class WalletData:
     owner: Address
     minter: Address
     wallet_code: Cell
+
+
+@dataclass(frozen=True)
+class QueuedRedemption:
+    amount: int  # tokens of a redemption the vault queued (not transferable)
+    due: int     # unix time from which withdraw_queued pays it (0 when nothing is queued)
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,8 @@ def wallet_init_data(owner: Address, minter: Address, lock_period: int) -> Cell:
             .store_uint(lock_period, 32)
             .store_uint(0, 32)  # locked_until
             .store_coins(0)  # locked_amount
+            .store_coins(0)  # queued
+            .store_uint(0, 32)  # queued_until
             .store_ref(load_artifact(WALLET_ARTIFACT).code)
             .end_cell())
 
@@ -166,6 +179,19 @@ class SureTokenWallet(ContractWrapper):
     def build_burn_body(amount: int, response: Address | None, query_id: int = 0) -> Cell:
         """Owner only (TEP-74 burn): redeems `amount` at the vault; attach the vault's Fees.redeem."""
         return body(Op.BURN, query_id).store_coins(amount).store_address(response).store_maybe_ref(None).end_cell()
+
+    @staticmethod
+    def build_withdraw_ton_body(query_id: int = 0) -> Cell:
+        """Owner only: the wallet's TON above JETTON_MIN_STORAGE (what it keeps for rent) to the owner."""
+        return body(Op.WITHDRAW_TON, query_id).end_cell()
+
+    @staticmethod
+    def build_withdraw_queued_body(query_id: int = 0) -> Cell:
+        """Owner only: withdraw the queued redemption once due (get_queued_redemption); attach Fees.redeem."""
+        return body(Op.WITHDRAW_QUEUED, query_id).end_cell()
+
+    def get_queued_redemption(self, run: RunGetMethod) -> QueuedRedemption:
+        return QueuedRedemption(*self._get(run, "get_queued_redemption"))
 
     def get_wallet_data(self, run: RunGetMethod) -> WalletData:
         balance, owner, minter, wallet_code = self._get(run, "get_wallet_data")

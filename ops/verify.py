@@ -6,6 +6,8 @@
   the vault's oracle and six tranches with the token addresses it derives, the router's vault, oracle and
   shard count, and every shard address the vault and the router derive; every contract and shard active
 - oracle freshness: the oracle's last price update is under 300 s old (chain time)
+- sales: whether the vault is paused, reported as such (not a failure: the mainnet vault is deployed paused and
+  its first multisig order is the unpause; the pause is also the incident response)
 - api: GET <tonsurance:apiUrl>/health and a premium quote answer, when the URL is configured
 - test policy (localnet): a policy bought through the router at the oracle's price is found in the shard it
   routes to (a faucet-backed test LP deposits first when the vault lacks capacity)
@@ -93,6 +95,17 @@ def oracle_fresh(outputs: dict[str, Any], client) -> tuple[bool, str]:
     return age < MAX_STALENESS, f"last price update {age} s ago (limit {MAX_STALENESS} s)"
 
 
+def sales_state(cfg: StackConfig, outputs: dict[str, Any], client) -> tuple[bool, str, dict]:
+    """The vault's pause is the protocol's one: reported, never a failure (paused is an admin's decision)."""
+    paused = MultiTrancheVault(Address(outputs["multi_tranche_vault_address"])).is_paused(client.run_get_method)
+    if not paused:
+        return True, "vault open: deposits and policy sales are accepted", {"vault_paused": False}
+    return True, ("vault PAUSED: deposits and policy sales are refused until the multisig unpauses it. After the "
+                  "first deploy this is expected (the vault deploys paused on mainnet): the first order is "
+                  f"`python -m ops multisig new --stack {cfg.stack} unpause --key-file <signer key>`, then signers "
+                  "approve it (docs/ops.md, multisig)"), {"vault_paused": True}
+
+
 def api_healthy(api_url: str | None) -> tuple[bool, str]:
     if api_url is None:
         return True, "no tonsurance:apiUrl configured: skipped"
@@ -127,7 +140,7 @@ def policy_round_trip(cfg: StackConfig, outputs: dict[str, Any], client) -> tupl
         client.send_internal(sender=TEST_LP, to=vault.address, value=2 * coverage + fees.deposit,
                              body=MultiTrancheVault.build_deposit_body(TEST_LP_TRANCHE))
     policy_id = vault.get_book(run).next_policy_id
-    premium = premium_due(coverage, prices[coverage_type].price, days)
+    premium = premium_due(coverage, prices[coverage_type].price, days, router.get_policy_rent(run, days))
     client.send_internal(sender=TEST_POLICY_HOLDER, to=router.address, value=premium + router.get_policy_fee(run),
                          body=router.build_create_policy_body(coverage_type, coverage, days, premium))
     shard_id = router.get_shard_for_policy(run, policy_id)
@@ -143,6 +156,7 @@ def verify(cfg: StackConfig, outputs: dict[str, Any], work_dir: Path = ROOT) -> 
         return [
             run_check("contracts", lambda: contracts_match(outputs, client)),
             run_check("oracle freshness", lambda: oracle_fresh(outputs, client)),
+            run_check("sales", lambda: sales_state(cfg, outputs, client)),
             run_check("api", lambda: api_healthy(cfg.ops.api_url)),
             run_check("test policy", lambda: policy_round_trip(cfg, outputs, client)),
         ]

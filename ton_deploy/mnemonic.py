@@ -59,7 +59,7 @@ def resolve_deployer_mnemonic(props: dict[str, Any]) -> str:
     return words
 
 
-def fetch_secret_string(secret_id: str, region: str) -> str:
+def fetch_secret_string(secret_id: str, region: str, what: str = "the deployer mnemonic") -> str:
     import boto3  # imported here: stacks that hold the words never need it
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -68,7 +68,7 @@ def fetch_secret_string(secret_id: str, region: str) -> str:
         client = boto3.session.Session().client("secretsmanager", region_name=region)  # fresh: no cached credentials
         value = client.get_secret_value(SecretId=secret_id)
     except NoCredentialsError:
-        raise DeployerMnemonicError(f"cannot read the deployer mnemonic from {where}: no AWS credentials "
+        raise DeployerMnemonicError(f"cannot read {what} from {where}: no AWS credentials "
                                     "(set AWS_PROFILE or run with a role that may read it)") from None
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
@@ -77,9 +77,9 @@ def fetch_secret_string(secret_id: str, region: str) -> str:
                 "AccessDeniedException": "the AWS identity running Pulumi may not read it "
                                          "(secretsmanager:GetSecretValue)",
                 "DecryptionFailure": "its KMS key cannot decrypt it for this identity"}.get(code, code)
-        raise DeployerMnemonicError(f"cannot read the deployer mnemonic from {where}: {hint}") from None
+        raise DeployerMnemonicError(f"cannot read {what} from {where}: {hint}") from None
     except BotoCoreError as error:  # endpoint unreachable, bad region, ...
-        raise DeployerMnemonicError(f"cannot read the deployer mnemonic from {where}: "
+        raise DeployerMnemonicError(f"cannot read {what} from {where}: "
                                     f"{type(error).__name__}: {error}") from None
     words = value.get("SecretString")
     if not words:

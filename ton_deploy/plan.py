@@ -13,6 +13,7 @@ argument shares.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,20 @@ class DerivedAddress:
 
 
 @dataclass(frozen=True)
+class ContractRoles:
+    """The mutable roles the stack wants on a contract (set by admin messages, never in the init data)."""
+    keepers: tuple[str, ...]                   # raw addresses, sorted
+
+
+@dataclass(frozen=True)
+class AdminAccess:
+    """Who sends the admin messages: the admin's key (localnet) or, without it, the admin multisig's signers."""
+    address: str                               # raw
+    stack: str                                 # named in what signers are told to run
+    mnemonic: pulumi.Input[str] | None = field(default=None, repr=False)   # localnet only; a secret
+
+
+@dataclass(frozen=True)
 class TonContractArgs:
     kind: str                                  # contract name, e.g. "PricingOracle"
     code: Any                                  # pytoniq_core Cell
@@ -82,6 +97,8 @@ class TonContractArgs:
     deploy_value: int                          # nanotons sent with the deploy message
     deployer: Deployer
     derived_addresses: tuple[DerivedAddress, ...] = ()
+    roles: ContractRoles | None = None         # mutable roles (the oracle's keepers: ton_deploy/roles.py)
+    admin: AdminAccess | None = None           # needed with roles
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,10 @@ class TonsuranceContractsArgs:
     shard_batch_size: int                      # shards per ShardBatch (one highload message each)
     deployer: Deployer
     deploy_values: DeployValues = field(default_factory=DeployValues)
+    # localnet: the admin wallet's words, so the keepers are set by the program's own admin messages; None: the
+    # admin is a multisig and keeper changes are multisig orders (ton_deploy/roles.py)
+    admin_mnemonic: pulumi.Input[str] | None = field(default=None, repr=False)
+    stack: str = ""                            # named in what signers are told to run
 
     @classmethod
     def from_stack_config(cls, cfg: StackConfig, project_dir: str, backend_url: str | None) -> TonsuranceContractsArgs:
@@ -138,7 +159,8 @@ class TonsuranceContractsArgs:
         return cls(admin_address=ton.admin_address, keeper_addresses=ton.keeper_addresses,
                    treasury_address=ton.treasury_address, claims_processor_address=ton.claims_processor_address,
                    shard_count=ton.shard_count, shard_batch_size=ton.shard_batch_size,
-                   deployer=Deployer(chain, mnemonic, journal, legacy_journal_path=legacy if legacy != journal else None))
+                   deployer=Deployer(chain, mnemonic, journal, legacy_journal_path=legacy if legacy != journal else None),
+                   admin_mnemonic=ton.admin_mnemonic.value if ton.admin_mnemonic else None, stack=cfg.stack)
 
     @property
     def network(self) -> str:
@@ -198,8 +220,9 @@ def plan_contracts(args: TonsuranceContractsArgs) -> ContractsPlan:
         return TonContractArgs(kind=kind, code=deployment.state_init.code, data=deployment.state_init.data,
                                deploy_value=value, deployer=deployer, derived_addresses=tuple(derived))
 
-    oracle = PricingOracle.from_config(PricingOracleConfig(admin=admin,
-                                                           keepers=tuple(Address(k) for k in args.keeper_addresses)))
+    # The keepers are not in the oracle's init data: its address depends on the admin alone, and the keeper set
+    # is set by the admin's messages (a rotation keeps every address).
+    oracle = PricingOracle.from_config(PricingOracleConfig(admin=admin))
     # On mainnet the vault deploys paused: no deposit or sale until the multisig has checked it and unpauses.
     vault = MultiTrancheVault.from_config(MultiTrancheVaultConfig(
         admin=admin, claims_processor=claims, oracle=oracle.address, treasury=treasury,
@@ -218,7 +241,11 @@ def plan_contracts(args: TonsuranceContractsArgs) -> ContractsPlan:
             router=raw_address(router.address), vault=raw_address(vault.address), shard_count=args.shard_count,
             shard_ids=ids, shard_code=shard_code, addresses={i: raw_address(shards[i].address) for i in ids},
             deploy_value=values.shard, deployer=deployer))
-    oracle_args = contract("PricingOracle", oracle, values.oracle)
+    # The keepers are the oracle's mutable role: not in its init data, set by admin messages (an update).
+    oracle_args = dataclasses.replace(
+        contract("PricingOracle", oracle, values.oracle),
+        roles=ContractRoles(keepers=tuple(sorted(raw_address(Address(k)) for k in args.keeper_addresses))),
+        admin=AdminAccess(raw_address(admin), args.stack, args.admin_mnemonic))
     vault_args = contract("MultiTrancheVault", vault, values.vault, derived_tokens)
     token_args = {name: contract("SureTokenMinter", d, values.token) for name, d in tokens.items()}
     router_args = contract("PolicyRouter", router, values.router)

@@ -66,7 +66,12 @@ class TonResource(Resource):
 
     provider_class: ClassVar[type[TonProvider]]
     inputs_of: ClassVar[Callable[[Any], dict[str, Any]]]
+    secret_inputs: ClassVar[tuple[str, ...]] = ()   # other inputs kept secret when set (the local admin's words)
 
     def __init__(self, name: str, args: Any, opts: pulumi.ResourceOptions | None = None):
         props, secret = secret_mnemonic_inputs(type(self).inputs_of(args))
+        hidden = [key for key in self.secret_inputs if props.get(key) is not None]
+        if hidden:
+            props = {**props, **{key: pulumi.Output.secret(props[key]) for key in hidden}}
+            secret = pulumi.ResourceOptions.merge(secret, pulumi.ResourceOptions(additional_secret_outputs=hidden))
         super().__init__(self.provider_class(), name, props, pulumi.ResourceOptions.merge(opts, secret))

@@ -106,11 +106,18 @@ def chain() -> Chain:
     return Chain(sandbox)
 
 
+def deploy_oracle(chain: Chain, keepers: tuple[Address, ...] = (KEEPER_1, KEEPER_2)) -> PricingOracle:
+    """An oracle deployed with no keepers, then given `keepers` by the admin's messages (as on mainnet)."""
+    target = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN))
+    deploy(chain.sandbox, target)
+    for keeper in keepers:
+        chain.assert_accepted(ADMIN, target.address, PricingOracle.build_add_keeper_body(keeper))
+    return PricingOracle(target.address)
+
+
 @pytest.fixture
 def oracle(chain: Chain) -> PricingOracle:
-    target = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(KEEPER_1, KEEPER_2)))
-    deploy(chain.sandbox, target)
-    return PricingOracle(target.address)
+    return deploy_oracle(chain)
 
 
 def vault_config(oracle: Address = ORACLE, **overrides) -> MultiTrancheVaultConfig:
@@ -153,6 +160,14 @@ class Protocol:
     def fees(self) -> Fees:
         return self.vault.get_fees(self.run)
 
+    def rent(self, days: int) -> int:
+        """The shard rent a policy of `days` pays (part of its premium)."""
+        return self.vault.get_policy_rent(self.run, days)
+
+    def premium(self, coverage: int, days: int, price: int = PRICE) -> int:
+        """The least premium the vault accepts: risk premium + rent."""
+        return premium_due(coverage, price, days, self.rent(days))
+
     def minter(self, tranche_id: int) -> SureTokenMinter:
         return SureTokenMinter(self.vault.get_tranche_token_address(self.run, tranche_id))
 
@@ -177,7 +192,7 @@ class Protocol:
 
     def buy(self, who: Address, coverage: int, days: int, premium: int | None = None,
             coverage_type: int = CoverageType.DEPEG, price: int = PRICE, extra: int = 0) -> list[TxRecord]:
-        premium = premium_due(coverage, price, days) if premium is None else premium
+        premium = premium_due(coverage, price, days, self.rent(days)) if premium is None else premium
         body = PolicyRouter.build_create_policy_body(coverage_type, coverage, days, premium)
         return self.chain.send(who, self.router.address, body, premium + self.fees.policy + extra)
 

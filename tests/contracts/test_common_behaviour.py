@@ -10,7 +10,7 @@ from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.policy_router import PolicyRouter, shard_deployment
 from contracts.pricing_oracle import PricingOracle
 from contracts.sure_token import SureTokenConfig, SureTokenMinter, SureTokenWallet
-from tests.contracts.conftest import ADMIN, NEW_ADMIN, STRANGER, USER, Chain, deploy
+from tests.contracts.conftest import ADMIN, NEW_ADMIN, ORACLE, STRANGER, USER, Chain, deploy
 
 KINDS = ["PricingOracle", "MultiTrancheVault", "SureTokenMinter", "SureTokenWallet", "PolicyRouter", "PolicyShard"]
 ADMIN_KINDS = ["PricingOracle", "MultiTrancheVault", "PolicyRouter"]
@@ -60,8 +60,9 @@ def test_unknown_op_throws_0xffff_whoever_sends_it(chain: Chain, deployed: dict[
 
 def privileged_body(kind: str) -> Cell:
     """An op only the admin of `kind` may send, harmless to repeat."""
-    return (PricingOracle.build_set_max_staleness_body(300) if kind == "PricingOracle"
-            else MultiTrancheVault.build_unpause_body())
+    return {"PricingOracle": PricingOracle.build_set_max_staleness_body(300),
+            "MultiTrancheVault": MultiTrancheVault.build_unpause_body(),
+            "PolicyRouter": PolicyRouter.build_set_oracle_body(ORACLE)}[kind]
 
 
 def get_admins(chain: Chain, kind: str, address: Address) -> tuple[Address | None, Address | None]:

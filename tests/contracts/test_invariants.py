@@ -4,19 +4,19 @@ passing keep the vault solvent and every tranche's arithmetic exact.
 After every step: the vault's TON balance covers the sum of the tranche capitals (capital already net of
 paid claims) plus the money in flight; the tranche capitals add up to the total; each tranche's capital
 moved exactly as the waterfall / yield / share-price model says for what the step did; the vault's share
-count of a tranche equals its token supply."""
+count of a tranche equals its token supply; its queued shares equal what the holders' wallets hold queued
+(queued redemptions are paid when withdrawn once due)."""
 from __future__ import annotations
 
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
 from chain.sandbox import Sandbox
 from contracts.base import TON, premium_due
 from contracts.multi_tranche_vault import Op, MultiTrancheVault
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig
-from contracts.pricing_oracle import PricingOracle, PricingOracleConfig
 from tests.contracts.conftest import (
     ADMIN, CLAIMS_PROCESSOR, IDS, KEEPER_1, NOW, OTHER_USER, PRICE, STRANGER, USER, Chain, Protocol, book_loss, book_yield,
-    deploy, vault_config,
+    deploy, deploy_oracle, vault_config,
 )
 
 DAY = 86400
@@ -26,12 +26,13 @@ deposit = st.tuples(st.just("deposit"), st.sampled_from(HOLDERS), st.sampled_fro
 buy = st.tuples(st.just("buy"), st.integers(1, 40), st.integers(1, 120), st.booleans())
 claim = st.tuples(st.just("claim"), st.integers(1, 4), st.integers(1, 60))
 redeem = st.tuples(st.just("redeem"), st.sampled_from(HOLDERS), st.sampled_from(IDS), st.integers(1, 100))
+withdraw = st.tuples(st.just("withdraw"), st.sampled_from(HOLDERS), st.sampled_from(IDS))
 wait = st.tuples(st.just("wait"), st.integers(1, 100))
 # every run starts with capital in the first-loss and last-loss tranches, so sales and claims happen
 opening = st.tuples(st.tuples(st.just("deposit"), st.just(USER), st.just(6), st.integers(10, 100)),
                     st.tuples(st.just("deposit"), st.just(OTHER_USER), st.just(1), st.integers(10, 300)))
 steps = st.builds(lambda first, rest: list(first) + rest, opening,
-                  st.lists(st.one_of(deposit, buy, buy, claim, redeem, wait), min_size=3, max_size=12))
+                  st.lists(st.one_of(deposit, buy, buy, claim, redeem, withdraw, wait), min_size=3, max_size=12))
 
 
 def fresh_protocol() -> Protocol:
@@ -39,13 +40,12 @@ def fresh_protocol() -> Protocol:
     for actor in (ADMIN, KEEPER_1, USER, OTHER_USER, STRANGER, CLAIMS_PROCESSOR):
         sandbox.fund(actor, 10_000_000 * TON)
     chain = Chain(sandbox)
-    oracle = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(KEEPER_1,)))
-    deploy(sandbox, oracle)
+    oracle = deploy_oracle(chain, keepers=(KEEPER_1,))
     vault = MultiTrancheVault.from_config(vault_config(oracle.address))
     deploy(sandbox, vault)
     router = PolicyRouter.from_config(PolicyRouterConfig(ADMIN, vault.address, oracle.address, 16))
     deploy(sandbox, router)
-    return Protocol(chain, PricingOracle(oracle.address), MultiTrancheVault(vault.address), PolicyRouter(router.address))
+    return Protocol(chain, oracle, MultiTrancheVault(vault.address), PolicyRouter(router.address))
 
 
 def user_messages(txs, op: int) -> list:
@@ -63,10 +63,17 @@ def check_invariants(protocol: Protocol, expected: dict[int, int]) -> None:
         supply = (minter.get_jetton_data(run).total_supply
                   if protocol.chain.sandbox.account(minter.address).status == "active" else 0)
         assert vault.get_tranche(run, tranche_id).shares == supply
+        queued = [protocol.wallet(tranche_id, who) for who in HOLDERS]
+        assert vault.get_queued_shares(run, tranche_id) == sum(
+            w.get_queued_redemption(run).amount for w in queued
+            if protocol.chain.sandbox.account(w.address).status == "active")
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
+# a redemption the coverage sold blocks: queued, then withdrawn once due (checked on every run)
+@example([("deposit", USER, 6, 10), ("deposit", OTHER_USER, 1, 10), ("buy", 15, 30, False),
+          ("redeem", USER, 6, 100), ("withdraw", USER, 6), ("wait", 31), ("withdraw", USER, 6)])
 def test_vault_stays_solvent_and_exact(ops) -> None:
     protocol = fresh_protocol()
     chain, vault, run = protocol.chain, protocol.vault, protocol.run
@@ -84,11 +91,12 @@ def test_vault_stays_solvent_and_exact(ops) -> None:
         elif op[0] == "buy":
             _, tons, days, underpay = op
             protocol.publish()
-            premium = premium_due(tons * TON, PRICE, days) - (1 if underpay else 0)
+            rent = protocol.rent(days)
+            premium = premium_due(tons * TON, PRICE, days, rent) - (1 if underpay else 0)
             txs = protocol.buy(STRANGER, tons * TON, days, premium=premium)
             if user_messages(txs, Op.POLICY_BOUGHT):
                 assert not underpay
-                expected = book_yield(expected, premium)
+                expected = book_yield(expected, premium - rent)  # the rent went to the shard
             else:
                 assert user_messages(txs, Op.POLICY_REFUSED)
             event(f"policy {'sold' if user_messages(txs, Op.POLICY_BOUGHT) else 'refused'}")
@@ -114,7 +122,22 @@ def test_vault_stays_solvent_and_exact(ops) -> None:
                 pay = tokens * state.capital // state.shares
                 assert done[0].body.begin_parse().skip_bits(32 + 64 + 8 + 0).load_coins() == tokens
                 expected[tranche_id] -= pay
-            event(f"redeem {'paid' if done else 'refused'}")
+            queued = protocol.wallet(tranche_id, who).get_queued_redemption(run).amount if not done else 0
+            event(f"redeem {'paid' if done else 'queued' if queued else 'refused'}")
+        elif op[0] == "withdraw":  # a queued redemption, once due, is paid whatever was sold since
+            _, who, tranche_id = op
+            wallet = protocol.wallet(tranche_id, who)
+            if chain.sandbox.account(wallet.address).status != "active":
+                continue
+            queued = wallet.get_queued_redemption(run)
+            if queued.amount == 0 or queued.due > chain.sandbox.now:
+                continue
+            state = vault.get_tranche(run, tranche_id)
+            txs = chain.send(who, wallet.address, wallet.build_withdraw_queued_body(), protocol.fees.redeem)
+            [done] = user_messages(txs, Op.REDEEMED)
+            expected[tranche_id] -= queued.amount * state.capital // state.shares
+            assert wallet.get_queued_redemption(run).amount == 0
+            event("queued redemption paid")
         else:
             chain.sandbox.now += op[1] * DAY
         check_invariants(protocol, expected)

@@ -1,5 +1,5 @@
 """PolicyRouter on the real TVM: validated create_policy sent to the oracle for a quote, shard addresses
-derived for the vault, pause, oracle rotation, and the shard-count rule. The whole sale (oracle, vault,
+derived for the vault, no pause of its own, oracle rotation, and the shard-count rule. The whole sale (oracle, vault,
 shard) is in test_protocol.py; admin handover and recovery in test_common_behaviour.py."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from pytoniq_core import Address
 
 from chain.errors import GetMethodError
-from contracts.base import TON, CoverageType, ExitCode, deployment, load_artifact
+from contracts.base import TON, CommonOp, CoverageType, ExitCode, body, deployment, load_artifact
 from contracts.policy_router import (
     MAX_COVERAGE, MAX_DURATION_DAYS, MIN_COVERAGE, PolicyRouter, PolicyRouterConfig, init_data, shard_deployment,
     unchecked_init_data,
@@ -28,7 +28,6 @@ def test_deployed_getters(chain: Chain, router: PolicyRouter, oracle: PricingOra
     assert router.get_admin(chain.run) == ADMIN
     assert router.get_pending_admin(chain.run) is None
     assert router.get_oracle(chain.run) == oracle.address
-    assert not router.is_paused(chain.run)
     assert router.get_shard_count(chain.run) == 16
     assert [router.get_shard_for_policy(chain.run, i) for i in (0, 1, 15, 16, 33)] == [0, 1, 15, 0, 1]
     assert 0 < router.get_policy_fee(chain.run) < TON // 5
@@ -94,12 +93,11 @@ def test_policy_holder_on_another_workchain_is_refused(chain: Chain, router: Pol
     chain.assert_refused(masterchain_user, router.address, create_body(), ExitCode.WRONG_WORKCHAIN, value=3 * TON)
 
 
-def test_pause_stops_new_policies_until_unpause(chain: Chain, router: PolicyRouter) -> None:
-    chain.assert_accepted(ADMIN, router.address, router.build_pause_body())
-    assert router.is_paused(chain.run)
-    chain.assert_refused(USER, router.address, create_body(), ExitCode.PAUSED, value=3 * TON)
-    chain.assert_accepted(ADMIN, router.address, router.build_unpause_body())
-    chain.assert_accepted(USER, router.address, create_body(), value=3 * TON)
+def test_the_router_has_no_pause_of_its_own(chain: Chain, router: PolicyRouter) -> None:
+    """One pause, the vault's, stops every sale (test_protocol.py): a router pause would leave the oracle's
+    direct quotes selling, so the router has none."""
+    for op in (CommonOp.PAUSE, CommonOp.UNPAUSE):
+        chain.assert_refused(ADMIN, router.address, body(op).end_cell(), ExitCode.UNKNOWN_OP)
 
 
 def test_admin_rotates_the_oracle(chain: Chain, router: PolicyRouter) -> None:
@@ -112,10 +110,8 @@ def test_admin_rotates_the_oracle(chain: Chain, router: PolicyRouter) -> None:
 
 @pytest.mark.parametrize("build", [
     lambda: PolicyRouter.build_set_oracle_body(STRANGER),
-    PolicyRouter.build_pause_body,
-    PolicyRouter.build_unpause_body,
     PolicyRouter.build_recover_body,
-], ids=["set_oracle", "pause", "unpause", "recover"])
+], ids=["set_oracle", "recover"])
 @pytest.mark.parametrize("sender", [STRANGER, USER], ids=["stranger", "user"])
 def test_admin_ops_from_others_are_refused(chain: Chain, router: PolicyRouter, build, sender) -> None:
     chain.assert_refused(sender, router.address, build(), ExitCode.UNAUTHORIZED)

@@ -9,10 +9,10 @@ from contracts.base import GAS_BUDGETS, TON, CoverageType, ExitCode, premium_due
 from contracts.multi_tranche_vault import Book, MultiTrancheVault, Op
 from contracts.policy_shard import MAX_POLICIES, Policy, PolicyShardConfig, filled_data
 from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
-from contracts.sure_token import Op as TokenOp
+from contracts.sure_token import Op as TokenOp, QueuedRedemption
 from tests.contracts.conftest import (
-    ADMIN, CLAIMS_PROCESSOR, IDS, NOW, OTHER_USER, PRICE, STRANGER, TREASURY, USER, Chain, Protocol, book_loss,
-    book_yield, received, tx_on,
+    ADMIN, CLAIMS_PROCESSOR, IDS, NOW, OTHER_USER, PRICE, STRANGER, TREASURY, USER, Chain, Protocol, all_succeeded,
+    book_loss, book_yield, received, tx_on,
 )
 
 DAY = 86400
@@ -42,14 +42,15 @@ def test_deposit_premium_claim_waterfall_redemption(protocol: Protocol) -> None:
 
     # a policy priced from the oracle: premium = coverage x 2% a year
     protocol.publish(PRICE)
-    premium = premium_due(100 * TON, PRICE, 365)
-    assert premium == 2 * TON
+    rent = protocol.rent(365)
+    premium = premium_due(100 * TON, PRICE, 365, rent)
+    assert premium == 2 * TON + rent and 0 < rent < TON // 500, "2% a year, and a year of the shard's rent"
     vault_before = chain.balance(vault.address)
     txs = protocol.buy(STRANGER, 100 * TON, 365)
     assert all(tx.success for tx in txs if tx.address != STRANGER)
-    capitals = book_yield(capitals, premium)
+    capitals = book_yield(capitals, premium - rent)
     assert protocol.capitals() == capitals
-    assert chain.balance(vault.address) == vault_before + premium, "the vault keeps the premium, exactly"
+    assert chain.balance(vault.address) == vault_before + premium - rent, "the vault keeps the premium, exactly"
     assert vault.get_total_coverage_sold(run) == 100 * TON
     assert vault.get_book(run) == Book(2, 5, 0, 0)
     shard = protocol.shard_of(1)
@@ -91,11 +92,12 @@ def test_treasury_share_of_the_premium(protocol: Protocol) -> None:
     chain.assert_accepted(ADMIN, protocol.vault.address, MultiTrancheVault.build_set_params_body(8000, 1000))
     protocol.deposit(USER, 1, 100 * TON)
     protocol.publish()
-    premium = premium_due(50 * TON, PRICE, 365)
+    rent = protocol.rent(365)
+    premium = premium_due(50 * TON, PRICE, 365, rent)
     txs = protocol.buy(STRANGER, 50 * TON, 365)
-    share = premium // 10
+    share = (premium - rent) // 10
     assert [m.value for tx in txs for m in tx.out_messages if m.dest == TREASURY] == [share]
-    assert protocol.capitals()[1] == 100 * TON + premium - share
+    assert protocol.capitals()[1] == 100 * TON + premium - rent - share
 
 
 def test_expired_coverage_frees_capacity(protocol: Protocol) -> None:
@@ -128,7 +130,13 @@ def test_every_hop_stays_within_the_gas_its_fee_pays_for(protocol: Protocol) -> 
               protocol.claim(1, 5 * TON), protocol.claim(1, TON), protocol.redeem(USER, 6, TON)]
     chain.sandbox.now = NOW + 90 * DAY
     protocol.publish()
-    flows += [protocol.buy(STRANGER, 160 * TON, 365), protocol.redeem(USER, 1, protocol.tokens(1, USER))]
+    flows += [protocol.buy(STRANGER, 160 * TON, 365), protocol.buy(STRANGER, 100 * TON, 365),
+              protocol.redeem(USER, 1, protocol.tokens(1, USER))]
+    wallet = protocol.wallet(1, USER)
+    queued = wallet.get_queued_redemption(protocol.run)
+    assert queued.amount > 0, "the last burn was queued (the capital backs the year-long policy)"
+    chain.sandbox.now = queued.due
+    flows.append(chain.send(USER, wallet.address, wallet.build_withdraw_queued_body(), protocol.fees.redeem))
     measured = [(kinds[tx.address], tx.gas_used) for txs in flows for tx in txs if tx.address in kinds]
     assert {kind for kind, _ in measured} == set(GAS_BUDGETS)
     over = [(kind, gas) for kind, gas in measured if gas > GAS_BUDGETS[kind]]
@@ -145,7 +153,7 @@ def test_refused_policy_refunds_everything_and_changes_nothing(protocol: Protoco
     if case != "never_published":
         protocol.publish()
     if case == "underpriced":
-        premium, reason = premium_due(coverage, PRICE, 30) - 1, ExitCode.UNDERPRICED
+        premium, reason = protocol.premium(coverage, 30) - 1, ExitCode.UNDERPRICED
     elif case == "over_capacity":
         coverage, reason = 80 * TON + 1, ExitCode.OVER_CAPACITY
     elif case == "stale":
@@ -157,7 +165,7 @@ def test_refused_policy_refunds_everything_and_changes_nothing(protocol: Protoco
         chain.assert_accepted(ADMIN, protocol.vault.address, MultiTrancheVault.build_pause_body())
         reason = ExitCode.PAUSED
     before = snapshot(protocol)
-    value = (premium_due(coverage, PRICE, 30) if premium is None else premium) + protocol.fees.policy
+    value = (protocol.premium(coverage, 30) if premium is None else premium) + protocol.fees.policy
     txs = protocol.buy(STRANGER, coverage, 30, premium=premium)
     assert refusal_reason(txs, STRANGER) == reason
     after = snapshot(protocol)
@@ -167,6 +175,35 @@ def test_refused_policy_refunds_everything_and_changes_nothing(protocol: Protoco
         assert balance - rent <= after[name][1] <= balance, f"{name}: balance unchanged"
     assert value - protocol.fees.policy < received(txs, STRANGER) < value
     assert protocol.chain.sandbox.account(protocol.shard_of(1).address).status == "nonexist"
+
+
+def test_one_pause_stops_every_sale_whatever_path_the_quote_takes(protocol: Protocol) -> None:
+    """Issue 20, finding 3: a quote sent straight to the oracle sold a policy while the router was paused. The
+    vault's pause is the one pause: every sale ends at the vault, which refuses it (423) and refunds the buyer,
+    whether the quote came through the router or straight from the oracle; storages and balances unchanged."""
+    from pytoniq_core import begin_cell
+    chain, vault = protocol.chain, protocol.vault
+    protocol.deposit(USER, 1, 100 * TON)
+    protocol.publish()
+    chain.assert_accepted(ADMIN, vault.address, MultiTrancheVault.build_pause_body())
+    premium = protocol.premium(10 * TON, 30)
+    request = (begin_cell().store_address(STRANGER).store_uint(CoverageType.DEPEG, 8).store_coins(10 * TON)
+               .store_uint(30, 16).store_coins(premium).end_cell())
+    direct = PricingOracle.build_quote_body(CoverageType.DEPEG, vault.address, request)
+    value = premium + protocol.fees.policy
+    for path in ("router", "oracle"):
+        before = snapshot(protocol)
+        txs = (protocol.buy(STRANGER, 10 * TON, 30) if path == "router"
+               else chain.send(STRANGER, protocol.oracle.address, direct, value))
+        assert refusal_reason(txs, STRANGER) == ExitCode.PAUSED, path
+        assert snapshot(protocol) == before, f"{path}: storages and balances unchanged"
+        assert value - protocol.fees.policy < received(txs, STRANGER) < value
+        assert vault.get_book(protocol.run).next_policy_id == 1 and vault.get_total_coverage_sold(protocol.run) == 0
+    chain.assert_accepted(ADMIN, vault.address, MultiTrancheVault.build_unpause_body())
+    for txs in (protocol.buy(STRANGER, 10 * TON, 30), chain.send(STRANGER, protocol.oracle.address, direct, value)):
+        assert [m for tx in txs for m in tx.out_messages if m.dest == STRANGER][0].body.begin_parse().load_uint(32) \
+            == Op.POLICY_BOUGHT
+    assert vault.get_book(protocol.run).next_policy_id == 3
 
 
 def test_premium_is_refunded_when_the_shard_does_not_store_the_policy(protocol: Protocol) -> None:
@@ -184,7 +221,7 @@ def test_premium_is_refunded_when_the_shard_does_not_store_the_policy(protocol: 
     capital, coverage = vault.get_total_capital(protocol.run), vault.get_total_coverage_sold(protocol.run)
     balance = chain.balance(vault.address)
 
-    premium = premium_due(10 * TON, PRICE, 30)
+    premium = protocol.premium(10 * TON, 30)
     value = premium + protocol.fees.policy
     txs = protocol.buy(OTHER_USER, 10 * TON, 30)  # policy 17 -> shard 1, full
     assert tx_on(txs, shard.address).exit_code == ExitCode.SHARD_FULL
@@ -248,8 +285,8 @@ def test_claims_are_paid_once_for_stored_unexpired_policies_up_to_coverage(proto
     assert vault.get_book(protocol.run).paid_claims == 4 * TON
 
 
-def test_redemption_waits_for_the_lock_and_for_free_capital(protocol: Protocol) -> None:
-    chain, vault = protocol.chain, protocol.vault
+def test_redemption_waits_for_the_lock_then_is_paid_at_once_or_queued_until_due(protocol: Protocol) -> None:
+    chain, vault, run = protocol.chain, protocol.vault, protocol.run
     protocol.deposit(USER, 3, 100 * TON)  # MEZZ: 30-day lock
     tokens = protocol.tokens(3, USER)
     wallet = protocol.wallet(3, USER)
@@ -258,22 +295,47 @@ def test_redemption_waits_for_the_lock_and_for_free_capital(protocol: Protocol) 
 
     protocol.publish()
     protocol.buy(STRANGER, 60 * TON, 365)  # 60 TON of coverage needs 75 TON of capital at 80%
+    policy_end = NOW + 365 * DAY
     chain.sandbox.now = NOW + 30 * DAY
     protocol.publish()
-    capital = vault.get_tranche(protocol.run, 3).capital
-    balance = chain.balance(vault.address)
-    txs = protocol.redeem(USER, 3, tokens)
-    assert tx_on(txs, wallet.address).success
-    assert protocol.tokens(3, USER) == tokens, "refused: the tokens come back"
-    assert wallet.get_lock_info(protocol.run).locked_amount == 0, "... unlocked"
-    assert vault.get_tranche(protocol.run, 3).capital == capital
-    assert balance - TON // 50 <= chain.balance(vault.address) <= balance, "30 days of storage rent, nothing else"
-    assert protocol.minter(3).get_jetton_data(protocol.run).total_supply == tokens
-
-    part = tokens // 5  # 20% of the capital: what stays still backs the coverage at 80%
+    capital = vault.get_tranche(run, 3).capital
+    part = tokens // 5  # 20% of the capital: what stays still backs the coverage at 80%: paid at once
     txs = protocol.redeem(USER, 3, part)
-    assert part * capital // tokens <= received(txs, USER)
-    assert protocol.tokens(3, USER) == tokens - part
+    paid = part * capital // tokens
+    assert paid <= received(txs, USER) < paid + protocol.fees.redeem
+    capital -= paid
+
+    # the rest cannot be paid while it backs the coverage sold: queued, due when that coverage has ended
+    rest = tokens - part
+    due = (policy_end // DAY + 1) * DAY
+    assert vault.get_queue_due_time(run) == due
+    txs = protocol.redeem(USER, 3, rest)
+    assert all_succeeded(txs, (USER,)) and received(txs, USER) < protocol.fees.redeem
+    assert protocol.tokens(3, USER) == 0 and wallet.get_queued_redemption(run) == QueuedRedemption(rest, due)
+    assert vault.get_queued_shares(run, 3) == rest and vault.get_reserved_capital(run) == capital
+    state = vault.get_tranche(run, 3)
+    assert (state.capital, state.shares) == (capital, rest), "still in the tranche: it backs the coverage"
+    assert protocol.minter(3).get_jetton_data(run).total_supply == rest == state.shares
+    # no new policy may use the queued capital
+    assert refusal_reason(protocol.buy(STRANGER, TON, 1), STRANGER) == ExitCode.OVER_CAPACITY
+    # not before it is due: refused, nothing changes
+    chain.assert_refused(USER, wallet.address, wallet.build_withdraw_queued_body(), ExitCode.NOT_DUE,
+                         value=protocol.fees.redeem)
+    chain.sandbox.now = due - 1
+    chain.assert_refused(USER, wallet.address, wallet.build_withdraw_queued_body(), ExitCode.NOT_DUE,
+                         value=protocol.fees.redeem)
+    chain.assert_refused(STRANGER, wallet.address, wallet.build_withdraw_queued_body(), ExitCode.UNAUTHORIZED,
+                         value=protocol.fees.redeem)
+    chain.sandbox.now = due
+    capital = vault.get_tranche(run, 3).capital
+    txs = chain.send(USER, wallet.address, wallet.build_withdraw_queued_body(), protocol.fees.redeem)
+    assert capital <= received(txs, USER) < capital + protocol.fees.redeem
+    assert wallet.get_queued_redemption(run).amount == 0 and vault.get_queued_shares(run, 3) == 0
+    assert vault.get_tranche(run, 3).capital == vault.get_tranche(run, 3).shares == 0
+    assert protocol.minter(3).get_jetton_data(run).total_supply == 0
+    # nothing queued any more
+    chain.assert_refused(USER, wallet.address, wallet.build_withdraw_queued_body(), ExitCode.INSUFFICIENT_BALANCE,
+                         value=protocol.fees.redeem)
 
 
 def test_deposit_whose_wallet_refuses_the_mint_is_refunded(chain: Chain, oracle: PricingOracle) -> None:

@@ -74,10 +74,15 @@ def test_redeem_after_a_long_idle_stretch_never_burns_tokens_without_payout(prot
     assert sold == 0, "the getter releases every expired bucket"
     txs = protocol.redeem(USER, EQT, 10 * TON)
     assert tx_on(txs, vault.address).success and tx_on(txs, vault.address).gas_used < 60000
-    # still 362 TON of (expired) coverage counted at the vault: refused, the tokens come back
-    assert protocol.tokens(EQT, USER) == 100 * TON == vault.get_tranche(run, EQT).shares
-    assert protocol.capitals()[EQT] == 100 * TON
+    # still 362 TON of (expired) coverage counted at the vault: queued, the tokens come back as a queued
+    # redemption that is due at once (no coverage is in force)
+    wallet = protocol.wallet(EQT, USER)
+    queued = wallet.get_queued_redemption(run)
+    assert (queued.amount, protocol.tokens(EQT, USER)) == (10 * TON, 90 * TON) and queued.due <= chain.sandbox.now
+    assert vault.get_tranche(run, EQT).shares == 100 * TON and protocol.capitals()[EQT] == 100 * TON
     assert received(txs, USER) > 0
+    txs = chain.send(USER, wallet.address, wallet.build_withdraw_queued_body(), protocol.fees.redeem)
+    assert tx_on(txs, vault.address).gas_used < 60000 and received(txs, USER) > 10 * TON
     for _ in range(45):  # 4 buckets a message: 366 buckets are gone after 92 messages
         txs = protocol.buy(STRANGER, TON, 1)
         assert all(tx.success for tx in txs if tx.address != STRANGER)
@@ -85,8 +90,10 @@ def test_redeem_after_a_long_idle_stretch_never_burns_tokens_without_payout(prot
     for _ in range(47):
         txs = protocol.redeem(USER, EQT, TON)
         assert tx_on(txs, vault.address).success
-        assert vault.get_tranche(run, EQT).shares == protocol.tokens(EQT, USER), "no token burned unpaid"
-    assert protocol.tokens(EQT, USER) < 100 * TON, "once the expired coverage is released, redemptions pay"
+        queued = wallet.get_queued_redemption(run).amount
+        assert vault.get_tranche(run, EQT).shares == protocol.tokens(EQT, USER) + queued, "no token burned unpaid"
+    assert protocol.tokens(EQT, USER) + wallet.get_queued_redemption(run).amount < 90 * TON, (
+        "once the expired coverage is released, redemptions pay at once")
 
 
 def test_redeem_racing_a_claim_in_flight_does_not_escape_the_waterfall(protocol: Protocol) -> None:
@@ -230,3 +237,47 @@ def test_a_huge_forward_payload_cannot_make_the_receiving_wallet_pay_its_forward
         assert chain.balance(victim) >= parked, f"attached {value}: the receiver's TON paid the forward fee"
         assert protocol.tokens(EQT, USER) + protocol.tokens(EQT, OTHER_USER) == tokens
     assert reached == [True], "underpaid transfers are refused by the sender's wallet (402), the paid one lands"
+
+
+def test_cover_bought_to_the_cap_delays_a_redemption_only_until_that_cover_ends(protocol: Protocol) -> None:
+    """Issue 20, finding 4: buying cover up to the utilization cap blocked every redemption for as long as the
+    attacker kept renewing it. Now the blocked burn is queued: due when the cover in force at the request
+    ends, its capital reserved at once so that no cover bought later can extend the wait, and paid then,
+    with the attacker's premium as yield. Blocking an LP for D days costs the attacker capital x 80% x rate
+    x D / 365, all of it paid to the LPs it delays (bench/redemption_bound.py)."""
+    from contracts.sure_token import SureTokenWallet
+    chain, vault, run = protocol.chain, protocol.vault, protocol.run
+    protocol.deposit(USER, EQT, 1000 * TON)  # the LP
+    protocol.publish()
+    attack_days = 30
+    cover = vault.get_total_capital(run) * 8000 // 10000
+    premium = protocol.premium(cover, attack_days)
+    txs = protocol.buy(STRANGER, cover, attack_days)  # to the cap
+    assert any(m.dest == STRANGER and m.body.begin_parse().load_uint(32) == 0x1E5A02F2
+               for tx in txs for m in tx.out_messages), "sold"
+    requested = chain.sandbox.now
+    tokens = protocol.tokens(EQT, USER)
+    wallet = protocol.wallet(EQT, USER)
+    protocol.redeem(USER, EQT, tokens)
+    queued = wallet.get_queued_redemption(run)
+    assert queued.amount == tokens and queued.due <= requested + (attack_days + 1) * 86400
+    # the attacker tries to extend the wait: no capital is left for new cover (all of it is queued)
+    before = (chain.data_hash(vault.address), chain.balance(vault.address))
+    protocol.publish()
+    txs = protocol.buy(STRANGER, TON, 365)
+    assert any(m.dest == STRANGER and m.body.begin_parse().load_uint(32) == 0x1E5A02F1
+               for tx in txs for m in tx.out_messages), "refused (416)"
+    assert chain.balance(vault.address) == before[1]
+    # new capital arrives (it must back the cover in force too, until the queued capital leaves): the attacker
+    # buys year-long cover with it; the LP's due date does not move
+    protocol.deposit(OTHER_USER, 1, 2000 * TON)
+    protocol.publish()
+    txs = protocol.buy(STRANGER, 500 * TON, 365)
+    assert any(m.dest == STRANGER and m.body.begin_parse().load_uint(32) == 0x1E5A02F2
+               for tx in txs for m in tx.out_messages), "sold against the new capital"
+    assert wallet.get_queued_redemption(run) == queued
+    chain.sandbox.now = queued.due
+    txs = chain.send(USER, wallet.address, SureTokenWallet.build_withdraw_queued_body(), protocol.fees.redeem)
+    paid = received(txs, USER)
+    assert paid > 1000 * TON + premium - protocol.rent(attack_days) - TON, "the LP is paid, with the attacker's premium"
+    assert vault.get_total_coverage_sold(run) <= vault.get_total_capital(run) * 8000 // 10000, "the rest still backs"

@@ -7,8 +7,9 @@ from pytoniq_core import Address, Cell, begin_cell
 
 from contracts.base import TON, ExitCode, body, deployment, load_artifact
 from contracts.multi_tranche_vault import TRANCHES
+from contracts.policy_shard import PolicyShard, PolicyShardConfig
 from contracts.sure_token import (
-    LockInfo, Op, SureTokenConfig, SureTokenMinter, SureTokenWallet, minter_init_data,
+    JETTON_MIN_STORAGE, LockInfo, Op, QueuedRedemption, SureTokenConfig, SureTokenMinter, SureTokenWallet, minter_init_data,
 )
 from tests.contracts.conftest import (
     ADMIN, NOW, OTHER_USER, STRANGER, USER, Chain, deploy, tx_on, txs_on, with_ref,
@@ -134,8 +135,8 @@ def test_holder_burn_becomes_a_redemption_at_the_vault(chain: Chain, minter: Sur
     [redeem] = [m for m in tx_on(txs, minter.address).out_messages]
     s = redeem.body.begin_parse()
     assert redeem.dest == VAULT and not redeem.bounce
-    assert (s.load_uint(32), s.load_uint(64), s.load_uint(8), s.load_coins(), s.load_address()) == (
-        Op.REDEEM, 4, SNR.id, 250, USER)
+    assert (s.load_uint(32), s.load_uint(64), s.load_uint(8), s.load_coins(), s.load_address(), s.load_bit()) == (
+        Op.REDEEM, 4, SNR.id, 250, USER, False)
 
 
 def test_burn_refusals(chain: Chain, minter: SureTokenMinter, funded_wallet: SureTokenWallet) -> None:
@@ -153,7 +154,7 @@ def test_burn_refusals(chain: Chain, minter: SureTokenMinter, funded_wallet: Sur
 
 
 def test_vault_restores_tokens_unlocked(chain: Chain, minter: SureTokenMinter, funded_wallet: SureTokenWallet) -> None:
-    restore = body(Op.RESTORE_TOKENS).store_address(USER).store_coins(40).end_cell()
+    restore = body(Op.RESTORE_TOKENS).store_address(USER).store_coins(40).store_uint(0, 32).end_cell()
     chain.assert_refused(STRANGER, minter.address, restore, ExitCode.UNAUTHORIZED)
     chain.sandbox.now = NOW + SNR.lock_period
     chain.assert_accepted(VAULT, minter.address, restore)
@@ -254,3 +255,89 @@ def test_transfer_without_response_address_keeps_the_excess_on_the_receiving_wal
     receiver = wallet_of(minter, OTHER_USER)
     assert tx_on(txs, receiver.address).success and tx_on(txs, receiver.address).out_messages == []
     assert receiver.get_wallet_data(chain.run).balance == 10
+
+
+# ---- TON that lands on a wallet (issue 20, finding 5) ---------------------------------------------------
+
+def test_owner_withdraws_ton_that_landed_on_the_wallet(chain: Chain, funded_wallet: SureTokenWallet) -> None:
+    """Anyone may send TON to a jetton wallet (a top-up, a mistaken transfer); it used to stay there for ever.
+    The owner takes it back, the wallet keeps JETTON_MIN_STORAGE for its rent; tokens and lock are untouched."""
+    chain.send(STRANGER, funded_wallet.address, None, 5 * TON)
+    data, lock = funded_wallet.get_wallet_data(chain.run), funded_wallet.get_lock_info(chain.run)
+    parked = chain.balance(funded_wallet.address)
+    assert parked > 5 * TON
+    for sender in (STRANGER, OTHER_USER, ADMIN):  # ADMIN plays the minter/vault here: not the owner either
+        chain.assert_refused(sender, funded_wallet.address, SureTokenWallet.build_withdraw_ton_body(),
+                             ExitCode.UNAUTHORIZED, value=TON // 10)
+        assert chain.balance(funded_wallet.address) >= parked - TON // 1000
+    txs = chain.assert_accepted(USER, funded_wallet.address, SureTokenWallet.build_withdraw_ton_body(7), TON // 10)
+    [out] = txs[0].out_messages
+    assert out.dest == USER and not out.bounce
+    assert parked - JETTON_MIN_STORAGE < out.value < parked + TON // 10
+    assert chain.balance(funded_wallet.address) == JETTON_MIN_STORAGE
+    assert funded_wallet.get_wallet_data(chain.run) == data and funded_wallet.get_lock_info(chain.run) == lock
+    # nothing left above the reserve: the owner's own value comes back, the reserve stays
+    txs = chain.assert_accepted(USER, funded_wallet.address, SureTokenWallet.build_withdraw_ton_body(), TON // 10)
+    assert chain.balance(funded_wallet.address) == JETTON_MIN_STORAGE
+    assert TON // 10 - TON // 100 < txs[0].out_messages[0].value < TON // 10
+
+
+# ---- queued redemptions (issue 20, finding 4): the wallet holds the LP's place in the queue --------------
+
+def restore_queued(amount: int, due: int) -> Cell:
+    """What the vault sends the minter for a redemption it queued."""
+    return body(Op.RESTORE_TOKENS).store_address(USER).store_coins(amount).store_uint(due, 32).end_cell()
+
+
+def test_a_queued_redemption_comes_back_to_the_wallet_and_is_withdrawn_when_due(
+        chain: Chain, minter: SureTokenMinter, funded_wallet: SureTokenWallet) -> None:
+    chain.sandbox.now = NOW + SNR.lock_period
+    chain.assert_accepted(USER, funded_wallet.address, funded_wallet.build_burn_body(300, USER))
+    due = NOW + 100 * 86400
+    chain.assert_refused(STRANGER, minter.address, restore_queued(300, due), ExitCode.UNAUTHORIZED)
+    chain.assert_accepted(VAULT, minter.address, restore_queued(300, due))
+    assert funded_wallet.get_queued_redemption(chain.run) == QueuedRedemption(300, due)
+    assert funded_wallet.get_wallet_data(chain.run).balance == 700, "queued tokens are not spendable"
+    assert minter.get_jetton_data(chain.run).total_supply == 1_000
+    # a second queued part: the later date counts for both
+    chain.assert_accepted(VAULT, minter.address, restore_queued(50, due - 5))
+    assert funded_wallet.get_queued_redemption(chain.run) == QueuedRedemption(350, due)
+    # only the minter may queue tokens in a wallet
+    forged = body(Op.RESTORE_QUEUED).store_coins(10**9).store_uint(0, 32).end_cell()
+    for sender in (STRANGER, VAULT, USER):
+        chain.assert_refused(sender, funded_wallet.address, forged, ExitCode.UNAUTHORIZED)
+    chain.assert_refused(USER, funded_wallet.address, funded_wallet.build_transfer_body(701, OTHER_USER, USER),
+                         ExitCode.INSUFFICIENT_BALANCE)
+
+    withdraw = SureTokenWallet.build_withdraw_queued_body(query_id=6)
+    chain.assert_refused(USER, funded_wallet.address, withdraw, ExitCode.NOT_DUE)
+    chain.sandbox.now = due
+    chain.assert_refused(STRANGER, funded_wallet.address, withdraw, ExitCode.UNAUTHORIZED)
+    chain.assert_refused(USER, funded_wallet.address, withdraw, ExitCode.INSUFFICIENT_VALUE, value=TON // 100)
+    txs = chain.assert_accepted(USER, funded_wallet.address, withdraw)
+    assert funded_wallet.get_queued_redemption(chain.run).amount == 0
+    assert minter.get_jetton_data(chain.run).total_supply == 1_050 - 350
+    [redeem] = tx_on(txs, minter.address).out_messages
+    s = redeem.body.begin_parse()
+    assert redeem.dest == VAULT and (s.load_uint(32), s.load_uint(64), s.load_uint(8), s.load_coins(),
+                                     s.load_address(), s.load_bit()) == (Op.REDEEM, 6, SNR.id, 350, USER, True)
+    # a forged withdrawal notification (not from the holder's wallet) is refused by the minter
+    forged = body(Op.WITHDRAW_NOTIFICATION).store_coins(10**9).store_address(USER).end_cell()
+    chain.assert_refused(STRANGER, minter.address, forged, ExitCode.UNAUTHORIZED)
+    assert minter.get_jetton_data(chain.run).total_supply == 1_050 - 350
+
+
+def test_a_bounced_withdrawal_puts_the_tokens_back_in_the_queue(chain: Chain) -> None:
+    """The withdrawal's notification bounces (here the wallet's "minter" is a contract that refuses it): the
+    queued tokens come back to the queue, due as before; nothing is lost."""
+    refuser = PolicyShard.from_config(PolicyShardConfig(shard_id=0, vault=ADMIN, shard_count=16))
+    deploy(chain.sandbox, refuser)
+    wallet = SureTokenWallet(SureTokenWallet.address_of(USER, refuser.address, 0))
+    queue = body(Op.RESTORE_QUEUED).store_coins(300).store_uint(NOW, 32).end_cell()
+    txs = chain.sandbox.send_internal(sender=refuser.address, to=wallet.address, value=TON, body=queue,
+                                      state_init=SureTokenWallet.state_init(USER, refuser.address, 0))
+    assert txs[0].success and wallet.get_queued_redemption(chain.run) == QueuedRedemption(300, NOW)
+    txs = chain.assert_accepted(USER, wallet.address, SureTokenWallet.build_withdraw_queued_body())
+    assert not tx_on(txs, refuser.address).success
+    assert [tx.in_bounced for tx in txs if tx.address == wallet.address] == [False, True]
+    assert wallet.get_queued_redemption(chain.run) == QueuedRedemption(300, NOW)

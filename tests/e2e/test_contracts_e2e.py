@@ -1,7 +1,7 @@
 """The contracts through the real engine on a throwaway copy of the `local` stack (localnet, 16 shards).
 
-1. up deploys 1 oracle, 1 vault, 6 tokens, 1 router and 16 shards in one highload message; getters confirm
-   admin, keepers, the six tranches and the 16 routed shards; the state holds the mnemonic only encrypted;
+1. up deploys 1 oracle, 1 vault, 6 tokens, 1 router and 16 shards in one highload message, and the local admin
+   key adds the keepers in one message; getters confirm admin, keepers, the six tranches and the 16 routed shards; the state holds the mnemonic only encrypted;
    a second up changes nothing and sends no external message; a new oracle code is a replace in preview
    and in up (one message for every new contract); after destroy (which leaves the contracts on
    chain) an up adopts them all without a message.
@@ -109,9 +109,11 @@ def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
     assert " ".join(mnemonic.split()[:3]) not in "\n".join(lines)
 
     externals = stack.external_messages()
-    assert externals == 1  # one highload message for all 25 contracts; the contract resources adopted them
+    # one highload message for all 25 contracts (the contract resources adopted them), and one message of the
+    # local admin key adding the keepers (the oracle deploys with none)
+    assert externals == 2
     assert [len(chain.transactions(a, 10)) for a in [oracle.address, vault.address, router.address, *shards]] \
-        == [1] * 19
+        == [3] + [1] * 18
 
     stack.stack.up(expect_no_changes=True, on_output=lambda _line: None)
     ours = [r["urn"] for r in exported["resources"] if r["type"] in OURS]
@@ -140,12 +142,13 @@ def test_deploy_verify_no_op_and_oracle_code_replace(local_stack):
     assert new_oracle != oracle.address
     assert chain.run_get_method(new_oracle, "get_code_version") == [2]
     assert chain.account(oracle.address).status == "active"  # the replaced contract stays on chain
-    assert stack.external_messages() == externals + 1  # every new contract in one message
+    assert stack.external_messages() == externals + 2  # every new contract in one message, the keepers in one
+    assert set(PricingOracle(new_oracle).get_keepers(chain.run_get_method)) == set(keepers)
 
     # Dropped from the stack, still on chain: a new stack adopts every contract without a message.
     stack.stack.destroy(on_output=lambda _line: None)
     stack.stack.up(on_output=lambda _line: None)
-    assert stack.external_messages() == externals + 1
+    assert stack.external_messages() == externals + 2
     assert Address(stack.outputs()["pricing_oracle_address"]) == new_oracle
 
 
@@ -182,10 +185,12 @@ def test_a_run_killed_during_the_parallel_deployment_converges(local_stack, tmp_
     contracts += [Address(a) for a in out["sure_token_addresses"].values()]
     contracts += [Address(s) for s in out["policy_shard_addresses"]]
     assert len(contracts) == 25
-    assert [len(chain.transactions(c, 10)) for c in contracts] == [1] * 25  # each deployed once, nothing else
+    # each deployed once, nothing else (the oracle: its deploy and the admin's two add_keeper)
+    assert [len(chain.transactions(c, 10)) for c in contracts] == [3] + [1] * 24
     sends = [r for r in json.loads(journal.read_text())["sends"].values()]
-    assert [(r["kind"], r["status"], r["attempt"]) for r in sends] == [("highload_wallet_v3", "confirmed", 1)]
-    highload = Address(sends[0]["wallet"])
+    assert sorted((r["kind"], r["status"], r["attempt"]) for r in sends) == [
+        ("highload_wallet_v3", "confirmed", 1), ("wallet_v4r2", "confirmed", 1)]   # the deploy, the keepers
+    highload = Address(next(r["wallet"] for r in sends if r["kind"] == "highload_wallet_v3"))
     assert sum(tx.in_external for tx in chain.transactions(highload, 100)) == 1
 
     externals = stack.external_messages()

@@ -83,9 +83,12 @@ def test_estimate_matches_fees_paid_noop_is_zero_verify_and_rollback(local_stack
     outputs = plain_outputs(copy.stack)
     chain = copy.localnet()
     assert not verify.oracle_fresh(outputs, chain)[0]
-    chain.send_internal(sender=Address(outputs["keeper_addresses"][0]),
-                        to=Address(outputs["pricing_oracle_address"]), value=TON // 10,
-                        body=PricingOracle.build_update_price_body(CoverageType.DEPEG, 150, 1))
+    # keepers are set by the admin's messages; adding one twice changes nothing
+    keeper, oracle_address = Address(outputs["keeper_addresses"][0]), Address(outputs["pricing_oracle_address"])
+    chain.send_internal(sender=Address(outputs["admin_address"]), to=oracle_address, value=TON // 10,
+                        body=PricingOracle.build_add_keeper_body(keeper))
+    chain.send_internal(sender=keeper, to=oracle_address, value=TON // 10,
+                        body=PricingOracle.build_update_price_body(CoverageType.DEPEG, 20_000_000, 1))
     checks = verify.verify(cfg, outputs, copy.work_dir)
     assert all(c.ok for c in checks), [(c.name, c.detail) for c in checks]
 

@@ -42,6 +42,7 @@ def test_local_stack_compliant_passes_and_deployer_admin_is_stopped(local_stack)
 
     mnemonic = copy.stack.get_config("tonsurance:deployerMnemonic").value
     deployer = deployer_wallet_addresses(mnemonic)["wallet_v4r2"].to_str(is_user_friendly=True, is_test_only=True)
+    copy.stack.remove_config("tonsurance:adminMnemonic")   # the local admin key must be the admin's wallet
     copy.set_config("tonsurance:adminAddress", deployer)
     message = stopped_by_policy(copy.stack)
     assert "contract-admin-is-multisig" in message

@@ -19,6 +19,7 @@ from components.services.backend_services import checksum
 from components.services.catalog import SERVICES, secret_names
 from components.services.workload import CHECKSUM_ANNOTATION
 from tests.e2e.harness import StackCopy
+from tests.unit.test_config import address
 
 pytestmark = pytest.mark.e2e
 ROLLOUTS = [s.name for s in SERVICES if s.replicated]
@@ -80,9 +81,10 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
     assert "throwaway-local-" in json.dumps(objects["ClusterSecretStore"])
     assert "throwaway-local-" not in json.dumps({k: v for k, v in objects.items() if k != "ClusterSecretStore"})
 
-    # One keeper fewer is new oracle init data, hence a new oracle address (and vault, tokens).
-    keepers = out["keeper_addresses"]
-    stack.set_config("tonsurance:keeperAddresses", json.dumps(keepers[:1]))
+    # A new admin is new oracle init data, hence a new oracle address (and vault, tokens). (Keepers are not in
+    # the oracle's init data: a keeper change keeps every address.)
+    stack.stack.remove_config("tonsurance:adminMnemonic")   # the local admin key must be the admin's wallet
+    stack.set_config("tonsurance:adminAddress", address("new-admin"))
     stack.stack.up(on_output=lambda _line: None)
     changed = stack.outputs()
     assert changed["pricing_oracle_address"] != out["pricing_oracle_address"]
@@ -155,8 +157,9 @@ def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
     assert {i["spec"]["rules"][0]["host"] for i in get("ingresses")["items"]} == {
         "api.tonsurance.localhost", "ws.tonsurance.localhost"}
 
-    # One keeper fewer is new oracle init data, hence a new oracle address.
-    stack.set_config("tonsurance:keeperAddresses", f'["{out["keeper_addresses"][0]}"]')
+    # A new admin is new oracle init data, hence a new oracle address (a keeper change keeps every address).
+    stack.stack.remove_config("tonsurance:adminMnemonic")   # the local admin key must be the admin's wallet
+    stack.set_config("tonsurance:adminAddress", address("new-admin"))
     stack.stack.up(on_output=quiet)
     changed = stack.outputs()
     assert changed["pricing_oracle_address"] != out["pricing_oracle_address"]

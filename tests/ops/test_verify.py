@@ -14,6 +14,7 @@ from chain.client import ChainSettings
 from chain.connect import connect
 from chain.sandbox import FAUCET_ADDRESS
 from contracts.base import TON, CoverageType
+from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.pricing_oracle import PricingOracle
 from ops import verify
 from ops.checks import contracts_args
@@ -58,9 +59,13 @@ def chain(deployed, tmp_path):
 
 
 def keeper_updates_price(cfg, outputs, client) -> None:
-    oracle = Address(outputs["pricing_oracle_address"])
-    client.send_internal(sender=Address(cfg.ton.keeper_addresses[0]), to=oracle, value=TON // 10,
-                         body=PricingOracle.build_update_price_body(CoverageType.DEPEG, 150, 1))
+    """The admin makes the configured keeper a keeper (keepers are set by message, not at deployment; adding
+    one twice changes nothing), and the keeper publishes a price within the oracle's bounds."""
+    oracle, keeper = Address(outputs["pricing_oracle_address"]), Address(cfg.ton.keeper_addresses[0])
+    client.send_internal(sender=Address(cfg.ton.admin_address), to=oracle, value=TON // 10,
+                         body=PricingOracle.build_add_keeper_body(keeper))
+    client.send_internal(sender=keeper, to=oracle, value=TON // 10,
+                         body=PricingOracle.build_update_price_body(CoverageType.DEPEG, 20_000_000, 1))
 
 
 def checks_by_name(cfg, outputs, client, api_url=None):
@@ -76,6 +81,18 @@ def test_verify_passes_after_deploy_and_a_keeper_price_update(deployed, chain):
     assert all(ok for ok, _ in results.values()), results
     assert "16 shards active" in results["contracts"][1]
     assert "found in shard" in results["policy"][1]
+
+
+def test_a_paused_vault_is_reported_as_such(deployed, chain):
+    cfg, outputs, _ = deployed
+    assert verify.sales_state(cfg, outputs, chain) == (
+        True, "vault open: deposits and policy sales are accepted", {"vault_paused": False})
+    chain.send_internal(sender=Address(cfg.ton.admin_address), to=Address(outputs["multi_tranche_vault_address"]),
+                        value=TON // 10, body=MultiTrancheVault.build_pause_body())
+    ok, detail, figures = verify.sales_state(cfg, outputs, chain)
+    assert ok and figures == {"vault_paused": True}
+    assert detail.startswith("vault PAUSED: deposits and policy sales are refused")
+    assert f"python -m ops multisig new --stack {cfg.stack} unpause --key-file" in detail
 
 
 def test_old_price_fails_oracle_freshness(deployed, chain):

@@ -87,7 +87,7 @@ class Inputs:
             derived_addresses=tuple(derived))))
 
     def oracle(self, **overrides) -> dict:
-        cfg = PricingOracleConfig(admin=ADMIN, keepers=KEEPERS)
+        cfg = PricingOracleConfig(admin=ADMIN)
         return self.contract("PricingOracle", "PricingOracle", oracle_init_data(cfg), **overrides)
 
     def vault_config(self, oracle: Address) -> MultiTrancheVaultConfig:

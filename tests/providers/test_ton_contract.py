@@ -17,7 +17,7 @@ from contracts.base import TON
 from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.policy_router import PolicyRouterConfig, unchecked_init_data
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig, init_data as oracle_init_data
-from tests.providers.conftest import ADMIN, KEEPERS, engine_view, external_count, journal_text
+from tests.providers.conftest import ADMIN, engine_view, external_count, journal_text
 from tests.support import FakeBalancer, network_config
 from ton_deploy.checks import DeployRefused, DerivedAddressMismatch, require_expected_code
 from ton_deploy.contract import TonContractProvider
@@ -40,7 +40,7 @@ def test_create_deploys_through_the_deployer_wallet_and_checks_the_code(client, 
     assert created.outs["faucet_funded"] > TON // 10  # localnet: the faucet paid for the deploy
     assert client.account(oracle).code_hash == props["code_hash"]
     assert PricingOracle(oracle).get_admin(client.run_get_method) == ADMIN
-    assert all(PricingOracle(oracle).is_keeper(client.run_get_method, k) for k in KEEPERS)
+    assert PricingOracle(oracle).get_keepers(client.run_get_method) == ()  # keepers are added by message
     assert external_count(client, deployer.address) == 1
 
 
@@ -101,7 +101,7 @@ def test_diff_replaces_on_code_or_data_and_ignores_the_deploy_value_and_provider
     assert provider.diff("id", olds, other_data).replaces == ["data_hash"]
 
     other_code = inputs.contract("PricingOracle", "PolicyShard",
-                                 oracle_init_data(PricingOracleConfig(admin=ADMIN, keepers=KEEPERS)))
+                                 oracle_init_data(PricingOracleConfig(admin=ADMIN)))
     diff = provider.diff("id", olds, other_code)
     assert diff.changes is True and {"address", "code_hash"} <= set(diff.replaces)
 

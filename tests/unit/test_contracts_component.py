@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -178,3 +179,34 @@ def test_building_args_writes_nothing_and_the_first_send_adopts_an_old_journal(t
     journal.write_text('{"format": 1, "wallets": {}, "sends": {"x": {}}}')
     with deployer_turn({"journal_path": str(journal), "legacy_journal_path": str(old)}):
         assert "x" in json.loads(journal.read_text())["sends"]    # never over a journal that exists
+
+
+def test_a_keeper_change_moves_no_address_and_is_the_oracles_roles_input():
+    before, after = plan_contracts(args()), plan_contracts(dataclasses.replace(args(), keeper_addresses=("0:" + "b3" * 32,)))
+    for field in ("oracle", "vault", "router"):
+        assert target_of(getattr(before, field).code, getattr(before, field).data).address == \
+            target_of(getattr(after, field).code, getattr(after, field).data).address
+    assert before.deployment == after.deployment                      # nothing to deploy for a rotation
+    assert before.oracle.roles.keepers == tuple(sorted(["0:" + "b1" * 32, "0:" + "b2" * 32]))
+    assert after.oracle.roles.keepers == ("0:" + "b3" * 32,)
+    assert before.vault.roles is None and before.router.roles is None
+    assert before.oracle.admin.address == "0:" + "a1" * 32 and before.oracle.admin.mnemonic is None
+
+
+@pulumi.runtime.test
+def test_the_local_admin_key_is_a_secret_input_of_the_oracle_only(mocks):
+    recorder = Recorder()
+    contracts = TonsuranceContracts(
+        "contracts", dataclasses.replace(args(), admin_mnemonic="admin words " * 12, stack="local"),
+        pulumi.ResourceOptions(transformations=[recorder]))
+    oracle = recorder.props["contracts-pricing-oracle"]
+    assert oracle["roles"] == {"keepers": sorted(["0:" + "b1" * 32, "0:" + "b2" * 32])}
+    assert oracle["admin"] == {"address": "0:" + "a1" * 32, "stack": "local"}
+    others = [p.get("admin_mnemonic") for n, p in recorder.props.items() if n not in ("contracts", "contracts-pricing-oracle")]
+    assert not any(others)
+
+    async def secret() -> bool:
+        return await oracle["admin_mnemonic"].is_secret()
+
+    return pulumi.Output.from_input(asyncio.ensure_future(secret())).apply(
+        lambda flag: flag or pytest.fail("the admin key is not a secret"))
