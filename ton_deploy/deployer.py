@@ -31,16 +31,23 @@ def deployer_inputs(deployer: Deployer) -> dict[str, Any]:
             "wait_seconds": deployer.wait_seconds}
 
 
+# Settings a stack sets only on public networks: present in the inputs only when set, so the inputs (and state)
+# of a localnet stack keep their shape.
+OPTIONAL_CHAIN_KEYS = ("trust_cache_path", "trusted_key_block")
+
+
 def chain_input(settings: ChainSettings) -> dict[str, Any]:
     """The resource input describing how to reach the chain (plain values, picklable)."""
+    optional = {key: getattr(settings, key) for key in OPTIONAL_CHAIN_KEYS if getattr(settings, key)}
     return {"network": settings.network, "localnet_path": settings.localnet_path,
-            "liteserver_config_path": settings.liteserver_config_path}
+            "liteserver_config_path": settings.liteserver_config_path, **optional}
 
 
 def chain_settings(props: dict[str, Any]) -> ChainSettings:
     chain = props["chain"]
     return ChainSettings(chain["network"], localnet_path=chain.get("localnet_path"),
-                         liteserver_config_path=chain.get("liteserver_config_path"))
+                         liteserver_config_path=chain.get("liteserver_config_path"),
+                         **{key: chain[key] for key in OPTIONAL_CHAIN_KEYS if chain.get(key)})
 
 
 def deployer_failures(props: dict[str, Any]) -> list[CheckFailure]:

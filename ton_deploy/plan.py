@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 DEFAULT_WAIT_SECONDS = 120.0
 LOCAL_JOURNAL_DIR = ".state/journal"
+TRUST_CACHE_DIR = ".state/chain"     # the newest key block proven from the pin (chain/trust.py), per network
 # Where the keepers' TON client points off localnet (`keeper_config`).
 KEEPER_RPC_URLS = {"testnet": "https://testnet.toncenter.com/api/v2/jsonRPC",
                    "mainnet": "https://toncenter.com/api/v2/jsonRPC"}
@@ -133,8 +134,10 @@ class TonsuranceContractsArgs:
         absolute = lambda path: os.path.join(os.path.abspath(project_dir), path) if path else None  # noqa: E731
         journal = journal_location(cfg.stack, backend_url, project_dir, ton.network)
         legacy = legacy_journal_location(cfg.stack, project_dir)
+        trust_cache = absolute(os.path.join(TRUST_CACHE_DIR, f"{ton.network}-key-block.json")) \
+            if ton.network != "localnet" else None
         chain = ChainSettings(ton.network, localnet_path=absolute(ton.localnet_path),
-                              liteserver_config_path=absolute(ton.liteserver_config_path))
+                              liteserver_config_path=absolute(ton.liteserver_config_path), trust_cache_path=trust_cache)
         mnemonic = ton.deployer_mnemonic if isinstance(ton.deployer_mnemonic, SecretReference) \
             else ton.deployer_mnemonic.value
         return cls(admin_address=ton.admin_address, keeper_addresses=ton.keeper_addresses,
