@@ -207,9 +207,9 @@ class LiteserverClient(ChainClient):
             if block == known[-1]:
                 self._cache.save(block)
 
-    async def _proven_head(self, peer: _Peer) -> ProvenBlock:
-        """The liteserver's newest masterchain block, proven from the newest key block known before it."""
-        last = block_id((await self._ask(peer, "getMasterchainInfo", {}))["last"])
+    async def _prove(self, peer: _Peer, last: BlockIdExt) -> ProvenBlock:
+        """The masterchain block `last` the liteserver claims as its newest, proven from the newest key block known
+        before it (every key block on the way is learned, so later proofs start there)."""
         what = f"liteserver {peer.label}"
         if last.workchain != MASTERCHAIN or last.shard != ROOT_SHARD:
             raise UnprovenAnswer(f"{what}: its newest block {describe(last)} is not a masterchain block")
@@ -251,23 +251,28 @@ class LiteserverClient(ChainClient):
         return ProvenBlock(block, header.gen_utime, header.key_block)
 
     async def _newest(self) -> tuple[_Peer, ProvenBlock]:
-        """The newest proven block among the quorum's, and the liteserver that has it."""
+        """The newest block the quorum's liteservers claim, proven, and a liteserver that has it. Only the newest
+        claim matters (an older one is lag, harmless), so only it is proven; every distinct claim at that height
+        is, so a liteserver that makes one up is caught, not ignored."""
         peers = await self._quorum()
-        results = await asyncio.gather(*(self._proven_head(p) for p in peers), return_exceptions=True)
-        for result in results:
-            if isinstance(result, UnprovenAnswer):
-                raise result
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        peer, newest = max(zip(peers, results), key=lambda pair: pair[1].block.seqno)
-        age = time.time() - newest.gen_utime
+        infos = await asyncio.gather(*(self._ask(p, "getMasterchainInfo", {}) for p in peers), return_exceptions=True)
+        for info in infos:
+            if isinstance(info, BaseException):
+                raise info
+        claims = [(peer, block_id(info["last"])) for peer, info in zip(peers, infos)]
+        top = max(last.seqno for _, last in claims)
+        newest: tuple[_Peer, ProvenBlock] | None = None
+        for peer, last in claims:
+            if last.seqno == top and (newest is None or newest[1].block != last):
+                newest = (peer, await self._prove(peer, last))
+        peer, proven = newest
+        age = time.time() - proven.gen_utime
         if age > self.settings.max_block_age_seconds:
             raise LiteserversBehind(
                 f"the newest proven masterchain block of {len(peers)} liteservers ({', '.join(p.label for p in peers)}) "
-                f"is {describe(newest.block)}, {age:.0f}s old by this machine's clock (chain settings "
+                f"is {describe(proven.block)}, {age:.0f}s old by this machine's clock (chain settings "
                 f"max_block_age_seconds: {self.settings.max_block_age_seconds:.0f}); they lag or withhold newer blocks")
-        return peer, newest
+        return peer, proven
 
     async def _proven_account(self, address: Address) -> tuple[ProvenBlock, _Peer, Cell | None]:
         peer, head = await self._newest()
@@ -335,6 +340,12 @@ class LiteserverClient(ChainClient):
     def now(self) -> int:
         """The newest proven masterchain block's time (what contracts see as now(), give or take a block)."""
         return self._request("chain time", self._newest)[1].gen_utime
+
+    def proven_key_blocks(self) -> list[BlockIdExt]:
+        """Prove the quorum's newest blocks from the trust anchor; every key block on the way, oldest first
+        (`python -m chain trust` shows them to move a pin forward)."""
+        self.now()
+        return list(self._known_key_blocks())
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     def _event_loop(self) -> asyncio.AbstractEventLoop:

@@ -151,11 +151,14 @@ def dict_lookup(root: Cell, key_bits: int, key: int, what: str) -> Slice | None:
         cell = _ref(cell, (key >> remaining) & 1, what)
 
 
-def dict_items(root: Cell, key_bits: int, what: str) -> dict[int, Slice]:
-    """Every entry of a (Hashmap key_bits X) rooted at `root`; all of it must be in the proof."""
+def dict_items(root: Cell, key_bits: int, what: str, below: int | None = None) -> dict[int, Slice]:
+    """Every entry of a (Hashmap key_bits X) rooted at `root` (with a key below `below`, if given); all of it
+    must be in the proof."""
     found: dict[int, Slice] = {}
 
     def visit(cell: Cell, remaining: int, prefix: int) -> None:
+        if below is not None and prefix << remaining >= below:
+            return                              # every key under this node is too large
         s = _ordinary(cell, f"{what}: dictionary node").begin_parse()
         label, length = _label(s, remaining)
         if length > remaining:
@@ -248,14 +251,14 @@ def _masterchain_validators(cell: Cell, what: str) -> Validators:
     tag = s.load_uint(8)
     s.skip_bits(32 + 32)                        # utime_since utime_until
     total, main = s.load_uint(16), s.load_uint(16)
+    count = min(main, total)
     if tag == 0x11:                             # validators#11 ... list:(Hashmap 16 ValidatorDescr): inline root
-        items = dict_items(s.to_cell(), 16, f"{what}: validator list")
+        items = dict_items(s.to_cell(), 16, f"{what}: validator list", below=count)
     elif tag == 0x12:                           # validators_ext#12 ... total_weight:uint64 list:(HashmapE 16 ...)
         s.load_uint(64)
-        items = dict_items(s.load_ref(), 16, f"{what}: validator list") if s.load_bit() else {}
+        items = dict_items(s.load_ref(), 16, f"{what}: validator list", below=count) if s.load_bit() else {}
     else:
         raise UnprovenAnswer(f"{what}: config param 34 is not a validator set")
-    count = min(main, total)
     if count < 1 or any(i not in items for i in range(count)):
         raise UnprovenAnswer(f"{what}: the validator set lists fewer than its {count} masterchain validators")
     by_node_id: dict[bytes, Validator] = {}

@@ -273,9 +273,36 @@ def test_new_validator_sets_are_followed_and_the_newest_key_block_is_kept(tmp_pa
     with LiteserverClient(settings) as client:
         assert client.account(user).balance == 2 * TON
     assert json.loads(cache.read_text())["newest_key_block"] == block_ref(rotated.block)
-    proofs_before = liteservers.requests("getBlockProof")
+    proofs_before = len(liteservers.queries("getBlockProof"))
     chain.fund(user, TON)
     with LiteserverClient(settings) as client:          # the next run starts from the kept key block
         assert client.account(user).balance == 3 * TON
-        assert client._known_key_blocks()[-1] == rotated.block
-    assert liteservers.requests("getBlockProof") == proofs_before + 2
+    asked = liteservers.queries("getBlockProof")[proofs_before:]
+    assert [q["known_block"]["seqno"] for q in asked] == [rotated.block.seqno]
+
+
+def test_the_trust_command_proves_key_blocks_for_a_bump_and_refuses_others(tmp_path, network, liteservers, chain,
+                                                                            user):
+    from chain.__main__ import run
+    config = liteservers.config_file(tmp_path)
+    chain.fund(user, TON)
+    rotated = network.rotate_validators(6, seed=7)
+    chain.fund(user, TON)
+    base = ["--network", "testnet", "--config", config, "trust", "--from-block", block_ref(network.first_key_block)]
+    answer = run(base + ["--candidate", block_ref(rotated.block)])
+    assert answer["candidate"] == "proven" and answer["newest_key_block"] == block_ref(rotated.block)
+    assert answer["pin"]["seqno"] == rotated.block.seqno and answer["proven_key_blocks"] == 1
+    not_key = network.head().block
+    with pytest.raises(Exception, match="is not a key block proven from .*do not pin it"):
+        run(base + ["--candidate", block_ref(not_key)])
+
+
+def test_one_liar_claiming_a_newer_block_of_its_own_is_caught_not_ignored(client, chain, liteservers, user):
+    chain.fund(user, TON)
+    fork = FakeTonNetwork(Sandbox(now=chain.now), validator_seed=9)
+    for _ in range(3):      # ahead of the honest liteserver, so its claim is the newest
+        fork.chain.fund(Address("0:" + "22" * 32), TON)
+        fork.head()
+    liteservers.servers[1].behaviour.fork = fork
+    with pytest.raises(UnprovenAnswer, match=rf"liteserver 127\.0\.0\.1:{liteservers.servers[1].port}: "):
+        client.account(user)

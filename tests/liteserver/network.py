@@ -48,7 +48,7 @@ def node_id(public_key: bytes) -> bytes:
 
 
 def validator_keys(seed: int, count: int) -> list[SigningKey]:
-    return [SigningKey(bytes([seed, i]) * 16) for i in range(count)]
+    return [SigningKey(hashlib.sha256(f"validator {seed} {i}".encode()).digest()) for i in range(count)]
 
 
 # ---- cells: pruning and proofs --------------------------------------------------------------------------
@@ -265,8 +265,9 @@ class MasterBlock:
 
 
 class FakeTonNetwork:
-    def __init__(self, chain: Sandbox, validators: int = 5, validator_seed: int = 1):
+    def __init__(self, chain: Sandbox, validators: int = 5, validator_seed: int = 1, main: int | None = None):
         self.chain = chain
+        self.main = main                # masterchain validators: the first `main` of each set (all if None)
         self.validators = validator_keys(validator_seed, validators)
         self.blocks: list[MasterBlock] = []
         self._shard_seqno = [0, 0]
@@ -300,13 +301,14 @@ class FakeTonNetwork:
         seqno = FIRST_SEQNO + len(self.blocks)
         previous = self.blocks[-1] if self.blocks else None
         # signed by the set the newest key block names (the first block is the trusted one: signed by its own)
-        signers = next(b.validators for b in reversed(self.blocks) if b.key_block) if self.blocks else validators
+        named = next(b.validators for b in reversed(self.blocks) if b.key_block) if self.blocks else validators
+        signers = named[: self.main or len(named)]
         self._lt += 1_000_000
         shards = [self._shard_block(bit, previous) for bit in (0, 1)]
         config, params = None, {}
         if key_block:
             params = {0: dummy("config address"), 1: dummy("elector"), 15: dummy("election timing"),
-                      28: catchain_config(), 34: validator_set(validators)}
+                      28: catchain_config(), 34: validator_set(validators, main=self.main)}
             config = config_dict(params)[1]
         state = self._mc_state(seqno, shards)
         cell = self._mc_block(seqno, previous, shards, state, key_block, params)

@@ -51,6 +51,8 @@ class FakeLiteserver:
         self.key = SigningKey(bytes([0x77, seed]) * 16)
         self.behaviour = Behaviour()
         self.requests: list[str] = []
+        self.queries: list[dict] = []
+        self.bytes_sent = 0
         self.port = 0
 
     @property
@@ -89,6 +91,7 @@ class FakeLiteserver:
                 answer = await self._answer(query["query"]["data"])
                 if answer is None:      # a dropped connection
                     return
+                self.bytes_sent += len(answer)
                 self._send(writer, encrypt, SCHEMAS.serialize("adnl.message.answer",
                                                               {"query_id": query["query_id"], "answer": answer}))
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -107,6 +110,7 @@ class FakeLiteserver:
             request = request[-1]
         name = request["@type"].removeprefix("liteServer.")
         self.requests.append(name)
+        self.queries.append(request)
         planned = self.behaviour.failures.get(name)
         if planned:
             failure = planned.pop(0)
@@ -256,6 +260,9 @@ class LiteserverFarm:
 
     def requests(self, name: str) -> int:
         return sum(s.requests.count(name) for s in self.servers)
+
+    def queries(self, name: str) -> list[dict]:
+        return [q for s in self.servers for q in s.queries if q["@type"] == f"liteServer.{name}"]
 
     def stop(self) -> None:
         def shutdown() -> None:
