@@ -150,6 +150,10 @@ def test_pytoniq_alone_would_take_a_forged_link_that_this_verifier_refuses(netwo
         return {"complete": True, "from": network.first_key_block.to_dict(), "to": link["to"], "steps": [link]}
 
     client.liteserver_request = answer
-    complete, last, _, _ = asyncio.run(client.raw_get_mc_block_proof(network.first_key_block,
-                                                                      BlockIdExt.from_dict(link["to"])))
+    loop = asyncio.new_event_loop()   # not asyncio.run: it would leave no current loop for later tests
+    try:
+        complete, last, _, _ = loop.run_until_complete(client.raw_get_mc_block_proof(
+            network.first_key_block, BlockIdExt.from_dict(link["to"])))
+    finally:
+        loop.close()
     assert complete and last == BlockIdExt.from_dict(link["to"])
