@@ -20,6 +20,8 @@ class S3Store:
     prefix: str = ""                 # "" or ending in "/"
     region: str | None = None
     endpoint_url: str | None = None  # an S3-compatible endpoint (the backend URL's `endpoint=`); None for AWS
+    path_style: bool = False
+    profile: str | None = None
 
     def describe(self, name: str) -> str:
         return f"s3://{self.bucket}/{self._key(name)}"
@@ -83,8 +85,10 @@ class S3Store:
         import boto3  # here: a folder-backed stack never loads boto3
         from botocore.config import Config
 
-        return boto3.client("s3", region_name=self.region, endpoint_url=self.endpoint_url,
-                            config=Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard"}))
+        session = boto3.session.Session(profile_name=self.profile) if self.profile else boto3.session.Session()
+        config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard"},
+                        s3={"addressing_style": "path"} if self.path_style else None)
+        return session.client("s3", region_name=self.region, endpoint_url=self.endpoint_url, config=config)
 
 
 def _code(error: Exception) -> str | None:

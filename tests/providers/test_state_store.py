@@ -68,6 +68,7 @@ def test_an_s3_bucket_that_is_missing_or_unreachable_is_unavailable_with_the_pla
 
 @pytest.mark.parametrize("backend, expected", [
     ("file:///srv/pulumi", "file:///srv/pulumi/.tonsurance"),
+    ("file:///srv/pulumi?metadata=skip", "file:///srv/pulumi/.tonsurance"),
     ("file://state", "file:///project/state/.tonsurance"),
     ("s3://tonsurance-pulumi-state", "s3://tonsurance-pulumi-state/.tonsurance"),
     ("s3://bucket/stacks/?region=eu-central-1&endpoint=http://127.0.0.1:9000",
@@ -76,6 +77,15 @@ def test_an_s3_bucket_that_is_missing_or_unreachable_is_unavailable_with_the_pla
 ])
 def test_the_place_beside_each_kind_of_backend(backend, expected):
     assert beside_state(backend, "/project") == expected
+
+
+def test_s3_options_are_the_ones_pulumis_backend_reads():
+    store = store_at("s3://b/p/.tonsurance?region=eu-west-1&endpoint=minio:9000&disable_https=true"
+                     "&use_path_style=true&profile=ops")
+    assert (store.bucket, store.prefix, store.region, store.endpoint_url, store.path_style, store.profile) == \
+           ("b", "p/.tonsurance/", "eu-west-1", "http://minio:9000", True, "ops")
+    with pytest.raises(ValueError, match="the `role` option is not supported here"):
+        store_at("s3://b?role=arn:aws:iam::1:role/x")
 
 
 def test_a_second_runner_waits_for_the_claim_and_takes_it_once_released(store):
