@@ -37,7 +37,7 @@ def liteservers(network):
 
 def settings_for(network: FakeTonNetwork, config_path: str, **changes) -> ChainSettings:
     settings = ChainSettings("testnet", liteserver_config_path=config_path,
-                             trusted_key_block=block_ref(network.first_key_block), request_timeout_seconds=2.0,
+                             trusted_key_block=block_ref(network.first_key_block), request_timeout_seconds=10.0,
                              retries=2, retry_backoff_seconds=0.01, poll_interval_seconds=0.01)
     return dataclasses.replace(settings, **changes)
 
