@@ -10,13 +10,12 @@ import sys
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 
 from chain.wallets import HighloadWalletV3, JournalFence, SendError, WalletKey
 from state_store.location import store_at
 from tests.chain.conftest import deploy_transfers
-from tests.moto_server import REGION, aws_env, moto_endpoint, moto_environment  # noqa: F401
+from tests.moto_server import REGION, aws_env, moto_endpoint, moto_environment, new_bucket  # noqa: F401
 from tests.providers.conftest import deployment, external_count, plan
 from ton_deploy.deployment import TonDeploymentProvider
 from ton_deploy.journal import JournalUnavailable, StoreJournal, journal_at, journal_turn
@@ -25,17 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def bucket(aws_env) -> str:
-    name = f"pulumi-state-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", region_name=REGION).create_bucket(
-        Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return name
-
-
-@pytest.fixture
-def s3_journal(bucket) -> str:
+def s3_journal(new_bucket) -> str:
     """Where plan.py puts the journal of stack `testnet` for the backend s3://<bucket>/stacks."""
-    return f"s3://{bucket}/stacks/.tonsurance/journal/testnet-deployer.json?region={REGION}"
+    return f"s3://{new_bucket}/stacks/.tonsurance/journal/testnet-deployer.json?region={REGION}"
 
 
 def stored_journal(location: str) -> dict:

@@ -7,28 +7,19 @@ import threading
 import time
 import uuid
 
-import boto3
 import pytest
 
 from state_store.lease import Lease, LeaseBusy, LeaseLost, held
 from state_store.location import beside_state, store_at
 from state_store.store import StoreConflict, StoreUnavailable
-from tests.moto_server import REGION, aws_env, moto_endpoint  # noqa: F401
-
-
-@pytest.fixture
-def bucket(aws_env) -> str:
-    name = f"state-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", region_name=REGION).create_bucket(
-        Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return name
+from tests.moto_server import REGION, aws_env, moto_endpoint, new_bucket  # noqa: F401
 
 
 @pytest.fixture(params=["folder", "s3"])
 def store(request, tmp_path):
     if request.param == "folder":
         return store_at(f"file://{tmp_path / 'state' / '.tonsurance'}")
-    return store_at(f"s3://{request.getfixturevalue('bucket')}/stacks/.tonsurance?region={REGION}")
+    return store_at(f"s3://{request.getfixturevalue('new_bucket')}/stacks/.tonsurance?region={REGION}")
 
 
 def test_create_is_only_if_absent_and_replace_only_if_unchanged(store):
