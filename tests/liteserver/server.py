@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import json
 import threading
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from chain.sandbox import ExternalNotAccepted
 from tests.liteserver.network import FakeTonNetwork, MasterBlock, node_id
 
 SCHEMAS = TlGenerator.with_default_schemas().generate()
+ARRIVALS = itertools.count()
 KEY_ID_PREFIX = bytes.fromhex("c6b41348")
 
 
@@ -51,7 +53,7 @@ class FakeLiteserver:
         self.key = SigningKey(bytes([0x77, seed]) * 16)
         self.behaviour = Behaviour()
         self.requests: list[str] = []
-        self.queries: list[dict] = []
+        self.queries: list[tuple[int, dict]] = []   # (arrival order across every liteserver, query)
         self.bytes_sent = 0
         self.port = 0
 
@@ -110,7 +112,7 @@ class FakeLiteserver:
             request = request[-1]
         name = request["@type"].removeprefix("liteServer.")
         self.requests.append(name)
-        self.queries.append(request)
+        self.queries.append((next(ARRIVALS), request))
         planned = self.behaviour.failures.get(name)
         if planned:
             failure = planned.pop(0)
@@ -262,7 +264,9 @@ class LiteserverFarm:
         return sum(s.requests.count(name) for s in self.servers)
 
     def queries(self, name: str) -> list[dict]:
-        return [q for s in self.servers for q in s.queries if q["@type"] == f"liteServer.{name}"]
+        """The queries of that kind, in the order they arrived (at any of the liteservers)."""
+        arrived = sorted(q for s in self.servers for q in s.queries if q[1]["@type"] == f"liteServer.{name}")
+        return [query for _, query in arrived]
 
     def stop(self) -> None:
         def shutdown() -> None:
