@@ -7,10 +7,12 @@ for liteservers. Examples:
     python -m chain get 0:ab..cd get_state
     python -m chain faults --drop-external 1    # localnet fault injection for the next send
     python -m chain blocks 5                    # localnet: include external messages every 5 s (0: at once)
+    python -m chain --network mainnet --config global-config.json trust   # prove key blocks from the pin
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from dataclasses import asdict
@@ -22,6 +24,7 @@ from chain.client import NETWORKS, ChainError, ChainSettings
 from chain.connect import connect
 from chain.localnet import DEFAULT_PATH, LocalnetClient
 from chain.records import TON, raw_address
+from chain.trust import PINNED_KEY_BLOCKS, block_ref, parse_block_ref, trusted_key_block
 
 
 def _json_value(value):
@@ -58,14 +61,22 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("--delay-seconds", type=float)
     blocks = commands.add_parser("blocks", help="show or set the localnet block interval (seconds, 0 = off)")
     blocks.add_argument("seconds", type=int, nargs="?")
+    trust = commands.add_parser("trust", help="testnet/mainnet: prove the newest key block from the pinned one")
+    trust.add_argument("--candidate", help="seqno:root_hash:file_hash of a key block to check, e.g. the init_block "
+                                           "of the network's newest global config")
+    trust.add_argument("--from-block", help="start from this key block instead of the pin (tests; a bump starts "
+                                            "from the pin)")
     return parser
 
 
 def run(argv: list[str]) -> object:
     args = _parser().parse_args(argv)
     settings = ChainSettings(args.network, localnet_path=args.localnet_path if args.network == "localnet" else None,
-                             liteserver_config_path=args.config)
+                             liteserver_config_path=args.config,
+                             trusted_key_block=getattr(args, "from_block", None))
     with connect(settings) as client:
+        if args.command == "trust":
+            return _trust(client, args)
         if args.command in ("fund", "faults", "blocks") and not isinstance(client, LocalnetClient):
             raise ChainError(f"`{args.command}` exists on localnet only")
         if args.command == "account":
@@ -87,6 +98,27 @@ def run(argv: list[str]) -> object:
         changes = {k: v for k, v in vars(args).items()
                    if k in ("drop_external", "fail_send", "fail_after_send", "delay_seconds") and v is not None}
         return asdict(client.set_faults(**changes) if changes else client.faults())
+
+
+def _trust(client, args) -> dict:
+    """Key blocks proven from the anchor, the candidate's verdict, and the pin a bump would write."""
+    if args.network == "localnet":
+        raise ChainError("`trust` is for testnet and mainnet: localnet has no validators")
+    anchor = trusted_key_block(args.network, args.from_block)
+    proven = client.proven_key_blocks()
+    newest = proven[-1]
+    answer = {"anchor": block_ref(anchor), "proven_key_blocks": len(proven) - 1, "newest_key_block": block_ref(newest),
+              "pinned_source": PINNED_KEY_BLOCKS[args.network].source if args.network in PINNED_KEY_BLOCKS else None}
+    if args.candidate:
+        candidate = parse_block_ref(args.candidate)
+        if candidate not in proven:
+            raise ChainError(f"candidate {args.candidate} is not a key block proven from {block_ref(anchor)}: "
+                             "do not pin it")
+        newest = candidate
+        answer["candidate"] = "proven"
+    answer["pin"] = {"seqno": newest.seqno, "root_hash": base64.b64encode(newest.root_hash).decode(),
+                     "file_hash": base64.b64encode(newest.file_hash).decode()}
+    return answer
 
 
 def main(argv: list[str] | None = None) -> int:

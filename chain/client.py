@@ -16,7 +16,7 @@ from typing import Literal, Sequence
 from pytoniq_core import Address, Cell
 from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
 
-from chain.errors import ChainError, ConfigError, GetMethodError, LiteserversDisagree, MessageRejected, NetworkError
+from chain.errors import ChainError, ConfigError, GetMethodError, MessageRejected, NetworkError
 from chain.records import AccountInfo, OutMessage, TxRecord, raw_address
 
 Network = Literal["localnet", "testnet", "mainnet"]
@@ -59,7 +59,10 @@ class ChainSettings:
     retries: int = 3                             # extra attempts on transient errors
     retry_backoff_seconds: float = 0.5           # pause before retry n: n x this
     poll_interval_seconds: float = 0.5           # how often waits look at the chain
-    liteserver_quorum: int = 2                   # testnet/mainnet: liteservers that must agree on every read
+    liteserver_quorum: int = 2                   # testnet/mainnet: liteservers drawn at random, asked every read
+    max_block_age_seconds: float = 120.0         # the newest proven block must be younger (by this machine's clock)
+    trust_cache_path: str | None = None          # the newest key block proven from the pin (None: not kept)
+    trusted_key_block: str | None = None         # seqno:root:file instead of the pin (tests, `python -m chain trust`)
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
@@ -72,7 +75,10 @@ class ChainSettings:
                 or self.retry_backoff_seconds < 0:
             raise ConfigError("timeouts and poll interval must be positive, retries non-negative")
         if self.liteserver_quorum < 1:
-            raise ConfigError("liteserver_quorum must be at least 1 (2 on public networks: answers are cross-checked)")
+            raise ConfigError("liteserver_quorum must be at least 1 (2 on public networks: the newest of their "
+                              "proven blocks decides)")
+        if self.max_block_age_seconds <= 0:
+            raise ConfigError("max_block_age_seconds must be positive")
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ class ChainClient(ABC):
         ready: dict[str, AccountInfo] = {}
         started = time.monotonic()
         while True:
-            observed = {key: self._account_or_unknown(address) for key, address in waiting.items()}
+            observed = {key: self.account(address) for key, address in waiting.items()}
             for key, info in observed.items():
                 if info.status == "active":
                     ready[key] = info
@@ -188,13 +194,6 @@ class ChainClient(ABC):
             if waited >= timeout_seconds:
                 raise AccountsNotActive({key: observed[key] for key in waiting}, len(addresses), waited)
             time.sleep(min(self.settings.poll_interval_seconds, max(0.0, timeout_seconds - waited)))
-
-    def _account_or_unknown(self, address: Address) -> AccountInfo:
-        """The account, or status `unknown` while the liteservers disagree about it (never taken as active)."""
-        try:
-            return self.account(address)
-        except LiteserversDisagree:
-            return AccountInfo("unknown", 0, None, None, None, None, 0, None)
 
     def describe_account(self, address: Address, after_lt: int = 0) -> str:
         info = self.account(address)

@@ -1,5 +1,5 @@
 """`connect(settings)`: the chain client for a stack's network (its own module so that the interface,
-chain/client.py, imports no backend: no import cycle, and a liteserver client never loads the TVM)."""
+chain/client.py, imports no backend: no import cycle, and a liteserver client loads the TVM only to run a getter)."""
 from __future__ import annotations
 
 from chain.client import ChainClient, ChainSettings

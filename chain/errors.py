@@ -26,8 +26,15 @@ class MessageRejected(ChainError):
     """The network refused an external message outright (the destination would not accept it)."""
 
 
-class LiteserversDisagree(NetworkError):
-    """Liteservers gave different answers to the same question: nothing is concluded from either."""
+class UnprovenAnswer(ChainError):
+    """A liteserver's answer does not verify against the trusted key block (a bad proof, a block the validators
+    did not sign, a state of another shard, "absent" without a proof of absence): nothing is concluded from it.
+    Not transient: a liteserver that sends it is lying or broken; the message names it."""
+
+
+class LiteserversBehind(NetworkError):
+    """The newest proven masterchain block of every liteserver asked is too old to decide on (they lag, or
+    withhold newer blocks): nothing is concluded until one is current."""
 
 
 class GetMethodError(ChainError):

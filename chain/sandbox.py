@@ -241,16 +241,22 @@ class Sandbox:
         return [parse_transaction(address, _cell_from_b64(t)) for t in reversed(history[-limit:])]
 
     def run_get_method(self, address: Address, method: str | int, stack: list | None = None) -> list:
-        info = self.account(address)
-        if info.status != "active" or info.code is None:
-            raise GetMethodError(address, method, UNINIT_GETTER_EXIT_CODE, f"account is {info.status}")
-        result = run_get_method(
-            code=info.code, data=info.data if info.data is not None else Cell.empty(),
-            address=raw_address(address), unixtime=self.now, balance=info.balance,
-            method_id=method_id(method), stack=VmStack.serialize(list(stack or [])),
-            rand_seed=hashlib.sha256(b"getter" + self.now.to_bytes(8, "big")).digest(),
-            libraries=libraries_cell(self.libraries()),
-        )
-        if result.exit_code not in (0, 1):
-            raise GetMethodError(address, method, result.exit_code, result.vm_log[-200:])
-        return VmStack.deserialize(result.stack.begin_parse()) if result.stack is not None else []
+        return run_getter(self.account(address), address, method, stack, self.now, self.libraries())
+
+
+def run_getter(info: AccountInfo, address: Address, method: str | int, stack: list | None, now: int,
+               libraries: dict[str, Cell] | None = None) -> list:
+    """Run a get-method on an account's state (here, or one a liteserver proved) with the bundled config and
+    the masterchain libraries given (a multisig's code is a library cell)."""
+    if info.status != "active" or info.code is None:
+        raise GetMethodError(address, method, UNINIT_GETTER_EXIT_CODE, f"account is {info.status}")
+    result = run_get_method(
+        code=info.code, data=info.data if info.data is not None else Cell.empty(),
+        address=raw_address(address), unixtime=now, balance=info.balance,
+        method_id=method_id(method), stack=VmStack.serialize(list(stack or [])),
+        rand_seed=hashlib.sha256(b"getter" + now.to_bytes(8, "big")).digest(),
+        libraries=libraries_cell(libraries or {}),
+    )
+    if result.exit_code not in (0, 1):
+        raise GetMethodError(address, method, result.exit_code, result.vm_log[-200:])
+    return VmStack.deserialize(result.stack.begin_parse()) if result.stack is not None else []

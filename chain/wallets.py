@@ -206,32 +206,49 @@ class SendResult:
 
 
 class SendJournal:
-    """The record of every signed message, one JSON file (shareable by processes, fcntl-locked)."""
+    """The record of every signed message: one JSON document, no secret in it. This one is a file shared by the
+    processes of a machine (fcntl-locked, replaced atomically); ton_deploy/journal.py keeps the same document in
+    the store beside the stack's state (S3 with conditional writes) for runners on other machines."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
+    @property
+    def location(self) -> str:
+        """Where the journal lives, for messages."""
+        return str(self.path)
+
     @contextlib.contextmanager
     def session(self) -> Iterator[dict]:
+        """The journal, held exclusively for the block; `save` writes it."""
         with exclusive_lock(self.path):
             yield self.read()
 
     def read(self) -> dict:
         if not self.path.exists():
-            return {"format": 1, "wallets": {}, "sends": {}}
-        try:
-            data = json.loads(self.path.read_text())
-        except json.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict) or not {"wallets", "sends"} <= data.keys():
-            raise SendError(f"send journal {self.path} is unreadable; refusing to send without knowing what was sent")
-        return data
+            return empty_journal()
+        return parse_journal(self.path.read_bytes(), self.location)
 
     def save(self, data: dict) -> None:
         write_json_atomically(self.path, data)
 
     def record(self, intent_id: str) -> dict | None:
         return self.read()["sends"].get(intent_id)
+
+
+def empty_journal() -> dict:
+    return {"format": 1, "wallets": {}, "sends": {}}
+
+
+def parse_journal(raw: bytes, location: str) -> dict:
+    """A journal document, or SendError: a journal that cannot be read is never taken as empty."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict) or not {"wallets", "sends"} <= data.keys():
+        raise SendError(f"send journal {location} is unreadable; refusing to send without knowing what was sent")
+    return data
 
 
 class JournaledWallet(ABC):
@@ -344,7 +361,7 @@ class JournaledWallet(ABC):
                 return self.client.wait_for(sent, max(0.0, min(rebroadcast_seconds, remaining)), record["after_lt"])
             except MessageTimeout as timeout:
                 if time.monotonic() >= deadline:
-                    journaled = (f"; journal {self.journal.path} keeps it as {record['status']}, "
+                    journaled = (f"; journal {self.journal.location} keeps it as {record['status']}, "
                                  f"valid until {record['valid_until']}")
                     raise MessageTimeout(sent, wait_seconds, timeout.observed + journaled) from None
 
@@ -591,7 +608,7 @@ class HighloadWalletV3(JournaledWallet):
         fence = (slot or {}).get("fence_until", 0)
         if now <= fence:
             raise JournalFence(
-                f"the send journal {self.journal.path} has no record of highload wallet {wallet}, which is already "
+                f"the send journal {self.journal.location} has no record of highload wallet {wallet}, which is already "
                 f"active: a message signed from another journal may still be in flight, so nothing is signed "
                 f"before chain time {fence} (in {fence - now} s, when any such message has landed or expired). "
                 f"Keep the journal beside the stack's state so every operator reads it; run again after that time",

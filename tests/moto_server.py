@@ -6,6 +6,8 @@ exactly as an operator's environment would point it at AWS, so the code under te
 """
 from __future__ import annotations
 
+import uuid
+
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
@@ -38,3 +40,12 @@ def aws_env(moto_endpoint, monkeypatch) -> dict[str, str]:
 
 def secrets_manager(region: str = REGION):
     return boto3.client("secretsmanager", region_name=region)
+
+
+@pytest.fixture
+def new_bucket(aws_env) -> str:
+    """An empty bucket of its own on the moto server (in REGION)."""
+    name = f"bucket-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return name

@@ -1,9 +1,8 @@
 """What test modules share (they never import from each other): stack config as the Pulumi runtime hands it
-over, one recording set of Pulumi mocks, the contracts' arguments, and a liteserver network config and fake
-balancer for the chain and provider tests."""
+over, one recording set of Pulumi mocks, the contracts' arguments, and a liteserver network config for the
+chain and provider tests (liteservers themselves: tests/liteserver/)."""
 from __future__ import annotations
 
-import asyncio
 import atexit
 import base64
 import hashlib
@@ -15,17 +14,11 @@ from typing import Any, Callable
 
 import pulumi
 import pytest
-from pytoniq.liteclient.client import LiteServerError, RunGetMethodError
-from pytoniq_core import Address, Cell, Slice
+from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_new
-from pytoniq_core.tlb.account import ShardAccount
-from pytoniq_core.tlb.transaction import Transaction
 
 from chain.client import ChainSettings
-from chain.errors import GetMethodError
 from chain.liteserver import ZERO_STATE_ROOT_HASHES
-from chain.records import raw_address
-from chain.sandbox import ExternalNotAccepted, Sandbox
 from config import ConfigError, StackConfig, parse_stack_config, read_stack_config
 from config.types import IMAGE_KEYS
 from resource_types import TON_SHARD_BATCH
@@ -214,78 +207,3 @@ def network_config(directory: Path, network: str = "testnet", **changes) -> str:
     path = Path(directory) / f"{network}.json"
     path.write_text(json.dumps(config))
     return str(path)
-
-
-class FakeBalancer:
-    """The subset of pytoniq's LiteBalancer (and of its peers, the LiteClients) the backend uses, answering from
-    a Sandbox; failures are scripted. As a balancer it has itself and a second honest peer on the same chain;
-    a peer can be made to lag (answer from an older copy of the chain, its clock behind) or to lie."""
-
-    def __init__(self, chain: Sandbox, peers: int = 2):
-        self.chain = chain
-        self.calls: list[str] = []
-        self.failures: dict[str, list[BaseException]] = {}
-        self.delay_seconds = 0.0
-        self.started = self.closed = 0
-        self.start_failures: list[BaseException] = []
-        self.clock_behind = 0
-        self.fake_accounts: dict[str, Sandbox] = {}   # raw address -> a chain where it exists (a lie)
-        self._peers = [self] + [FakeBalancer(chain, peers=0) for _ in range(peers - 1)]
-        self._alive_peers = set(range(len(self._peers)))
-
-    def lag_behind(self, snapshot: Sandbox, seconds: int) -> None:
-        """Answer from an older copy of the chain, with a clock `seconds` behind."""
-        self.chain, self.clock_behind = snapshot, seconds
-
-    async def start_up(self):
-        self.started += 1
-        if self.start_failures:
-            raise self.start_failures.pop(0)
-
-    async def close_all(self):
-        self.closed += 1
-
-    async def _answer(self, name: str, produce):
-        self.calls.append(name)
-        if self.failures.get(name):
-            raise self.failures[name].pop(0)
-        await asyncio.sleep(self.delay_seconds)
-        return produce()
-
-    async def raw_get_account_state(self, address):
-        def state():
-            chain = self.fake_accounts.get(raw_address(address), self.chain)
-            stored = chain.to_state()["accounts"].get(raw_address(address))
-            if stored is None:
-                return None, None
-            shard = ShardAccount.deserialize(Slice.one_from_boc(base64.b64decode(stored)))
-            return shard.account, shard
-        return await self._answer("raw_get_account_state", state)
-
-    async def run_get_method(self, address, method, stack):
-        def run():
-            try:
-                return self.chain.run_get_method(address, method, stack)
-            except GetMethodError as error:
-                raise RunGetMethodError(address, method, error.exit_code) from None
-        return await self._answer("run_get_method", run)
-
-    async def raw_send_message(self, message: bytes):
-        def send():
-            try:
-                self.chain.send_external_message(Cell.one_from_boc(message))
-            except ExternalNotAccepted:
-                raise LiteServerError(0, "cannot apply external message to current state") from None
-            return 1
-        return await self._answer("raw_send_message", send)
-
-    async def get_transactions(self, address, count, from_lt=None, from_hash=None):
-        def txs():
-            cells = self.chain.to_state()["transactions"].get(raw_address(address), [])
-            parsed = [Transaction.deserialize(Slice.one_from_boc(base64.b64decode(c))) for c in reversed(cells)]
-            assert parsed[0].lt == from_lt and parsed[0].cell.hash == from_hash  # asked from the newest
-            return parsed[:count]
-        return await self._answer("get_transactions", txs)
-
-    async def get_masterchain_info_ext(self):
-        return await self._answer("get_masterchain_info_ext", lambda: {"last_utime": self.chain.now - self.clock_behind})

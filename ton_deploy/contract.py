@@ -27,7 +27,7 @@ from chain.connect import connect
 from chain.wallets import WalletV4R2
 from resource_types import TON_CONTRACT, dynamic_type
 from ton_deploy.checks import DeployRefused, check_derived, drift, require_expected_code
-from ton_deploy.deployer import chain_settings, deployer_inputs, deployer_key, deployer_turn
+from ton_deploy.deployer import chain_settings, deployer_inputs, deployer_journal, deployer_key, deployer_turn
 from ton_deploy.plan import TonContractArgs
 from ton_deploy.provider import TonProvider, TonResource, positive_value
 from ton_deploy.roles import apply_roles, read_roles, roles_changed
@@ -75,7 +75,7 @@ class TonContractProvider(TonProvider):
             require_expected_code(info, target, what)
             wait = float(props["wait_seconds"])
             with deployer_turn(props):   # also when active: settles what an earlier run left open
-                wallet = WalletV4R2(client, deployer_key(props), props["journal_path"])
+                wallet = WalletV4R2(client, deployer_key(props), deployer_journal(props))
                 missing = {} if info.status == "active" else {target.raw: target}
                 sent, _, funded = send_missing(client, wallet, missing, int(props["deploy_value"]), what, wait)
             if sent is None:

@@ -6,24 +6,21 @@ secret; the engine unwraps it before a provider method runs) or its Secrets Mana
 (mnemonic.py), the path of the wallets' send journal and how long to wait for the chain. Every method
 builds its client and wallet from them, so the providers pickle and hold nothing between calls.
 
-The journal lives beside the stack's state when the backend is a folder (plan.py, `journal_location`), so
-every operator and CI runner of the stack reads the same one. A journal left at the old place (`.state/journal`
-of the checkout) is adopted by the first provider call that signs, never while the program builds its
-arguments or previews.
+The journal lives beside the stack's state (plan.py, `journal_location`: the backend's folder, or its S3
+bucket), so every operator and CI runner of the stack reads the same one (journal.py). A journal left at the
+old place (`.state/journal` of the checkout) is adopted by the first provider call that signs, never while
+the program builds its arguments or previews.
 """
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-from pathlib import Path
 from typing import Any, Iterator
 
 from pulumi.dynamic import CheckFailure
 
 from chain.client import ChainSettings
-from chain.files import exclusive_lock
-from chain.wallets import WalletKey
+from chain.wallets import SendJournal, WalletKey
+from ton_deploy.journal import journal_at, journal_turn
 from ton_deploy.mnemonic import mnemonic_inputs, reference_failure, resolve_deployer_mnemonic
 from ton_deploy.plan import Deployer
 
@@ -34,16 +31,23 @@ def deployer_inputs(deployer: Deployer) -> dict[str, Any]:
             "wait_seconds": deployer.wait_seconds}
 
 
+# Settings a stack sets only on public networks: present in the inputs only when set, so the inputs (and state)
+# of a localnet stack keep their shape.
+OPTIONAL_CHAIN_KEYS = ("trust_cache_path", "trusted_key_block")
+
+
 def chain_input(settings: ChainSettings) -> dict[str, Any]:
     """The resource input describing how to reach the chain (plain values, picklable)."""
+    optional = {key: getattr(settings, key) for key in OPTIONAL_CHAIN_KEYS if getattr(settings, key)}
     return {"network": settings.network, "localnet_path": settings.localnet_path,
-            "liteserver_config_path": settings.liteserver_config_path}
+            "liteserver_config_path": settings.liteserver_config_path, **optional}
 
 
 def chain_settings(props: dict[str, Any]) -> ChainSettings:
     chain = props["chain"]
     return ChainSettings(chain["network"], localnet_path=chain.get("localnet_path"),
-                         liteserver_config_path=chain.get("liteserver_config_path"))
+                         liteserver_config_path=chain.get("liteserver_config_path"),
+                         **{key: chain[key] for key in OPTIONAL_CHAIN_KEYS if chain.get(key)})
 
 
 def deployer_failures(props: dict[str, Any]) -> list[CheckFailure]:
@@ -64,13 +68,15 @@ def deployer_key(props: dict[str, Any]) -> WalletKey:
     return WalletKey.from_mnemonic(resolve_deployer_mnemonic(props))
 
 
+def deployer_journal(props: dict[str, Any]) -> SendJournal:
+    """The deployer wallets' send journal (a file, or the object beside the state in S3)."""
+    return journal_at(props["journal_path"])
+
+
 @contextlib.contextmanager
 def deployer_turn(props: dict[str, Any]) -> Iterator[None]:
-    """One funding-and-send at a time per journal: a balance checked for a send stays true until it is signed.
-    The first turn adopts a journal left at the old place, so its open messages stay known."""
-    journal, legacy = props["journal_path"], props.get("legacy_journal_path")
-    with exclusive_lock(Path(f"{journal}.deployer")):
-        if legacy and legacy != journal and not os.path.exists(journal) and os.path.exists(legacy):
-            os.makedirs(os.path.dirname(journal), exist_ok=True)
-            shutil.copy2(legacy, journal)
+    """One funding-and-send at a time per journal (also across runners on S3): a balance checked for a send
+    stays true until it is signed. The first turn adopts a journal left at the old place, so its open
+    messages stay known."""
+    with journal_turn(props["journal_path"], props.get("legacy_journal_path")):
         yield

@@ -29,7 +29,7 @@ from chain.sandbox import Sandbox
 from chain.wallets import HighloadWalletV3
 from resource_types import TON_DEPLOYMENT, dynamic_type
 from ton_deploy.checks import check_derived, compute_deploys, drifted, require_deployable, require_expected_code
-from ton_deploy.deployer import chain_settings, deployer_inputs, deployer_key, deployer_turn
+from ton_deploy.deployer import chain_settings, deployer_inputs, deployer_journal, deployer_key, deployer_turn
 from ton_deploy.plan import TonDeploymentArgs
 from ton_deploy.provider import TonProvider, TonResource, positive_value
 from ton_deploy.sending import send_missing
@@ -77,7 +77,7 @@ class TonDeploymentProvider(TonProvider):
             for name, target in targets.items():
                 require_expected_code(client.account(target.address), target, f"{planned[name]['kind']} {name}")
             with deployer_turn(props):
-                wallet = HighloadWalletV3(client, deployer_key(props), props["journal_path"])
+                wallet = HighloadWalletV3(client, deployer_key(props), deployer_journal(props))
                 _check_on_private_tvm(client.now(), wallet, targets, planned, values, what)
                 sent, deployed, funded = send_missing(client, wallet, targets, values, what, wait)
             active = client.wait_for_active([t.address for t in targets.values()], wait)

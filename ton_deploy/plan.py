@@ -17,6 +17,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse, urlunparse
 
 from pytoniq_core import Address
 
@@ -28,6 +29,7 @@ from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault, MultiTran
 from contracts.policy_router import PolicyRouter, PolicyRouterConfig, shard_deployment
 from contracts.policy_shard import ARTIFACT as SHARD_ARTIFACT
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig
+from state_store.location import beside_state
 
 if TYPE_CHECKING:
     import pulumi
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 DEFAULT_WAIT_SECONDS = 120.0
 LOCAL_JOURNAL_DIR = ".state/journal"
+TRUST_CACHE_DIR = ".state/chain"     # the newest key block proven from the pin (chain/trust.py), per network
 # Where the keepers' TON client points off localnet (`keeper_config`).
 KEEPER_RPC_URLS = {"testnet": "https://testnet.toncenter.com/api/v2/jsonRPC",
                    "mainnet": "https://toncenter.com/api/v2/jsonRPC"}
@@ -150,10 +153,12 @@ class TonsuranceContractsArgs:
         another process, and the journal goes beside the state of `backend_url` (`journal_location`)."""
         ton = cfg.ton
         absolute = lambda path: os.path.join(os.path.abspath(project_dir), path) if path else None  # noqa: E731
-        journal = journal_location(cfg.stack, backend_url, project_dir)
+        journal = journal_location(cfg.stack, backend_url, project_dir, ton.network)
         legacy = legacy_journal_location(cfg.stack, project_dir)
+        trust_cache = absolute(os.path.join(TRUST_CACHE_DIR, f"{ton.network}-key-block.json")) \
+            if ton.network != "localnet" else None
         chain = ChainSettings(ton.network, localnet_path=absolute(ton.localnet_path),
-                              liteserver_config_path=absolute(ton.liteserver_config_path))
+                              liteserver_config_path=absolute(ton.liteserver_config_path), trust_cache_path=trust_cache)
         mnemonic = ton.deployer_mnemonic if isinstance(ton.deployer_mnemonic, SecretReference) \
             else ton.deployer_mnemonic.value
         return cls(admin_address=ton.admin_address, keeper_addresses=ton.keeper_addresses,
@@ -183,14 +188,31 @@ class ContractsPlan:
     deployment: TonDeploymentArgs             # all of the above, sent at once
 
 
-def journal_location(stack: str, backend_url: str | None, project_dir: str) -> str:
-    """Where the deployer's send journal lives: beside the stack's state when the Pulumi backend is a folder
-    (`file://DIR`, a shared volume included), so every operator and CI runner of the stack reads the same
-    journal; otherwise `.state/journal` of the checkout, and the wallets' fence protects the rest."""
-    if not (backend_url and backend_url.startswith("file://")):
+class JournalPlacementError(ValueError):
+    """A public stack whose Pulumi backend has no place beside its state for the send journal."""
+
+
+def journal_location(stack: str, backend_url: str | None, project_dir: str, network: str = "localnet") -> str:
+    """Where the deployer's send journal lives: beside the stack's state, so every operator and CI runner of the
+    stack reads the same journal. A folder backend (`file://DIR`, a shared volume included):
+    `DIR/.tonsurance/journal/<stack>-deployer.json`; an S3 backend (`s3://bucket/prefix?region=..`): the object
+    `s3://bucket/prefix/.tonsurance/journal/<stack>-deployer.json` (query settings kept). Localnet with no such
+    backend keeps it in the checkout (`.state/journal`); a public network refuses (JournalPlacementError): a
+    journal in a runner's throwaway checkout would forget messages in flight."""
+    beside = beside_state(backend_url, project_dir)
+    if beside is None:
+        if network != "localnet":
+            shown = backend_url or "not set"
+            raise JournalPlacementError(
+                f"{network} keeps the deployer's send journal beside the stack's state, but the Pulumi backend "
+                f"(PULUMI_BACKEND_URL: {shown}) is not a file:// folder or an s3:// bucket. Set PULUMI_BACKEND_URL to "
+                "the stack's backend (e.g. s3://tonsurance-pulumi-state) in the environment of every run")
         return legacy_journal_location(stack, project_dir)
-    folder = os.path.abspath(os.path.expanduser(backend_url.removeprefix("file://")))
-    return os.path.join(folder, ".tonsurance", "journal", f"{stack}-deployer.json")
+    name = f"journal/{stack}-deployer.json"
+    parsed = urlparse(beside)
+    if parsed.scheme == "file":
+        return os.path.join(parsed.path, name)
+    return urlunparse(parsed._replace(path=f"{parsed.path}/{name}"))
 
 
 def legacy_journal_location(stack: str, project_dir: str) -> str:

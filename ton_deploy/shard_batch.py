@@ -23,7 +23,7 @@ from chain.wallets import HighloadWalletV3
 from contracts.policy_shard import PolicyShardConfig, init_data as shard_init_data
 from resource_types import TON_SHARD_BATCH, dynamic_type
 from ton_deploy.checks import check_derived, drifted, require_expected_code
-from ton_deploy.deployer import chain_settings, deployer_inputs, deployer_key, deployer_turn
+from ton_deploy.deployer import chain_settings, deployer_inputs, deployer_journal, deployer_key, deployer_turn
 from ton_deploy.plan import ShardBatchArgs
 from ton_deploy.provider import TonProvider, TonResource, positive_value
 from ton_deploy.sending import send_missing
@@ -74,7 +74,7 @@ class ShardBatchProvider(TonProvider):
                 for i, t in targets.items()])
             missing = [i for i, info in infos.items() if info.status != "active"]
             with deployer_turn(props):   # also when nothing is missing: settles what an earlier run left open
-                wallet = HighloadWalletV3(client, deployer_key(props), props["journal_path"])
+                wallet = HighloadWalletV3(client, deployer_key(props), deployer_journal(props))
                 sent, missing, funded = send_missing(client, wallet, {i: targets[i] for i in missing}, value,
                                                      what, wait)
             if sent is not None:

@@ -1,155 +1,160 @@
-"""The liteserver backend without a network: pytoniq's balancer is replaced at its boundary by a fake
-that answers from a real Sandbox chain, so mapping, retries and timeouts are checked against real cells."""
+"""The liteserver backend against liteservers on 127.0.0.1 (tests/liteserver/): pytoniq's ADNL client talks to
+them unchanged, their answers carry real Merkle proofs and validator signatures over a real Sandbox chain, and
+each of them can lag, withhold, lie or fail. What the deployer acts on is only ever what was proven."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import pickle
 import time
 
 import pytest
-from pytoniq import LiteBalancer
-from pytoniq.liteclient.client import LiteServerError
 from pytoniq_core import Address, Cell
+from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
 
-from chain.client import AccountsNotActive, ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError
+from chain.client import ChainSettings, ConfigError, MessageRejected, NetworkError
 from chain.connect import connect
-from chain.errors import GetMethodError, LiteserversDisagree
-from chain.liteserver import LiteserverClient, _pytoniq_balancer, load_network_config
+from chain.errors import GetMethodError, LiteserversBehind, UnprovenAnswer
+from chain.liteserver import LiteserverClient
 from chain.records import raw_address
 from chain.sandbox import Sandbox
-from chain.wallets import EXPIRY_MARGIN_SECONDS, HighloadWalletV3, WalletKey
+from chain.trust import PINNED_KEY_BLOCKS, block_ref, trusted_key_block
+from chain.wallets import HighloadWalletV3, WalletKey
 from tests.chain.conftest import TON, address_of, counter_state_init, deploy_transfers
-from tests.support import FakeBalancer, network_config
+from tests.liteserver.fixtures import chain, liteserver_settings, liteservers, network, settings_for  # noqa: F401
+from tests.liteserver.network import FakeTonNetwork
+from tests.liteserver.server import LiteserverFarm
+from tests.support import network_config
 
 
 @pytest.fixture
-def chain():
-    return Sandbox(now=1_800_000_000)
+def client(liteserver_settings):
+    with LiteserverClient(liteserver_settings) as opened:
+        yield opened
 
 
-@pytest.fixture
-def fake(chain):
-    return FakeBalancer(chain)
+def deployed_counter(chain: Sandbox, user: Address, contract_id: int) -> Address:
+    state_init = counter_state_init(contract_id)
+    chain.send_internal(sender=user, to=address_of(state_init), value=TON // 10, state_init=state_init)
+    return address_of(state_init)
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return ChainSettings("testnet", liteserver_config_path=network_config(tmp_path), request_timeout_seconds=0.5,
-                         retries=2, retry_backoff_seconds=0.01, poll_interval_seconds=0.01)
+def externals(chain: Sandbox, address: Address) -> int:
+    return sum(1 for t in chain.transactions(address, 100) if t.in_external)
 
 
-@pytest.fixture
-def client(settings, fake):
-    return LiteserverClient(settings, balancer_factory=lambda config, timeout: fake)
-
-
-def test_building_a_client_opens_nothing_and_settings_pickle(settings, fake):
-    built = []
-    client = LiteserverClient(settings, balancer_factory=lambda config, timeout: built.append(config) or fake)
-    assert built == [] and fake.started == 0
-    assert pickle.loads(pickle.dumps(settings)) == settings
+def test_building_a_client_opens_nothing_and_settings_pickle(liteserver_settings, liteservers):
+    client = LiteserverClient(liteserver_settings)
+    assert liteservers.requests("getMasterchainInfo") == 0 and client._loop is None
+    assert pickle.loads(pickle.dumps(liteserver_settings)) == liteserver_settings
     client.now()
-    assert len(built) == 1 and built[0]["liteservers"] and fake.started == 1
+    assert liteservers.requests("getMasterchainInfo") == 2     # the quorum: both liteservers
     client.close()
-    assert fake.closed == 1
 
 
-def test_default_factory_builds_a_balancer_from_the_file_without_connecting(settings):
-    client = connect(settings)
-    assert isinstance(client, LiteserverClient)
-    balancer = _pytoniq_balancer(client._config, settings.request_timeout_seconds)
-    assert isinstance(balancer, LiteBalancer) and balancer.peers_num == 2 and not balancer.inited
-
-
-def test_account_and_transactions_map_to_the_interface(client, chain, user):
+def test_proven_answers_map_to_the_interface(client, chain, user):
     chain.fund(user, TON)
-    state_init = counter_state_init(1)
-    contract = address_of(state_init)
-    chain.send_internal(sender=user, to=contract, value=TON // 10, state_init=state_init)
+    contract = deployed_counter(chain, user, 1)
     assert client.account(contract) == chain.account(contract)
-    assert client.account(Address("0:" + "00" * 32)).status == "nonexist"
+    assert client.account(user) == chain.account(user)
+    assert client.account(Address("0:" + "00" * 32)).status == "nonexist"    # proven absent (the path is there)
+    assert client.account(Address("0:" + "ff" * 32)).status == "nonexist"    # in the other shard
     mapped, expected = client.transactions(user, 5), chain.transactions(user, 5)
     assert [(t.lt, t.hash, t.in_value, t.total_fees) for t in mapped] == \
            [(t.lt, t.hash, t.in_value, t.total_fees) for t in expected]
     assert client.transactions(Address("0:" + "00" * 32)) == []
-    assert client.run_get_method(contract, "get_state") == [1, 0]
+    assert client.run_get_method(contract, "get_state") == [1, 0]              # on the proven state, here
+    with pytest.raises(GetMethodError) as getter:
+        client.run_get_method(user, "seqno")                                   # not active: what liteservers say
+    assert getter.value.exit_code == -256
     assert client.now() == chain.now
 
 
-def test_transient_errors_are_retried(client, fake, chain, user):
+def test_a_long_history_is_read_as_one_proven_hash_chain(client, chain, user):
     chain.fund(user, TON)
-    fake.failures["raw_get_account_state"] = [asyncio.TimeoutError(), ConnectionResetError("peer gone")]
-    assert client.account(user).balance == TON
-    assert fake.calls.count("raw_get_account_state") == 3
-    fake.failures["get_time"] = [LiteServerError(651, "block is not ready")]
-    assert client.now() == chain.now
+    for _ in range(40):
+        chain.fund(user, TON // 100)
+    history = client.transactions(user, 35)
+    assert [t.hash for t in history] == [t.hash for t in chain.transactions(user, 35)]
 
 
-def test_a_failed_start_is_closed_and_retried_with_a_new_balancer(settings, chain, user):
-    built: list[FakeBalancer] = []
+def test_the_liteservers_asked_are_drawn_at_random_from_the_config(tmp_path, network):
+    farm = LiteserverFarm(network, 4)
+    try:
+        settings = settings_for(network, farm.config_file(tmp_path))
+        pairs = {tuple(sorted(LiteserverClient(settings)._order[:2])) for _ in range(30)}
+        assert len(pairs) > 1 and {i for pair in pairs for i in pair} == {0, 1, 2, 3}   # never "the first two"
+    finally:
+        farm.stop()
 
-    def factory(config, timeout):
-        built.append(FakeBalancer(chain))
-        if len(built) == 1:
-            built[0].start_failures = [ConnectionRefusedError("no liteserver reachable")]
-        return built[-1]
 
+def test_an_unreachable_liteserver_is_replaced_by_another_one(tmp_path, network, liteservers, chain, user):
     chain.fund(user, TON)
-    client = LiteserverClient(settings, balancer_factory=factory)
-    assert client.account(user).balance == TON
-    assert len(built) == 2 and built[0].closed == 1 and built[1].started == 1
+    settings = settings_for(network, liteservers.config_file(tmp_path, down=2))
+    for _ in range(4):      # whichever two are drawn first, two that answer are found
+        with LiteserverClient(settings) as client:
+            assert client.account(user).balance == TON
 
 
-def test_retries_run_out_into_a_network_error(client, fake, user):
-    fake.failures["raw_get_account_state"] = [ConnectionRefusedError("refused")] * 3
-    with pytest.raises(NetworkError, match=r"account state on testnet failed after 3 attempt\(s\)"):
+def test_a_quorum_that_cannot_be_reached_concludes_nothing(tmp_path, network, liteservers, user):
+    settings = settings_for(network, liteservers.config_file(tmp_path, down=1), liteserver_quorum=3, retries=1)
+    with LiteserverClient(settings) as client, pytest.raises(
+            NetworkError, match=r"only 2 of the 3 liteservers that must answer every read .* are reachable"):
         client.account(user)
 
 
-def test_a_hanging_liteserver_times_out(tmp_path, fake):
-    settings = ChainSettings("testnet", liteserver_config_path=network_config(tmp_path),
-                             request_timeout_seconds=0.05, retries=1, retry_backoff_seconds=0.01)
-    client = LiteserverClient(settings, balancer_factory=lambda config, timeout: fake)
-    fake.delay_seconds = 5
-    started = time.monotonic()
-    with pytest.raises(NetworkError, match=r"chain time on testnet failed after 2 attempt\(s\) \(timeout 0.05s"):
-        client.now()
-    assert time.monotonic() - started < 3
-
-
-def test_definite_answers_are_not_retried(client, fake, chain, user):
+def test_transient_failures_are_retried(client, liteservers, chain, user):
     chain.fund(user, TON)
-    with pytest.raises(GetMethodError) as getter:
-        client.run_get_method(user, "seqno")
-    assert getter.value.exit_code == -256 and fake.calls.count("run_get_method") == 1
-    from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
+    liteservers.servers[0].behaviour.failures["getMasterchainInfo"] = ["drop"]
+    liteservers.servers[1].behaviour.failures["getMasterchainInfo"] = ["651"]
+    assert client.account(user).balance == TON
+
+
+def test_retries_run_out_into_a_network_error(tmp_path, network, liteservers, user):
+    settings = settings_for(network, liteservers.config_file(tmp_path), retries=1)
+    for server in liteservers.servers:
+        server.behaviour.failures["getMasterchainInfo"] = ["drop"] * 10
+    with LiteserverClient(settings) as client, pytest.raises(
+            NetworkError, match=r"account state on testnet failed after 2 attempt\(s\)"):
+        client.account(user)
+
+
+def test_a_hanging_liteserver_times_out(tmp_path, network, liteservers, user):
+    settings = settings_for(network, liteservers.config_file(tmp_path), request_timeout_seconds=1.0, retries=0)
+    liteservers.servers[0].behaviour.failures["getMasterchainInfo"] = ["hang"]
+    started = time.monotonic()
+    with LiteserverClient(settings) as client, pytest.raises(NetworkError, match=r"TimeoutError"):
+        client.now()
+    assert time.monotonic() - started < 30
+
+
+def test_a_refused_message_is_not_retried(client, liteservers, user, chain):
+    chain.fund(user, TON)
     refused = MessageAny(ExternalMsgInfo(None, user, 0), None, Cell.empty()).serialize()
     with pytest.raises(MessageRejected, match="cannot apply external message"):
         client.send_message(refused)
-    assert fake.calls.count("raw_send_message") == 1
+    assert liteservers.requests("sendMessage") == 2     # through both liteservers of the quorum, once
 
 
 def test_the_journaled_wallet_runs_unchanged_over_liteservers(client, chain, tmp_path):
     wallet = HighloadWalletV3(client, WalletKey.from_seed(b"\x09" * 32), tmp_path / "journal.json")
     chain.fund(wallet.address, 50 * TON)
     transfers = deploy_transfers(100, 12)
-    result = wallet.send(transfers, wait_seconds=5)
+    result = wallet.send(transfers, wait_seconds=10)
     assert result.transfers_sent == 12
     assert all(chain.account(t.destination).status == "active" for t in transfers)
-    assert wallet.send(transfers, wait_seconds=5).reused
+    assert wallet.send(transfers, wait_seconds=10).reused
 
 
-@pytest.mark.parametrize("change, network, message", [
+@pytest.mark.parametrize("change, network_name, message", [
     ({}, "mainnet", "is the config of testnet, but the stack asks for mainnet"),
     ({"liteservers": []}, "testnet", "lists no liteservers"),
     ({"validator": {}}, "testnet", "has no validator.zero_state.root_hash"),
 ])
-def test_wrong_or_broken_network_configs_are_refused(tmp_path, change, network, message):
+def test_wrong_or_broken_network_configs_are_refused(tmp_path, change, network_name, message):
     path = network_config(tmp_path, "testnet", **change)
     with pytest.raises(ConfigError, match=message):
-        connect(ChainSettings(network, liteserver_config_path=path))
+        connect(ChainSettings(network_name, liteserver_config_path=path))
 
 
 def test_missing_or_unreadable_config_files_are_refused(tmp_path):
@@ -163,77 +168,140 @@ def test_missing_or_unreadable_config_files_are_refused(tmp_path):
     (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(ConfigError, match="config of an unknown network"):
         connect(ChainSettings("mainnet", liteserver_config_path=str(tmp_path / "other.json")))
+    with pytest.raises(ConfigError, match=r"lists 2 liteserver\(s\); liteserver_quorum asks 3"):
+        connect(ChainSettings("testnet", liteserver_config_path=network_config(tmp_path), liteserver_quorum=3))
+    with pytest.raises(ConfigError, match="not seqno:root_hash:file_hash"):
+        connect(ChainSettings("testnet", liteserver_config_path=network_config(tmp_path), trusted_key_block="1:xx"))
 
 
-# ---- lying and lagging liteservers -----------------------------------------------------------------------
-
-def deploy_counts(chain: Sandbox, transfers) -> list[int]:
-    return [len(chain.transactions(t.destination, 10)) for t in transfers]
-
-
-def externals(chain: Sandbox, wallet) -> int:
-    return sum(1 for t in chain.transactions(wallet.address, 100) if t.in_external)
+def test_each_public_network_has_a_pinned_key_block():
+    for name, pin in PINNED_KEY_BLOCKS.items():
+        block = trusted_key_block(name)
+        assert block.workchain == -1 and block.seqno == pin.seqno and len(block.root_hash) == 32
+        assert trusted_key_block(name, block_ref(block)) == block                 # the override form round-trips
 
 
-def test_the_default_balancer_checks_proofs(settings):
-    balancer = _pytoniq_balancer(load_network_config(settings.liteserver_config_path, "testnet"), 1.0)
-    assert [peer.trust_level for peer in balancer._peers] == [1, 1]   # 2 would take answers unchecked
+# ---- lagging and lying liteservers ------------------------------------------------------------------------
 
-
-def test_a_liteserver_hiding_a_landed_message_never_causes_a_second_send(client, fake, chain, tmp_path):
+def test_a_lagging_liteserver_never_hides_a_landed_message(client, chain, network, liteservers, tmp_path):
     wallet = HighloadWalletV3(client, WalletKey.from_seed(b"\x0a" * 32), tmp_path / "journal.json")
     chain.fund(wallet.address, 50 * TON)
-    fake._peers[1].lag_behind(Sandbox.from_state(chain.to_state()), 0)   # frozen before the send: it never sees it
+    liteservers.servers[1].behaviour.lag_at = network.head().block.seqno   # frozen before the send
     transfers = deploy_transfers(300, 4)
-    for _ in range(2):   # the run and a re-run: the landed message is neither found nor declared absent
-        with pytest.raises(LiteserversDisagree, match="different answers"):
-            wallet.send(transfers, wait_seconds=1)
-    assert fake.calls.count("raw_send_message") == 1 and externals(chain, wallet) == 1
-    assert deploy_counts(chain, transfers) == [1] * 4
-    fake._peers[1].chain = chain                                    # it catches up: the send settles as it was
-    result = wallet.send(transfers, wait_seconds=1)
-    assert result.attempts == 1 and externals(chain, wallet) == 1
+    wallet.send(transfers, wait_seconds=10)
+    for _ in range(2):   # re-runs: the current liteserver's proven block wins, the landed message is found
+        assert wallet.send(transfers, wait_seconds=10).reused
+    fresh = HighloadWalletV3(client, WalletKey.from_seed(b"\x0a" * 32), tmp_path / "other-journal.json")
+    assert all(client.account(t.destination).status == "active" for t in transfers)
+    with pytest.raises(Exception, match="JournalFence|no record of highload wallet"):
+        fresh.send(transfers, wait_seconds=1)     # a lost journal: fenced, not re-signed
+    assert externals(chain, wallet.address) == 1
 
 
-def test_a_liteserver_reporting_a_fake_active_account_is_never_believed(client, fake, chain):
-    state_init = counter_state_init(42)
-    address = address_of(state_init)
-    elsewhere = Sandbox(now=chain.now)
-    elsewhere.send_internal(sender=Address("0:" + "22" * 32), to=address, value=TON, state_init=state_init)
-    assert elsewhere.account(address).status == "active"
-    fake._peers[1].fake_accounts[raw_address(address)] = elsewhere
-    with pytest.raises(LiteserversDisagree):
-        client.account(address)
-    with pytest.raises(AccountsNotActive, match="unknown"):         # a wait never takes it as active
-        client.wait_for_active([address], 0.2)
-    assert chain.account(address).status == "nonexist"
+def test_liteservers_that_all_lag_conclude_nothing(tmp_path, network, liteservers, chain, user):
+    chain.now = int(time.time()) - 600
+    chain.fund(user, TON)
+    stale = network.head().block.seqno            # a block of ten minutes ago...
+    chain.now = int(time.time())
+    chain.fund(user, TON)                         # ...the chain moved on; both liteservers keep serving the old one
+    for server in liteservers.servers:
+        server.behaviour.lag_at = stale
+    settings = settings_for(network, liteservers.config_file(tmp_path), max_block_age_seconds=300, retries=0)
+    with LiteserverClient(settings) as client, pytest.raises(
+            LiteserversBehind, match=r"newest proven masterchain block of 2 liteservers .* old by this machine's clock"):
+        client.account(user)
 
 
-def test_a_clock_60_seconds_behind_only_delays_the_expiry_verdict(client, fake, chain, tmp_path):
-    fake._peers[1].clock_behind = 60
-    assert client.now() == chain.now - 60                           # the earliest masterchain time of the quorum
-    wallet = HighloadWalletV3(client, WalletKey.from_seed(b"\x0b" * 32), tmp_path / "journal.json")
-    chain.fund(wallet.address, 50 * TON)
-    transfers = deploy_transfers(400, 3)
-    lost = lambda: [ConnectionError("lost")] * 3                    # noqa: E731 - every attempt of one broadcast
-    fake.failures["raw_send_message"] = lost()
-    with pytest.raises(MessageTimeout):
-        wallet.send(transfers, wait_seconds=0.2, rebroadcast_seconds=5)
-    record = json.loads((tmp_path / "journal.json").read_text())["sends"]
-    (first,) = record.values()
-    chain.now = first["valid_until"] + EXPIRY_MARGIN_SECONDS + 10    # expired by the true clock, not the lagging one
-    fake.failures["raw_send_message"] = lost()
-    with pytest.raises(MessageTimeout):
-        wallet.send(transfers, wait_seconds=0.2, rebroadcast_seconds=5)
-    assert json.loads((tmp_path / "journal.json").read_text())["sends"][first["intent"]]["attempt"] == 1
-    chain.now += 60                                                 # now expired by every clock: signed again
-    result = wallet.send(transfers, wait_seconds=1)
-    again = json.loads((tmp_path / "journal.json").read_text())["sends"][first["intent"]]
-    assert result.attempts == 2 and again["query_id"] == first["query_id"]
-    assert deploy_counts(chain, transfers) == [1] * 3 and externals(chain, wallet) == 1
+LIES = {
+    "hide": ("hides the contract (state left out)", r"the proof shows 0:\w+ present, but no state was sent"),
+    "other_shard": ("answers from the other shard, where the contract does not exist",
+                    r"state from shard block .* but the shard holding 0:\w+ is at"),
+    "tamper_state": ("sends another account's state under the proof",
+                     "the account state sent is not the one the proof names"),
+}
 
 
-def test_too_few_liteservers_to_agree_conclude_nothing(client, fake, user):
-    fake._alive_peers = {0}
-    with pytest.raises(NetworkError, match="1 liteserver\\(s\\) answer, 2 must agree"):
+@pytest.mark.parametrize("lie", sorted(LIES))
+def test_a_lying_pair_cannot_make_a_deployed_contract_look_absent(client, chain, liteservers, user, lie):
+    chain.fund(user, TON)
+    contract = deployed_counter(chain, user, 7)
+    for server in liteservers.servers:            # both liteservers of the quorum lie alike
+        setattr(server.behaviour, lie, {raw_address(contract)}) if lie != "tamper_state" else \
+            setattr(server.behaviour, lie, True)
+    with pytest.raises(UnprovenAnswer, match=rf"liteserver 127\.0\.0\.1:\d+: account {raw_address(contract)}: "
+                                             rf"{LIES[lie][1]}"):
+        client.account(contract)
+
+
+@pytest.mark.parametrize("forgery, message", [
+    ("fork", r"the header proof is of another block than"),
+    ("duplicate_signatures", r"signed .* twice"),
+    ("few_signatures", r"not more than 2/3"),
+    ("bad_signature", r"an invalid signature of"),
+])
+def test_a_newest_block_the_validators_did_not_sign_is_refused(client, chain, network, liteservers, user, forgery,
+                                                                message):
+    chain.fund(user, TON)
+    for server in liteservers.servers:
+        if forgery == "fork":   # a chain of its own, signed by validators of its own, where nothing was deployed
+            fork = FakeTonNetwork(Sandbox(now=chain.now), validator_seed=9)
+            fork.chain.fund(Address("0:" + "22" * 32), TON)
+            server.behaviour.fork = fork
+        else:
+            setattr(server.behaviour, forgery, True)
+    with pytest.raises(UnprovenAnswer, match=rf"liteserver 127\.0\.0\.1:\d+: .*{message}"):
+        client.account(user)
+
+
+def test_a_transaction_left_out_of_a_history_is_caught(client, chain, liteservers, user):
+    chain.fund(user, TON)
+    chain.fund(user, TON)
+    chain.fund(user, TON)
+    for server in liteservers.servers:
+        server.behaviour.drop_transactions = True
+    with pytest.raises(UnprovenAnswer, match="is not the .* named"):
+        client.transactions(user, 3)
+
+
+def test_new_validator_sets_are_followed_and_the_newest_key_block_is_kept(tmp_path, network, liteservers, chain,
+                                                                          user):
+    cache = tmp_path / "trust" / "testnet.json"
+    settings = settings_for(network, liteservers.config_file(tmp_path), trust_cache_path=str(cache))
+    chain.fund(user, TON)
+    rotated = network.rotate_validators(7, seed=5)      # elections: a key block naming other validators
+    chain.fund(user, TON)                               # blocks after it are signed by the new set only
+    with LiteserverClient(settings) as client:
+        assert client.account(user).balance == 2 * TON
+    assert json.loads(cache.read_text())["newest_key_block"] == block_ref(rotated.block)
+    chain.fund(user, TON)
+    with LiteserverClient(settings) as client:          # the next run starts from the kept key block
+        assert client._known_key_blocks() == [network.first_key_block, rotated.block]
+        assert client.account(user).balance == 3 * TON
+    assert liteservers.queries("getBlockProof")[-1]["known_block"]["seqno"] == rotated.block.seqno
+
+
+def test_the_trust_command_proves_key_blocks_for_a_bump_and_refuses_others(tmp_path, network, liteservers, chain,
+                                                                            user):
+    from chain.__main__ import run
+    config = liteservers.config_file(tmp_path)
+    chain.fund(user, TON)
+    rotated = network.rotate_validators(6, seed=7)
+    chain.fund(user, TON)
+    base = ["--network", "testnet", "--config", config, "trust", "--from-block", block_ref(network.first_key_block)]
+    answer = run(base + ["--candidate", block_ref(rotated.block)])
+    assert answer["candidate"] == "proven" and answer["newest_key_block"] == block_ref(rotated.block)
+    assert answer["pin"]["seqno"] == rotated.block.seqno and answer["proven_key_blocks"] == 1
+    not_key = network.head().block
+    with pytest.raises(Exception, match="is not a key block proven from .*do not pin it"):
+        run(base + ["--candidate", block_ref(not_key)])
+
+
+def test_one_liar_claiming_a_newer_block_of_its_own_is_caught_not_ignored(client, chain, liteservers, user):
+    chain.fund(user, TON)
+    fork = FakeTonNetwork(Sandbox(now=chain.now), validator_seed=9)
+    for _ in range(3):      # ahead of the honest liteserver, so its claim is the newest
+        fork.chain.fund(Address("0:" + "22" * 32), TON)
+        fork.head()
+    liteservers.servers[1].behaviour.fork = fork
+    with pytest.raises(UnprovenAnswer, match=rf"liteserver 127\.0\.0\.1:{liteservers.servers[1].port}: "):
         client.account(user)

@@ -26,6 +26,8 @@ def program(pulumi_mocks, monkeypatch):
     pulumi_mocks(RecordingMocks(ton_answer))  # shard batches answered like their provider
     # As if Pulumi.<stack>.yaml named a KMS secrets provider (config/ requires one on mainnet).
     monkeypatch.setattr("config.loader.stack_secrets_provider", lambda stack: "awskms://alias/tonsurance-test")
+    # public stacks keep the send journal beside their state: the program needs to know the backend
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://tonsurance-pulumi-state")
     registered: dict[str, tuple[str, pulumi.ResourceOptions]] = {}
 
     def run(network: str, **overrides) -> dict[str, tuple[str, pulumi.ResourceOptions]]:

@@ -7,17 +7,17 @@ import pytest
 from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_new
 
-from chain.client import AccountInfo, ChainSettings, MessageTimeout
+from chain.client import AccountInfo, MessageTimeout
 from chain.connect import connect
 from chain.liteserver import LiteserverClient
 from chain.records import raw_address
-from chain.sandbox import Sandbox
 from chain.wallets import Transfer, WalletKey, WalletV4R2
 from contracts.base import TON
 from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.policy_router import PolicyRouterConfig, unchecked_init_data
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig, init_data as oracle_init_data
-from tests.providers.conftest import ADMIN, engine_view, external_count, journal_text
+from tests.liteserver.fixtures import chain, liteserver_settings, liteservers, network  # noqa: F401
+from tests.providers.conftest import ADMIN, KEEPERS, engine_view, external_count, journal_text
 from tests.support import FakeBalancer, network_config
 from ton_deploy.checks import DeployRefused, DerivedAddressMismatch, require_expected_code
 from ton_deploy.contract import TonContractProvider
@@ -188,11 +188,8 @@ def test_the_mnemonic_is_not_in_outputs_journal_or_errors(inputs, mnemonic, jour
     assert not any(word in str(error.value).split() for word in words)
 
 
-def test_off_localnet_a_short_deployer_fails_before_signing_and_is_never_funded(tmp_path):
-    chain = Sandbox(now=1_800_000_000)
-    settings = ChainSettings("testnet", liteserver_config_path=network_config(tmp_path), request_timeout_seconds=0.5,
-                             retries=0, poll_interval_seconds=0.01)
-    client = LiteserverClient(settings, balancer_factory=lambda _config, _timeout: FakeBalancer(chain))
+def test_off_localnet_a_short_deployer_fails_before_signing_and_is_never_funded(liteserver_settings, chain, tmp_path):
+    client = LiteserverClient(liteserver_settings)
     wallet = WalletV4R2(client, WalletKey.from_mnemonic(mnemonic_new()), tmp_path / "journal.json")
     chain.fund(wallet.address, TON // 10)
     transfers = [Transfer(Address("0:" + "11" * 32), TON)]

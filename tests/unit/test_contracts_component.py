@@ -19,7 +19,7 @@ from contracts.policy_router import shard_deployment
 from resource_types import TON_CONTRACT as CONTRACT, TON_DEPLOYMENT as DEPLOYMENT, TON_SHARD_BATCH as BATCH
 from tests.support import MNEMONIC as CONFIG_MNEMONIC, Recorder, contracts_args, parse, raw_config
 from ton_deploy.deployer import deployer_turn
-from ton_deploy.plan import TonsuranceContractsArgs, plan_contracts
+from ton_deploy.plan import JournalPlacementError, TonsuranceContractsArgs, plan_contracts
 from ton_deploy.targets import target_of
 
 MNEMONIC = "test words " * 8  # never validated here: the providers never run under mocks
@@ -159,9 +159,21 @@ def test_args_from_the_stack_config(tmp_path, monkeypatch):
                                                "local-deployer.json")
     assert shared.deployer.legacy_journal_path == local.deployer.journal_path
 
-    mainnet = TonsuranceContractsArgs.from_stack_config(parse(raw_config("mainnet"), stack="mainnet"), project, None)
+    mainnet = TonsuranceContractsArgs.from_stack_config(parse(raw_config("mainnet"), stack="mainnet"), project,
+                                                        "s3://tonsurance-pulumi-state/stacks?region=eu-central-1")
+    # an S3 backend keeps it in the same bucket, beside Pulumi's own .pulumi/ folder, with the URL's settings
+    assert mainnet.deployer.journal_path == ("s3://tonsurance-pulumi-state/stacks/.tonsurance/journal/"
+                                             "mainnet-deployer.json?region=eu-central-1")
     assert mainnet.protected and mainnet.shard_count == 256 and mainnet.deployer.chain.localnet_path is None
     assert mainnet.deployer.chain.liteserver_config_path == os.path.abspath(raw_config("mainnet")["liteserverConfig"])
+
+
+@pytest.mark.parametrize("backend", [None, "https://api.pulumi.com", "gs://bucket"])
+def test_a_public_stack_without_a_place_beside_its_state_is_refused(tmp_path, backend):
+    """A journal in a runner's throwaway checkout forgets messages in flight: testnet and mainnet refuse it."""
+    for network in ("testnet", "mainnet"):
+        with pytest.raises(JournalPlacementError, match=r"Set PULUMI_BACKEND_URL to the stack's backend"):
+            TonsuranceContractsArgs.from_stack_config(parse(raw_config(network), stack=network), str(tmp_path), backend)
 
 
 def test_building_args_writes_nothing_and_the_first_send_adopts_an_old_journal(tmp_path):

@@ -1,5 +1,5 @@
 """The project's import graph: no cycle between its modules nor between its top-level packages, and the
-layers that must stay light stay light (a liteserver client never loads the native TVM, the plan no engine).
+layers that must stay light stay light (importing a liteserver client loads no native TVM, the plan no engine).
 
 Every `import` counts, a lazy one inside a function too: it is a dependency all the same."""
 from __future__ import annotations

@@ -45,5 +45,6 @@ def test_words_in_config_stay_a_secret_input_without_a_reference(mocks):
 
 
 def test_mainnet_stack_config_hands_the_reference_to_the_contracts(tmp_path):
-    mainnet = TonsuranceContractsArgs.from_stack_config(parse(raw_config("mainnet"), stack="mainnet"), str(tmp_path), None)
+    mainnet = TonsuranceContractsArgs.from_stack_config(parse(raw_config("mainnet"), stack="mainnet"), str(tmp_path),
+                                                        f"file://{tmp_path}/state")
     assert mainnet.deployer.mnemonic == REFERENCE
