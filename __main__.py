@@ -6,6 +6,7 @@ from components.aws import TonsuranceAws, TonsuranceAwsArgs
 from components.backup_schedule import BackupSchedule, BackupScheduleArgs
 from components.contracts import TonsuranceContracts, contracts_args
 from components.database import BackupPolicy, Database, DatabaseArgs
+from components.field_manager import pin_field_manager
 from components.monitoring import Monitoring, MonitoringArgs, workload_scrape_targets
 from components.platform import Platform, PlatformArgs
 from components.platform_charts import PlatformCharts, PlatformChartsArgs
@@ -16,6 +17,9 @@ try:
     cfg = load_stack_config()  # validates everything before any resource is registered
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
+
+# One Server-Side Apply field manager for every Kubernetes object, so an up killed mid-create converges.
+pulumi.runtime.register_stack_transformation(pin_field_manager)
 
 platform = Platform("platform", PlatformArgs(
     namespace=cfg.kubernetes.namespace,
