@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytoniq_core import Address
 
+from chain.beside_state import beside_state
 from chain.client import ChainSettings
 from chain.records import TON, raw_address
 from config.types import SecretReference
@@ -167,8 +168,7 @@ def journal_location(stack: str, backend_url: str | None, project_dir: str) -> s
     journal; otherwise `.state/journal` of the checkout, and the wallets' fence protects the rest."""
     if not (backend_url and backend_url.startswith("file://")):
         return legacy_journal_location(stack, project_dir)
-    folder = os.path.abspath(os.path.expanduser(backend_url.removeprefix("file://")))
-    return os.path.join(folder, ".tonsurance", "journal", f"{stack}-deployer.json")
+    return beside_state(backend_url, "journal").location(f"{stack}-deployer.json")
 
 
 def legacy_journal_location(stack: str, project_dir: str) -> str:

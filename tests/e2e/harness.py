@@ -36,7 +36,8 @@ def engine_env(work_dir: Path) -> dict[str, str]:
     return {
         "PATH": f"{TOOLS / 'bin'}{os.pathsep}{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
         "PULUMI_HOME": str(TOOLS / "pulumi-home"),
-        "PULUMI_BACKEND_URL": f"file://{work_dir / '.state' / 'pulumi'}",
+        # metadata=skip, as in the Makefile: no `.attrs` sidecars, which a kill can leave empty
+        "PULUMI_BACKEND_URL": f"file://{work_dir / '.state' / 'pulumi'}?metadata=skip",
         "PULUMI_CONFIG_PASSPHRASE": LOCAL_PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
@@ -88,6 +89,13 @@ class StackCopy:
     @property
     def postgres_dir(self) -> Path:
         return self.work_dir / ".state" / "postgres"
+
+    def database_dsn(self) -> str:
+        """The copy's PostgreSQL database as the stack reaches it (socket folder, port, name, user)."""
+        from psycopg.conninfo import make_conninfo
+        database = json.loads(self.stack.get_config("tonsurance:database").value)
+        return make_conninfo(host=str(self.postgres_dir), port=database["port"], dbname=database["name"],
+                             user=database["user"])
 
     @property
     def localnet_path(self) -> Path:
