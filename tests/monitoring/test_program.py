@@ -61,6 +61,8 @@ def test_mainnet_installs_every_chart_before_what_needs_it(program):
     registered = program("mainnet")
     charts = releases(registered)
     assert len(charts) == 5
+    # Every release carries the hooks that clear what a killed install or upgrade left (helm_recovery.py).
+    assert all(registered[c][1].hooks.before_create and registered[c][1].hooks.before_update for c in charts)
     needing = {name: opts for name, (typ, opts) in registered.items() if typ.removeprefix("kubernetes:") in NEEDS_CHARTS}
     kinds = {registered[name][0].rsplit(":", 1)[1] for name in needing}
     assert kinds == {"PrometheusRule", "AlertmanagerConfig", "ServiceMonitor", "Rollout", "ExternalSecret"}
