@@ -101,15 +101,24 @@ def build_record(stack_name: str, outputs: dict[str, Any], config: dict[str, Any
 
 
 def update_summary(stack: auto.Stack) -> dict[str, Any] | None:
-    """The stack's last update (`pulumi stack history`): its version and result (succeeded, failed, or
-    in-progress for a run that was killed); None for a stack never updated."""
+    """The stack's last update (`pulumi stack history`): its result (succeeded, or failed; a run killed with
+    SIGKILL writes no history) and start time, which identifies it (file and S3 backends number no update:
+    `version` is null there); None for a stack never updated."""
     updates = [u for u in stack.history(page_size=10, show_secrets=False) if u.kind == "update"]
     if not updates:
         return None
-    last = max(updates, key=lambda u: u.version)
-    return {"version": last.version, "result": last.result,
+    last = max(updates, key=lambda u: u.start_time)
+    return {"version": last.version or None, "result": last.result,
             "started_at": last.start_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "ended_at": last.end_time.strftime("%Y-%m-%dT%H:%M:%SZ") if last.end_time else None}
+
+
+def same_update(record: dict[str, Any], update: dict[str, Any] | None) -> bool | None:
+    """Whether the record was written after `update` (None when the record predates the `update` field)."""
+    recorded = record.get("update")
+    if not recorded or not update:
+        return None
+    return recorded.get("started_at") == update["started_at"]
 
 
 def succeeded(record: dict[str, Any]) -> bool:
@@ -208,9 +217,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stores = [FolderArea(args.dir)] if args.dir else record_stores()
-    stored = record_stack(open_stack(args.stack), stores)
+    stack = open_stack(args.stack)
+    stored = newest_of_update(stack, stores) or record_stack(stack, stores)
     record = stored.read()
     outcome = (record["update"] or {}).get("result", "no update yet")
     print(f"deployment record: {stored.location}")
-    print(f"update {(record['update'] or {}).get('version', '-')}: {outcome}")
+    print(f"update of {(record['update'] or {}).get('started_at', '-')}: {outcome}")
     return 0
+
+
+def newest_of_update(stack: auto.Stack, stores: list[BesideState]) -> StoredRecord | None:
+    """The stack's newest record when it already records the stack's last update (a rollback writes its own
+    record; the workflow's record step after it then names that one instead of writing a second)."""
+    records = stack_records(stack.name, stores)
+    update = update_summary(stack)
+    if not records or not update:
+        return None
+    newest = records[-1]
+    return newest if same_update(newest.read(), update) else None

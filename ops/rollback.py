@@ -16,8 +16,10 @@ Records are read beside the stack's state (ops/records.py), so every operator of
   differ from the record's, the command reads the record's contracts on chain and lists what going back needs:
   which are active with the record's code (adopted without a message), which would be deployed again, and the
   admin messages (multisig orders on public stacks) their state requires; then names the record's git commit.
-- database: restores, through `python -m database.restore`, the verified backup taken just before the
-  migrations the record does not have (--backup-id overrides); nothing to restore when the schema is the record's.
+- database: restores, through `python -m database.restore`, the verified backup taken just before the first
+  migrations the record does not have (the next record that changed them names it; --backup-id overrides);
+  nothing to restore when the schema is the record's. Then bring the program back to the record's revision too,
+  or its next `up` applies those migrations again.
 - all: services, then contracts, then database (data is restored last, once nothing writes with the new code).
 """
 from __future__ import annotations
@@ -36,8 +38,8 @@ from pulumi import automation as auto
 from config import NAMESPACE, StackConfig
 from ops.checks import stack_config
 from ops.records import (
-    SUCCEEDED, RecordError, StoredRecord, find_record, read_record, record_stack, stack_records, succeeded,
-    update_summary,
+    SUCCEEDED, RecordError, StoredRecord, find_record, read_record, record_stack, same_update, stack_records,
+    succeeded, update_summary,
 )
 from ops.stack import ROOT, open_stack, plain_outputs
 
@@ -57,8 +59,7 @@ def default_target(records: list[tuple[StoredRecord, dict[str, Any]]], last_upda
     if not good:
         raise RecordError(f"no record of a successful update among {len(records)} record(s); pass --to RECORD")
     current = records[-1][1] if records else None
-    recorded_update = (current or {}).get("update") or {}
-    if last_update and recorded_update.get("version") not in (None, last_update["version"]):
+    if current is not None and same_update(current, last_update) is False:
         current = None  # the stack was updated since its newest record
     failed = (last_update and last_update["result"] != SUCCEEDED) or (current is not None and not succeeded(current))
     if failed or current is None:
@@ -71,19 +72,19 @@ def default_target(records: list[tuple[StoredRecord, dict[str, Any]]], last_upda
     return before[-1]
 
 
-def resolve_target(stack: auto.Stack, given: str | None) -> tuple[str, dict[str, Any]]:
-    """(name, record) of the rollback's target."""
+def resolve_target(stack: auto.Stack, given: str | None) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """(name, record) of the rollback's target, and the stack's records after it (oldest first)."""
+    records = [(stored, stored.read()) for stored in stack_records(stack.name)]
     if given:
         found = find_record(stack.name, given)
         record = found.read() if isinstance(found, StoredRecord) else read_record(found)
         name = found.name if isinstance(found, StoredRecord) else Path(found).name
     else:
-        records = [(stored, stored.read()) for stored in stack_records(stack.name)]
         stored = default_target(records, update_summary(stack))
         name, record = stored.name, next(r for s, r in records if s is stored)
     if record["stack"] != stack.name:
         raise RecordError(f"record {name} is of stack {record['stack']}, not {stack.name}")
-    return name, record
+    return name, record, [r for s, r in records if s.name > name]
 
 
 # ---- services --------------------------------------------------------------------------------------------
@@ -136,7 +137,10 @@ def rollback_services(stack: auto.Stack, name: str, record: dict[str, Any], conf
             return False
         log(f"services: the preview (targeted at {SERVICES_COMPONENT}; contracts, database and monitoring untouched):")
         for op, urn in steps:
-            log(f"  {op:>8}  {urn.rsplit('::', 2)[-2].rsplit('$', 1)[-1]}  {urn.rsplit('::', 1)[-1]}")
+            kind = urn.rsplit("::", 2)[-2].rsplit("$", 1)[-1]
+            why = "  (a provider: it is handed the new config; no resource of it runs)" if kind.startswith(
+                "pulumi:providers:") else ""
+            log(f"  {op:>8}  {kind}  {urn.rsplit('::', 1)[-1]}{why}")
         if not confirm(f"Roll the services of {stack.name} back to {name}?"):
             raise Declined()
     except BaseException:
@@ -246,17 +250,23 @@ def _output_key(record_key: str) -> str:
 
 # ---- database --------------------------------------------------------------------------------------------
 
-def database_backup(outputs: dict[str, Any], record: dict[str, Any], backup_id: str | None) -> str | None:
-    """The backup that returns the database to the record's schema: the one taken right before the migrations
-    the record does not have (the stack's current backup); None when the schema already is the record's."""
+def database_backup(outputs: dict[str, Any], record: dict[str, Any], later: list[dict[str, Any]],
+                    backup_id: str | None) -> str | None:
+    """The backup that returns the database to the record's schema: the one the first later update that
+    changed the migrations took right before running them (records after the target, oldest first; the stack's
+    own when none says); None when the schema already is the record's."""
     if backup_id:
         return backup_id
-    if (record.get("database") or {}).get("migrations") == outputs.get("database_migrations"):
+    migrations = (record.get("database") or {}).get("migrations")
+    if migrations == outputs.get("database_migrations"):
         return None
-    backup = outputs.get("database_backup_id")
-    if not backup:
+    for newer in later:
+        database = newer.get("database") or {}
+        if database.get("migrations") != migrations and database.get("backup_id"):
+            return database["backup_id"]
+    if not outputs.get("database_backup_id"):
         raise RecordError("no backup id: the stack took no backup before its migrations; pass --backup-id")
-    return backup
+    return outputs["database_backup_id"]
 
 
 def rollback_database(cfg: StackConfig, backup_id: str, yes: bool, work_dir: Path = ROOT) -> int:
@@ -299,7 +309,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         stack = open_stack(args.stack)
-        name, record = resolve_target(stack, args.to)
+        name, record, later = resolve_target(stack, args.to)
         print(f"rollback of {args.stack} to {name} (created {record['created_at']}, commit "
               f"{(record.get('git') or {}).get('commit') or 'unknown'})")
         confirm = (lambda _question: True) if args.yes else ask
@@ -311,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
             if not rollback_contracts(outputs, name, record, chain_state=record_chain_state(stack_config(stack))):
                 code = 1
         if args.type in ("database", "all"):
-            backup_id = database_backup(outputs, record, args.backup_id)
+            backup_id = database_backup(outputs, record, later, args.backup_id)
             if backup_id is None:
                 print(f"database: the schema is already that of {name} (same migrations); nothing to restore")
             else:

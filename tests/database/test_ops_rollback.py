@@ -35,15 +35,19 @@ def stack(postgres, database, tmp_path):
 RECORD = {"database": {"migrations": ["001_initial_schema.sql"], "backup_id": "20261101-000000-aaaa"}}
 
 
-def test_the_backup_before_the_migrations_the_record_lacks():
-    outputs = {"database_migrations": ["001_initial_schema.sql", "002_more.sql"],
-               "database_backup_id": "20261201-000000-bbbb"}
-    assert rollback.database_backup(outputs, RECORD, None) == "20261201-000000-bbbb"  # not the record's own
-    assert rollback.database_backup(outputs, RECORD, "20261115-000000-cccc") == "20261115-000000-cccc"
-    same = {**outputs, "database_migrations": ["001_initial_schema.sql"]}
-    assert rollback.database_backup(same, RECORD, None) is None  # the schema is the record's: nothing to lose
+def test_the_backup_before_the_first_migrations_the_record_lacks():
+    one, two, three = "001_initial_schema.sql", "002_more.sql", "003_again.sql"
+    outputs = {"database_migrations": [one, two, three], "database_backup_id": "20261210-000000-dddd"}
+    later = [{"database": {"migrations": [one], "backup_id": "20261101-000000-aaaa"}},      # images only
+             {"database": {"migrations": [one, two], "backup_id": "20261201-000000-bbbb"}},  # took it before 002
+             {"database": {"migrations": [one, two, three], "backup_id": "20261210-000000-dddd"}}]
+    assert rollback.database_backup(outputs, RECORD, later, None) == "20261201-000000-bbbb"  # not the record's own
+    assert rollback.database_backup(outputs, RECORD, [], None) == "20261210-000000-dddd"    # no later record
+    assert rollback.database_backup(outputs, RECORD, later, "20261115-000000-cccc") == "20261115-000000-cccc"
+    same = {**outputs, "database_migrations": [one]}
+    assert rollback.database_backup(same, RECORD, later, None) is None  # the schema is the record's: nothing to lose
     with pytest.raises(RecordError, match="pass --backup-id"):
-        rollback.database_backup({**outputs, "database_backup_id": None}, RECORD, None)
+        rollback.database_backup({**outputs, "database_backup_id": None}, RECORD, [], None)
 
 
 def test_database_rollback_restores_the_backup(stack, tmp_path):

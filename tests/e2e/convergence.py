@@ -17,8 +17,9 @@ CONTRACT_OUTPUTS = ("pricing_oracle_address", "multi_tranche_vault_address", "po
 
 
 def journal_path(copy: StackCopy) -> Path:
-    """The deployer's send journal, beside the copy's file-backend state."""
-    return copy.work_dir / ".state" / "pulumi" / ".tonsurance" / "journal" / f"{copy.stack.name}-deployer.json"
+    """The deployer's send journal where the copy's providers keep it (beside a folder backend's state)."""
+    from ton_deploy.plan import journal_location
+    return Path(journal_location(copy.stack.name, copy.env()["PULUMI_BACKEND_URL"], str(copy.work_dir)))
 
 
 def journal_sends(copy: StackCopy) -> list[dict]:

@@ -27,15 +27,17 @@ CONFIG = {"network": "localnet", "images": {"backend": "ghcr.io/tonsurance/backe
 WHEN = datetime(2026, 11, 29, 20, 15, 7, tzinfo=timezone.utc)
 
 
-def update(version: int, result: str = "succeeded") -> dict:
-    return {"version": version, "result": result, "started_at": "2026-11-29T20:00:00Z", "ended_at": None}
+def update(number: int, result: str = "succeeded") -> dict:
+    """The stack's update `number` as its history gives it (file and S3 backends number none: the start time
+    identifies it)."""
+    return {"version": None, "result": result, "started_at": f"2026-11-29T20:{number:02d}:00Z", "ended_at": None}
 
 
 def test_record_content(tmp_path):
     record = build_record("local", OUTPUTS, CONFIG, work_dir=tmp_path, update=update(7), now=WHEN)
     assert (record["format"], record["version"], record["stack"]) == (records.FORMAT, 1, "local")
     assert record["created_at"] == "2026-11-29T20:15:07Z"
-    assert record["update"]["version"] == 7 and record["update"]["result"] == "succeeded"
+    assert record["update"]["started_at"] == "2026-11-29T20:07:00Z" and record["update"]["result"] == "succeeded"
     assert record["rollback_to"] is None
     assert record["contracts"] == {"pricing_oracle": "kQOracle", "multi_tranche_vault": "kQVault",
                                    "sure_token": {"BTC": "kQBtc"}, "policy_router": "kQRouter",
