@@ -37,7 +37,7 @@ from localcluster.cluster import Cluster  # noqa: E402
 from tests.e2e.convergence import applied_migrations, duplicate_sends  # noqa: E402
 from tests.e2e.harness import StackCopy, stack_copy  # noqa: E402
 
-FIRST_GUESS_SECONDS = 120.0  # before a round has been measured
+FIRST_GUESS_SECONDS = 40.0  # a full local deploy or update, before a round has measured one
 
 
 def quiet(_line: str) -> None:
@@ -66,26 +66,28 @@ def expected_migrations(copy: StackCopy) -> list[int]:
     return sorted(int(p.name.split("_", 1)[0]) for p in (copy.work_dir / "migrations").glob("*.sql"))
 
 
-def killed_then_converged(copy: StackCopy, kill_after: float, log: Path) -> tuple[bool, float, str]:
-    """(killed, seconds of the converging up, problems: empty when converged)."""
+def killed_then_converged(copy: StackCopy, kill_after: float, log: Path) -> tuple[str, float, str]:
+    """(what happened to the first run, seconds of the converging up, problems: empty when converged)."""
     run = copy.start_up(log)
     deadline = time.monotonic() + kill_after
     while run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    killed = run.poll() is None
-    if killed:
+    if run.poll() is None:
         copy.kill_run(run)  # with its plugins; then the dead run's lock goes, as `make up` does (ops unlock)
+        first = "killed"
+    else:
+        first = f"had ended first (exit {run.returncode})"
     start = time.monotonic()
     try:
         copy.stack.up(on_output=quiet)
         seconds = time.monotonic() - start
         copy.stack.up(expect_no_changes=True, on_output=quiet)
     except Exception as error:  # noqa: BLE001 - reported as this round's failure
-        return killed, time.monotonic() - start, f"{type(error).__name__}: {str(error)[-600:]}"
+        return first, time.monotonic() - start, f"{type(error).__name__}: {str(error)[-600:]}"
     problems = duplicate_sends(copy)
     if applied_migrations(copy) != expected_migrations(copy):
         problems.append(f"migrations {applied_migrations(copy)} != {expected_migrations(copy)}")
-    return killed, seconds, "; ".join(problems)
+    return first, seconds, "; ".join(problems)
 
 
 def soak(copy: StackCopy, rounds: int, rng: random.Random, logs: Path) -> None:
@@ -98,13 +100,13 @@ def soak(copy: StackCopy, rounds: int, rng: random.Random, logs: Path) -> None:
         elif kind == "update":
             next_release(copy, round_no)
         kill_after = rng.uniform(1.0, durations[kind])
-        killed, seconds, problems = killed_then_converged(copy, kill_after, logs / f"round-{round_no}.log")
-        kills += killed
+        first, seconds, problems = killed_then_converged(copy, kill_after, logs / f"round-{round_no}.log")
+        kills += first == "killed"
         converged += not problems
-        durations[kind] = max(seconds, 5.0)
-        print(f"round {round_no:2d} {kind:6s}  kill at {kill_after:6.1f} s: {'killed' if killed else 'up had ended'}; "
-              f"converging up {seconds:6.1f} s; {'converged' if not problems else 'NOT converged: ' + problems}",
-              flush=True)
+        # What a whole run of this kind takes, about: the kill's moment plus what was left for the next up.
+        durations[kind] = max(durations[kind], (kill_after if first == "killed" else 0) + seconds)
+        print(f"round {round_no:2d} {kind:6s}  kill at {kill_after:6.1f} s: {first}; converging up {seconds:6.1f} s; "
+              f"{'converged' if not problems else 'NOT converged: ' + problems}", flush=True)
     print(f"soak: {rounds} rounds, {kills} kills, {converged}/{rounds} converged")
 
 
