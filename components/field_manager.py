@@ -7,12 +7,17 @@ object owned by a manager that nobody remembers. The next run creates the object
 manager, and the apply conflicts wherever the first manager owns a value the new one sets differently: above
 all atomic lists the server completes with defaults (an ExternalSecret's `spec.data`, a StatefulSet's
 `volumeClaimTemplates`). The provider reads the manager from the annotation `pulumi.com/patchFieldManager`
-before its state, so one fixed name re-applies its own fields cleanly after a kill at any moment, and no
-apply is ever forced over another manager's fields.
+before its state, so one fixed name re-applies its own fields cleanly after a kill at any moment.
 
-`__main__.py` registers `pin_field_manager` as a stack transformation before any resource. An existing stack
-takes the pinned name on its next `up` (an annotation-only update of every object; the provider then drops the
-old random manager's entries).
+`pulumi.com/patchForce` goes with it: the program owns what it declares, so its applies take those fields back
+from any other manager, as client-side apply did (`kubectl apply --server-side --force-conflicts`). That is
+what moves an existing stack onto the pinned name: its objects belong to the random managers of earlier runs,
+and the unforced apply of the new name conflicts on the same atomic lists. The first `up` after this change
+updates every object's annotations (nothing in a pod template, so nothing rolls) and the provider then drops
+the old manager's entries. Fields the program does not set (a controller's, `kubectl scale` where no replica
+count is declared) stay with their managers.
+
+`__main__.py` registers `pin_field_manager` as a stack transformation before any resource.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ import pulumi_kubernetes as k8s
 
 FIELD_MANAGER = "tonsurance"
 ANNOTATION = "pulumi.com/patchFieldManager"
+FORCE = "pulumi.com/patchForce"
+PINNED = {ANNOTATION: FIELD_MANAGER, FORCE: "true"}
 
 
 def pin_field_manager(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-    """A stack transformation: every Kubernetes object gets the annotation (an explicit one is kept)."""
+    """A stack transformation: every Kubernetes object gets both annotations (explicit ones are kept)."""
     if not applies_to(args.type_, args.props):
         return None
     props = dict(args.props)
@@ -44,9 +51,9 @@ def applies_to(type_: str, props: Any) -> bool:
 
 
 def with_field_manager(metadata: Any) -> Any:
-    """`metadata` (ObjectMetaArgs, a mapping, an Output or None) with the annotation added, in the same form."""
+    """`metadata` (ObjectMetaArgs, a mapping, an Output or None) with the annotations added, in the same form."""
     if metadata is None:
-        return k8s.meta.v1.ObjectMetaArgs(annotations={ANNOTATION: FIELD_MANAGER})
+        return k8s.meta.v1.ObjectMetaArgs(annotations=dict(PINNED))
     if isinstance(metadata, pulumi.Output):
         return metadata.apply(with_field_manager)
     if isinstance(metadata, dict):
@@ -59,4 +66,4 @@ def with_field_manager(metadata: Any) -> Any:
 def _annotations(annotations: Any) -> Any:
     if isinstance(annotations, pulumi.Output):
         return annotations.apply(_annotations)
-    return {ANNOTATION: FIELD_MANAGER, **(annotations or {})}
+    return {**PINNED, **(annotations or {})}

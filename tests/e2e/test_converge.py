@@ -45,12 +45,12 @@ def forget(stack: auto.Stack, urn_suffix: str) -> None:
     stack.import_stack(deployment)
 
 
-@pytest.mark.parametrize("pinned", [True, False], ids=["pinned-manager", "random-manager"])
-def test_an_object_whose_create_was_never_checkpointed(tmp_path, kube_cluster, kube_namespace, pinned):
+def objects_program(kube_cluster, kube_namespace, pinned):
+    """An ExternalSecret and a StatefulSet with a claim template: atomic lists the API server defaults."""
     labels = {"app": "cache"}
 
     def program():
-        if pinned:
+        if pinned():
             pulumi.runtime.register_stack_transformation(pin_field_manager)
         opts = pulumi.ResourceOptions(provider=k8s.Provider("cluster", kubeconfig=str(kube_cluster.kubeconfig)))
         meta = {"namespace": kube_namespace}
@@ -67,7 +67,12 @@ def test_an_object_whose_create_was_never_checkpointed(tmp_path, kube_cluster, k
             "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
                 "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]})
 
-    stack = inline_stack(tmp_path / "p", program)
+    return program
+
+
+@pytest.mark.parametrize("pinned", [True, False], ids=["pinned-manager", "random-manager"])
+def test_an_object_whose_create_was_never_checkpointed(tmp_path, kube_cluster, kube_namespace, pinned):
+    stack = inline_stack(tmp_path / "p", objects_program(kube_cluster, kube_namespace, lambda: pinned))
     stack.up(on_output=quiet)
     for suffix in ("::secret", "::cache"):
         forget(stack, suffix)
@@ -83,6 +88,20 @@ def test_an_object_whose_create_was_never_checkpointed(tmp_path, kube_cluster, k
     stack.up(expect_no_changes=True, on_output=quiet)
     live = get_object(kube_cluster, "statefulset", "cache", "-n", kube_namespace, "--show-managed-fields")
     assert {m["manager"] for m in live["metadata"]["managedFields"] if m["operation"] == "Apply"} == {FIELD_MANAGER}
+
+
+def test_objects_of_a_stack_deployed_before_the_pin_take_the_pinned_manager(tmp_path, kube_cluster, kube_namespace):
+    pinned = {"now": False}
+    stack = inline_stack(tmp_path / "p", objects_program(kube_cluster, kube_namespace, lambda: pinned["now"]))
+    stack.up(on_output=quiet)  # each object under the provider's random manager of its create
+    before = managers(kube_cluster, "statefulset", "cache", kube_namespace)
+    assert len(before) == 1 and before != {FIELD_MANAGER}
+
+    pinned["now"] = True
+    assert stack.up(on_output=quiet).summary.resource_changes.get("update") == 2
+    for kind, name in (("statefulset", "cache"), ("externalsecret", "db-url")):
+        assert managers(kube_cluster, kind, name, kube_namespace) == {FIELD_MANAGER}  # the old one relinquished
+    stack.up(expect_no_changes=True, on_output=quiet)
 
 
 ROLLOUTS = ("ocaml-backend", "api-v2", "websocket-v2")

@@ -1,6 +1,6 @@
 """The whole program (`__main__.py`) under Pulumi's mocks: which platform charts each network installs, that
 everything needing their CRDs (rules, routing, scrape targets, the services' Rollouts and ExternalSecrets)
-waits for them, and that every Kubernetes object pins the program's one field manager."""
+waits for them, and that every Kubernetes object pins the program's one field manager (forced)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import runpy
 import pulumi
 import pytest
 
-from components.field_manager import ANNOTATION, FIELD_MANAGER
+from components.field_manager import PINNED
 from resource_types import HELM_RELEASE as RELEASE
 from tests.monitoring.conftest import ROOT
 from tests.support import SECRETS, RecordingMocks, raw_config, ton_answer
@@ -86,7 +86,7 @@ def test_every_kubernetes_object_pins_the_field_manager(program, network):
     kinds = {typ.rsplit(":", 1)[1] for typ, _, _ in objects}
     assert {"Namespace", "Deployment", "ConfigMap", "Rollout", "ExternalSecret", "PrometheusRule"} <= kinds
     unpinned = [name for _, name, inputs in objects
-                if (inputs.get("metadata") or {}).get("annotations", {}).get(ANNOTATION) != FIELD_MANAGER]
+                if PINNED.items() - (inputs.get("metadata") or {}).get("annotations", {}).items()]
     assert not unpinned
     # Annotations the components set themselves are kept beside it.
     waits = [inputs["metadata"]["annotations"] for typ, _, inputs in objects if typ.endswith(":Rollout")]
