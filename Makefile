@@ -4,7 +4,9 @@ SHELL := /bin/bash
 
 # The local stack keeps its state in a file backend under the work tree. Its passphrase only protects
 # throwaway localnet keys, so it is not a secret; testnet and mainnet take theirs from the environment.
-LOCAL_ENV := PULUMI_BACKEND_URL=file://$(CURDIR)/.state/pulumi PULUMI_CONFIG_PASSPHRASE=tonsurance-local
+# metadata=skip: the file backend then writes no `.attrs` sidecar, which it writes in place (a run killed at
+# that moment leaves it empty and every later command fails "failed to load checkpoint: EOF").
+LOCAL_ENV := PULUMI_BACKEND_URL='file://$(CURDIR)/.state/pulumi?metadata=skip' PULUMI_CONFIG_PASSPHRASE=tonsurance-local
 # The local stack's PostgreSQL: data directory as in Pulumi.local.yaml (tonsurance:database); its port is
 # chosen free once per checkout and recorded in .state/ports.json (the program reads it from the server).
 LOCAL_POSTGRES := scripts/postgres.sh start .state/postgres "$$(python3 -m localcluster.ports get postgres)" tonsurance
@@ -26,8 +28,9 @@ up: bootstrap
 	$(LOCAL_SERVERS)
 	. scripts/env.sh && mkdir -p .state/pulumi && export $(LOCAL_ENV) && \
 	pulumi stack select local --create --secrets-provider passphrase && \
-	pulumi up --stack local --yes --skip-preview && \
-	.venv/bin/python -m ops record --stack local
+	.venv/bin/python -m ops unlock --stack local && \
+	( status=0; pulumi up --stack local --yes --skip-preview || status=$$?; \
+	  .venv/bin/python -m ops record --stack local; exit $$status )
 
 preview: bootstrap
 	$(LOCAL_POSTGRES)
@@ -60,8 +63,8 @@ lock:
 	  .venv/bin/python -m pip freeze --all | grep -v '^pip=='; } > constraints.txt
 
 # Public stacks with the policy pack (policy/, docs/policy.md): mandatory on mainnet, advisory on testnet.
-# The backend, passphrase or KMS credentials come from your environment. Each successful up writes a
-# deployment record (docs/deployment-records.md).
+# The backend, passphrase or KMS credentials come from your environment. Each up, failed ones too, writes a
+# deployment record beside the stack's state (docs/deployment-records.md).
 POLICY_PACK := --policy-pack policy
 ADVISORY := --policy-pack-config policy/advisory.json
 
@@ -71,7 +74,8 @@ preview-testnet: bootstrap
 	. scripts/env.sh && pulumi preview --stack testnet $(POLICY_PACK) $(ADVISORY)
 
 up-testnet: bootstrap
-	. scripts/env.sh && pulumi up --stack testnet $(POLICY_PACK) $(ADVISORY) && python -m ops record --stack testnet
+	. scripts/env.sh && ( status=0; pulumi up --stack testnet $(POLICY_PACK) $(ADVISORY) || status=$$?; \
+	  python -m ops record --stack testnet; exit $$status )
 
 preview-mainnet: bootstrap
 	. scripts/env.sh && pulumi preview --stack mainnet $(POLICY_PACK)
@@ -79,5 +83,5 @@ preview-mainnet: bootstrap
 # Mainnet: the checklist first, then the update, its record and the verification (README, "Mainnet, step by step").
 up-mainnet: bootstrap
 	. scripts/env.sh && python -m ops preflight --stack mainnet && \
-	pulumi up --stack mainnet $(POLICY_PACK) && \
-	python -m ops record --stack mainnet && python -m ops verify --stack mainnet
+	( status=0; pulumi up --stack mainnet $(POLICY_PACK) || status=$$?; \
+	  python -m ops record --stack mainnet; exit $$status ) && python -m ops verify --stack mainnet

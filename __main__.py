@@ -7,6 +7,7 @@ from components.backup_schedule import BackupSchedule, BackupScheduleArgs
 from components.contracts import TonsuranceContracts, contracts_args
 from components.database import BackupPolicy, Database, DatabaseArgs
 from components.exporters import Exporters, ExportersArgs, exporter_scrape_targets
+from components.field_manager import pin_field_manager
 from components.monitoring import LOCAL_ALERT_TIMING, AlertTiming, Monitoring, MonitoringArgs, workload_scrape_targets
 from components.platform import Platform, PlatformArgs
 from components.platform_charts import PlatformCharts, PlatformChartsArgs
@@ -18,6 +19,9 @@ try:
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
+# One Server-Side Apply field manager for every Kubernetes object, so an up killed mid-create converges.
+pulumi.runtime.register_stack_transformation(pin_field_manager)
+
 platform = Platform("platform", PlatformArgs(
     namespace=cfg.kubernetes.namespace,
     render_manifests_to=cfg.kubernetes.render_manifests_to,
@@ -26,7 +30,8 @@ platform = Platform("platform", PlatformArgs(
 ))
 
 # Cluster-wide charts (real clusters only); what needs their CRDs and controllers waits for them.
-charts = PlatformCharts("platform-charts", PlatformChartsArgs(provider=platform.provider, install=cfg.platform.charts))
+charts = PlatformCharts("platform-charts", PlatformChartsArgs(provider=platform.provider, install=cfg.platform.charts,
+                                                              kubeconfig=cfg.kubernetes.kubeconfig))
 
 monitoring = Monitoring("monitoring", MonitoringArgs(
     namespace=platform.namespace,

@@ -24,10 +24,15 @@ def exclusive_lock(path: Path) -> Iterator[None]:
 
 def write_json_atomically(path: Path, data: dict) -> None:
     """Write to a temporary file, fsync it, rename it over `path`: readers see the old or the new file, never half."""
+    write_text_atomically(path, json.dumps(data, separators=(",", ":")))
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """As write_json_atomically, for text."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as out:
-            json.dump(data, out, separators=(",", ":"))
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.helm_recovery import release_hooks
 from components.monitoring import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL, PART_OF
 
 KUBE_PROMETHEUS_STACK = "kubePrometheusStack"
@@ -82,6 +83,7 @@ CHARTS: tuple[Chart, ...] = (
 class PlatformChartsArgs:
     provider: k8s.Provider
     install: Mapping[str, bool]  # Chart.key -> install (config.PlatformConfig.charts)
+    kubeconfig: str | None = None  # the provider's (None: the ambient one), for the recovery hooks
 
 
 class PlatformCharts(pulumi.ComponentResource):
@@ -93,6 +95,9 @@ class PlatformCharts(pulumi.ComponentResource):
         if unknown:
             raise ValueError(f"platform charts: install flags do not match the chart table: {sorted(unknown)}")
         self.releases = {}
+        # A run killed while Helm installs or upgrades leaves a pending release record Helm then refuses to go
+        # past; these hooks clear it before the next create or update (components/helm_recovery.py).
+        hooks = release_hooks(args.kubeconfig)
         # The other charts create ServiceMonitors: they wait for the CRDs kube-prometheus-stack installs.
         for chart in sorted(CHARTS, key=lambda c: c.key != KUBE_PROMETHEUS_STACK):
             if not args.install[chart.key]:
@@ -106,7 +111,7 @@ class PlatformCharts(pulumi.ComponentResource):
                     namespace=chart.namespace, create_namespace=True, values=dict(chart.values),
                     atomic=True, cleanup_on_fail=True, timeout=900,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider, hooks=hooks,
                                             depends_on=[operator] if operator else None))
         self.register_outputs({"releases": {k: r.status for k, r in self.releases.items()}})
 

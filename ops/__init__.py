@@ -1,2 +1,2 @@
-"""Operator commands (`python -m ops <command> --stack <s>`): preflight, verify, record, rollback,
+"""Operator commands (`python -m ops <command> --stack <s>`): preflight, verify, record, rollback, unlock,
 network-config."""

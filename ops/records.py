@@ -1,8 +1,16 @@
-"""Deployment records: `deployments/<stack>-YYYYMMDD-HHMMSS.json` after each successful `up`, plus a copy
-as `<stack>-latest.json`. The format is documented in docs/deployment-records.md; `FORMAT_VERSION` changes
-whenever a field changes meaning or goes away (readers refuse versions they do not know).
+"""Deployment records: one JSON file per update of a stack, kept beside the stack's Pulumi state so every
+operator and CI runner of the stack reads the same history (chain/beside_state.py):
 
-    python -m ops record --stack local            # after `pulumi up` (the Makefile and the workflow do it)
+    file://<dir> backend (the local stack: .state/pulumi)   -> <dir>/.tonsurance/records/<stack>-YYYYMMDD-HHMMSS.json
+    s3://<bucket>/<prefix> backend (testnet, mainnet)      -> s3://<bucket>/<prefix>/.tonsurance/records/...
+
+Other backends have no place beside the state: records then go to the checkout's `deployments/`, which is also
+read, as a fallback, for records written before they moved. A record says whether its update succeeded (the
+stack's update history), so a rollback finds the last good release. The format is documented in
+docs/deployment-records.md; `FORMAT_VERSION` changes whenever a field changes meaning or goes away (readers
+refuse versions they do not know).
+
+    python -m ops record --stack local            # after `pulumi up`, whatever its outcome (make up, the workflow)
 """
 from __future__ import annotations
 
@@ -13,17 +21,21 @@ import os
 import re
 import socket
 import subprocess
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pulumi import automation as auto
 
+from chain.beside_state import BesideState, FolderArea, beside_state
 from ops.stack import ROOT, open_stack, plain_config, plain_outputs
 
 FORMAT = "tonsurance-deployment-record"
 FORMAT_VERSION = 1
-RECORDS_DIR = ROOT / "deployments"
+AREA = "records"
+LEGACY_DIR = ROOT / "deployments"  # the checkout's folder, where records were kept before
+SUCCEEDED = "succeeded"
 _NAME = re.compile(r"^(?P<stack>.+)-(?P<stamp>\d{8}-\d{6})\.json$")
 # Outputs that the record lifts into its own sections (everything else stays under "outputs").
 CONTRACT_OUTPUTS = ("pricing_oracle_address", "multi_tranche_vault_address", "sure_token_addresses",
@@ -34,9 +46,37 @@ class RecordError(Exception):
     """A record is missing, unreadable or of an unknown format version."""
 
 
+@dataclass(frozen=True)
+class StoredRecord:
+    """One record where it is stored: `name` (`<stack>-YYYYMMDD-HHMMSS.json`) in `store`."""
+    name: str
+    store: BesideState
+
+    @property
+    def location(self) -> str:
+        return self.store.location(self.name)
+
+    def read(self) -> dict[str, Any]:
+        text = self.store.read_text(self.name)
+        if text is None:
+            raise RecordError(f"deployment record {self.location} does not exist")
+        return parse_record(text, self.location)
+
+
+def record_stores(backend_url: str | None = None, legacy_dir: Path = LEGACY_DIR) -> list[BesideState]:
+    """Where the stack's records are, the one new records go to first: beside the state of `backend_url`
+    (default: $PULUMI_BACKEND_URL), then the checkout's old folder; only that folder when the backend has no
+    place beside its state."""
+    backend_url = os.environ.get("PULUMI_BACKEND_URL") if backend_url is None else backend_url
+    beside = beside_state(backend_url, AREA)
+    legacy = FolderArea(legacy_dir)
+    return [beside, legacy] if beside else [legacy]
+
+
 def build_record(stack_name: str, outputs: dict[str, Any], config: dict[str, Any], *, work_dir: Path = ROOT,
+                 update: dict[str, Any] | None = None, rollback_to: str | None = None,
                  now: datetime | None = None) -> dict[str, Any]:
-    """A record from the stack's (non-secret) outputs and config."""
+    """A record from the stack's (non-secret) outputs and config, and its last update (`update_summary`)."""
     now = now or datetime.now(timezone.utc)
     return {
         "format": FORMAT,
@@ -46,6 +86,8 @@ def build_record(stack_name: str, outputs: dict[str, Any], config: dict[str, Any
         "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "deployed_by": os.environ.get("GITHUB_ACTOR") or f"{getpass.getuser()}@{socket.gethostname()}",
         "git": git_state(work_dir),
+        "update": update,
+        "rollback_to": rollback_to,
         "contracts": {key.removesuffix("_address").removesuffix("_addresses"): outputs.get(key)
                       for key in CONTRACT_OUTPUTS},
         "code_hashes": outputs.get("contract_code_hashes") or {},
@@ -56,6 +98,34 @@ def build_record(stack_name: str, outputs: dict[str, Any], config: dict[str, Any
                      "backup_id": outputs.get("database_backup_id")},
         "outputs": outputs,
     }
+
+
+def update_summary(stack: auto.Stack) -> dict[str, Any] | None:
+    """The stack's last update (`pulumi stack history`): its result (succeeded, or failed; a run killed with
+    SIGKILL writes no history) and start time, which identifies it (file and S3 backends number no update:
+    `version` is null there); None for a stack never updated."""
+    updates = [u for u in stack.history(page_size=10, show_secrets=False) if u.kind == "update"]
+    if not updates:
+        return None
+    last = max(updates, key=lambda u: u.start_time)
+    return {"version": last.version or None, "result": last.result,
+            "started_at": last.start_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ended_at": last.end_time.strftime("%Y-%m-%dT%H:%M:%SZ") if last.end_time else None}
+
+
+def same_update(record: dict[str, Any], update: dict[str, Any] | None) -> bool | None:
+    """Whether the record was written after `update` (None when the record predates the `update` field)."""
+    recorded = record.get("update")
+    if not recorded or not update:
+        return None
+    return recorded.get("started_at") == update["started_at"]
+
+
+def succeeded(record: dict[str, Any]) -> bool:
+    """Whether the record's update succeeded (records of version 1 written before `update` existed were only
+    ever written after a successful update)."""
+    update = record.get("update")
+    return update is None or update.get("result") == SUCCEEDED
 
 
 def git_state(work_dir: Path) -> dict[str, Any]:
@@ -71,57 +141,97 @@ def git_state(work_dir: Path) -> dict[str, Any]:
             "dirty": bool(git("status", "--porcelain")) if commit else None}
 
 
-def write_record(record: dict[str, Any], directory: Path = RECORDS_DIR) -> Path:
-    """Write the record under its timestamped name and as `<stack>-latest.json`; returns the timestamped path."""
-    directory.mkdir(parents=True, exist_ok=True)
+def record_name(record: dict[str, Any]) -> str:
     stamp = datetime.strptime(record["created_at"], "%Y-%m-%dT%H:%M:%SZ").strftime("%Y%m%d-%H%M%S")
-    path = directory / f"{record['stack']}-{stamp}.json"
-    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-    for target in (path, directory / f"{record['stack']}-latest.json"):
-        partial = target.with_suffix(".json.partial")
-        partial.write_text(text)
-        partial.replace(target)  # atomic: a reader never sees half a record
-    return path
+    return f"{record['stack']}-{stamp}.json"
 
 
-def record_stack(stack: auto.Stack, directory: Path = RECORDS_DIR, work_dir: Path = ROOT) -> Path:
-    """Record the stack as it stands (call after a successful up)."""
-    return write_record(build_record(stack.name, plain_outputs(stack), plain_config(stack), work_dir=work_dir),
-                        directory)
+def write_record(record: dict[str, Any], store: BesideState) -> StoredRecord:
+    """Store the record under its timestamped name (atomically: a reader never sees half a record)."""
+    name = record_name(record)
+    store.write_text(name, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return StoredRecord(name, store)
 
 
-def read_record(path: Path) -> dict[str, Any]:
+def record_stack(stack: auto.Stack, stores: list[BesideState] | None = None, work_dir: Path = ROOT,
+                 rollback_to: str | None = None) -> StoredRecord:
+    """Record the stack as it stands, with the outcome of its last update (call after every `up`)."""
+    record = build_record(stack.name, plain_outputs(stack), plain_config(stack), work_dir=work_dir,
+                          update=update_summary(stack), rollback_to=rollback_to)
+    return write_record(record, (stores or record_stores())[0])
+
+
+def parse_record(text: str, where: str) -> dict[str, Any]:
     try:
-        record = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise RecordError(f"deployment record {path} does not exist") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise RecordError(f"deployment record {path} is unreadable: {error}") from None
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecordError(f"deployment record {where} is unreadable: {error}") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise RecordError(f"{path} is not a Tonsurance deployment record")
+        raise RecordError(f"{where} is not a Tonsurance deployment record")
     if record.get("version") != FORMAT_VERSION:
-        raise RecordError(f"{path} has record format version {record.get('version')}; this tool reads version "
+        raise RecordError(f"{where} has record format version {record.get('version')}; this tool reads version "
                           f"{FORMAT_VERSION}")
     return record
 
 
-def stack_records(stack_name: str, directory: Path = RECORDS_DIR) -> list[Path]:
-    """The stack's timestamped records, oldest first (the `-latest` copy excluded)."""
-    found = []
-    for path in directory.glob(f"{stack_name}-*.json"):
-        match = _NAME.match(path.name)
-        if match and match["stack"] == stack_name:
-            found.append(path)
-    return sorted(found, key=lambda p: _NAME.match(p.name)["stamp"])
+def read_record(path: Path) -> dict[str, Any]:
+    """A record from a file of this machine (`ops rollback --to PATH`)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise RecordError(f"deployment record {path} does not exist") from None
+    except OSError as error:
+        raise RecordError(f"deployment record {path} is unreadable: {error}") from None
+    return parse_record(text, str(path))
+
+
+def stack_records(stack_name: str, stores: list[BesideState] | None = None) -> list[StoredRecord]:
+    """The stack's records in every store, oldest first; a name found in two stores counts once (the first
+    store's)."""
+    found: dict[str, StoredRecord] = {}
+    for store in stores or record_stores():
+        for name in store.names():
+            match = _NAME.match(name)
+            if match and match["stack"] == stack_name and name not in found:
+                found[name] = StoredRecord(name, store)
+    return sorted(found.values(), key=lambda r: _NAME.match(r.name)["stamp"])
+
+
+def find_record(stack_name: str, given: str, stores: list[BesideState] | None = None) -> StoredRecord | Path:
+    """`--to`: a record's name (with or without `.json`) among the stack's records, or a file path."""
+    name = given if given.endswith(".json") else f"{given}.json"
+    for record in stack_records(stack_name, stores):
+        if record.name == Path(name).name:
+            return record
+    if Path(given).is_file():
+        return Path(given)
+    raise RecordError(f"no deployment record {given} of stack {stack_name} in "
+                      f"{', '.join(s.url for s in stores or record_stores())}, and no such file")
 
 
 # ---- the command -----------------------------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, default=RECORDS_DIR, help="where records go (default: deployments/)")
+    parser.add_argument("--dir", type=Path, help="write the record to this folder instead of beside the state")
 
 
 def run(args: argparse.Namespace) -> int:
-    path = record_stack(open_stack(args.stack), args.dir)
-    print(f"deployment record: {path}")
+    stores = [FolderArea(args.dir)] if args.dir else record_stores()
+    stack = open_stack(args.stack)
+    stored = newest_of_update(stack, stores) or record_stack(stack, stores)
+    record = stored.read()
+    outcome = (record["update"] or {}).get("result", "no update yet")
+    print(f"deployment record: {stored.location}")
+    print(f"update of {(record['update'] or {}).get('started_at', '-')}: {outcome}")
     return 0
+
+
+def newest_of_update(stack: auto.Stack, stores: list[BesideState]) -> StoredRecord | None:
+    """The stack's newest record when it already records the stack's last update (a rollback writes its own
+    record; the workflow's record step after it then names that one instead of writing a second)."""
+    records = stack_records(stack.name, stores)
+    update = update_summary(stack)
+    if not records or not update:
+        return None
+    newest = records[-1]
+    return newest if same_update(newest.read(), update) else None

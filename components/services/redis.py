@@ -58,13 +58,9 @@ class Redis(pulumi.ComponentResource):
                     claim_ref=k8s.core.v1.ObjectReferenceArgs(namespace=args.namespace, name=f"data-{NAME}-0")),
                 opts=child)
         probe = k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="redis"), period_seconds=10)
-        # A fixed field manager: a run killed while creating the StatefulSet leaves it on the server without
-        # the provider's generated manager in state, and the next run's new manager would then conflict on
-        # volumeClaimTemplates (an atomic list the server defaults). The same manager re-applies cleanly.
-        statefulset_meta = k8s.meta.v1.ObjectMetaArgs(
-            name=NAME, namespace=args.namespace, labels=LABELS,
-            annotations={"pulumi.com/patchFieldManager": "tonsurance-redis"})
-        k8s.apps.v1.StatefulSet(f"{name}-statefulset", metadata=statefulset_meta, spec=k8s.apps.v1.StatefulSetSpecArgs(
+        # Its field manager is pinned with every other object's (components/field_manager.py): a run killed while
+        # creating it would otherwise conflict on volumeClaimTemplates, an atomic list the server defaults.
+        k8s.apps.v1.StatefulSet(f"{name}-statefulset", metadata=meta, spec=k8s.apps.v1.StatefulSetSpecArgs(
             service_name=NAME, replicas=1, persistent_volume_claim_retention_policy=retention, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),

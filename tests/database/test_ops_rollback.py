@@ -1,6 +1,6 @@
-"""`ops rollback --type database` on a real PostgreSQL: the record's verified backup comes back (through
-database.restore, with its confirmation), a declined restore changes nothing, and a record without a backup id
-is refused."""
+"""`ops rollback --type database` on a real PostgreSQL: the verified backup taken before the migrations the
+record lacks comes back (through database.restore, with its confirmation), a declined restore changes nothing,
+a record with the stack's migrations needs no restore, and a stack without a backup is refused."""
 from __future__ import annotations
 
 import json
@@ -29,23 +29,35 @@ def stack(postgres, database, tmp_path):
     backup = create_backup(database, LocalFolderStore(tmp_path / "backups"))
     with psycopg.connect(database) as conn:
         conn.execute("INSERT INTO policies VALUES (3)")
-    return cfg, {"database": {"backup_id": backup.manifest.backup_id}}, database
+    return cfg, backup.manifest.backup_id, database
 
 
-def test_database_rollback_restores_the_records_backup(stack, tmp_path):
-    cfg, record, dsn = stack
-    assert rollback.rollback_database(cfg, record, None, yes=True, work_dir=tmp_path) == 0
+RECORD = {"database": {"migrations": ["001_initial_schema.sql"], "backup_id": "20261101-000000-aaaa"}}
+
+
+def test_the_backup_before_the_first_migrations_the_record_lacks():
+    one, two, three = "001_initial_schema.sql", "002_more.sql", "003_again.sql"
+    outputs = {"database_migrations": [one, two, three], "database_backup_id": "20261210-000000-dddd"}
+    later = [{"database": {"migrations": [one], "backup_id": "20261101-000000-aaaa"}},      # images only
+             {"database": {"migrations": [one, two], "backup_id": "20261201-000000-bbbb"}},  # took it before 002
+             {"database": {"migrations": [one, two, three], "backup_id": "20261210-000000-dddd"}}]
+    assert rollback.database_backup(outputs, RECORD, later, None) == "20261201-000000-bbbb"  # not the record's own
+    assert rollback.database_backup(outputs, RECORD, [], None) == "20261210-000000-dddd"    # no later record
+    assert rollback.database_backup(outputs, RECORD, later, "20261115-000000-cccc") == "20261115-000000-cccc"
+    same = {**outputs, "database_migrations": [one]}
+    assert rollback.database_backup(same, RECORD, later, None) is None  # the schema is the record's: nothing to lose
+    with pytest.raises(RecordError, match="pass --backup-id"):
+        rollback.database_backup({**outputs, "database_backup_id": None}, RECORD, [], None)
+
+
+def test_database_rollback_restores_the_backup(stack, tmp_path):
+    cfg, backup_id, dsn = stack
+    assert rollback.rollback_database(cfg, backup_id, yes=True, work_dir=tmp_path) == 0
     assert scalar(dsn, "SELECT count(*) FROM policies") == 2
 
 
 def test_declined_database_rollback_changes_nothing(stack, tmp_path, monkeypatch):
-    cfg, record, dsn = stack
+    cfg, backup_id, dsn = stack
     monkeypatch.setattr("builtins.input", lambda _prompt: "not the name")
-    assert rollback.rollback_database(cfg, record, None, yes=False, work_dir=tmp_path) == 1
+    assert rollback.rollback_database(cfg, backup_id, yes=False, work_dir=tmp_path) == 1
     assert scalar(dsn, "SELECT count(*) FROM policies") == 3
-
-
-def test_database_rollback_needs_a_backup_id(stack, tmp_path):
-    cfg, _record, _dsn = stack
-    with pytest.raises(RecordError, match="pass --backup-id"):
-        rollback.rollback_database(cfg, {"database": {"backup_id": None}}, None, yes=True, work_dir=tmp_path)

@@ -31,12 +31,14 @@ _NOT_COPIED = {".git", ".venv", ".tools", ".state", "node_modules", "__pycache__
 _LINKED = (".venv", "node_modules")
 
 
-def engine_env(work_dir: Path) -> dict[str, str]:
-    """The environment the CLI, language host and providers run in: our toolchain, a private backend."""
+def engine_env(work_dir: Path, backend_url: str | None = None) -> dict[str, str]:
+    """The environment the CLI, language host and providers run in: our toolchain, a private backend (the
+    copy's folder, or `backend_url`)."""
     return {
         "PATH": f"{TOOLS / 'bin'}{os.pathsep}{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
         "PULUMI_HOME": str(TOOLS / "pulumi-home"),
-        "PULUMI_BACKEND_URL": f"file://{work_dir / '.state' / 'pulumi'}",
+        # metadata=skip, as in the Makefile: no `.attrs` sidecars, which a kill can leave empty
+        "PULUMI_BACKEND_URL": backend_url or f"file://{work_dir / '.state' / 'pulumi'}?metadata=skip",
         "PULUMI_CONFIG_PASSPHRASE": LOCAL_PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
@@ -48,6 +50,11 @@ class StackCopy:
     work_dir: Path
     stack: auto.Stack
     cluster: Cluster | None = None  # set by use_cluster
+    backend_url: str | None = None  # None: the copy's own folder
+
+    def env(self) -> dict[str, str]:
+        """What a command run beside the engine needs (the CLI's toolchain, backend and passphrase)."""
+        return engine_env(self.work_dir, self.backend_url)
 
     def use_cluster(self, cluster: Cluster) -> str:
         """Deploy into `cluster` (its kubeconfig in tonsurance:kubeconfig) under a namespace unique to this
@@ -89,6 +96,13 @@ class StackCopy:
     def postgres_dir(self) -> Path:
         return self.work_dir / ".state" / "postgres"
 
+    def database_dsn(self) -> str:
+        """The copy's PostgreSQL database as the stack reaches it (socket folder, port, name, user)."""
+        from psycopg.conninfo import make_conninfo
+        database = json.loads(self.stack.get_config("tonsurance:database").value)
+        return make_conninfo(host=str(self.postgres_dir), port=database["port"], dbname=database["name"],
+                             user=database["user"])
+
     @property
     def localnet_path(self) -> Path:
         return self.work_dir / self.stack.get_config("tonsurance:localnetPath").value
@@ -110,19 +124,23 @@ class StackCopy:
         """`pulumi up` as a separate CLI run in its own session, so kill_run can end it with its plugins."""
         return subprocess.Popen(
             [str(TOOLS / "bin" / "pulumi"), "up", "--yes", "--skip-preview", "--non-interactive",
-             "--stack", self.stack.name], cwd=self.work_dir, env={**os.environ, **engine_env(self.work_dir)},
+             "--stack", self.stack.name], cwd=self.work_dir, env={**os.environ, **self.env()},
             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill_run(self, run: subprocess.Popen) -> None:
-        """SIGKILL the CLI and every plugin it started (they share its session), then release the stack's
-        lock as an operator would after a crash (`pulumi cancel`)."""
+        """SIGKILL the CLI and every plugin it started (they share its session), then release the lock the
+        dead run left as `make up` does (`ops unlock`: the lock of a process that is gone), or, on a backend
+        that is no folder, as an operator would (`pulumi cancel`)."""
+        from ops.locks import clear_stale_locks
+
         for pid in _session_members(run.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         run.wait()
-        self.stack.cancel()
+        if not clear_stale_locks(self.env()["PULUMI_BACKEND_URL"], self.stack.name) and self.backend_url:
+            self.stack.cancel()
 
     def state_file_text(self) -> str:
         """The stack's checkpoint as the file backend stores it (secrets encrypted)."""
@@ -185,17 +203,19 @@ def replace_sources(work_dir: Path, keep: tuple[str, ...] = ()) -> None:
             shutil.copy2(entry, work_dir / entry.name)
 
 
-def stack_copy(dest: Path, stack_name: str = "local", commit: str | None = None) -> StackCopy:
+def stack_copy(dest: Path, stack_name: str = "local", commit: str | None = None,
+               backend_url: str | None = None) -> StackCopy:
     """A fresh stack named `stack_name` in a copy of the project (this work tree, or the tree at `commit`),
-    using the copy's Pulumi.<stack>.yaml."""
+    using the copy's Pulumi.<stack>.yaml; its state in the copy's folder or at `backend_url` (the process
+    environment must then reach that backend, e.g. tests/moto_server.py's `aws_env`)."""
     work_dir = copy_project(dest) if commit is None else copy_project_at(commit, dest)
     workspace = auto.LocalWorkspace(
         work_dir=str(work_dir),
         pulumi_command=auto.PulumiCommand(root=str(TOOLS)),
-        env_vars=engine_env(work_dir),
+        env_vars=engine_env(work_dir, backend_url),
     )
     stack = auto.Stack.create_or_select(stack_name, workspace)
-    return StackCopy(work_dir=work_dir, stack=stack)
+    return StackCopy(work_dir=work_dir, stack=stack, backend_url=backend_url)
 
 
 def inline_stack(work_dir: Path, program, stack_name: str = "test") -> auto.Stack:

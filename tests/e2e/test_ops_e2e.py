@@ -4,9 +4,8 @@
    preflight after the up reports 0 for the no-op update.
 2. verify passes after the up and a price update sent by a keeper (the test plays one), and fails naming
    the checks once the price is older than 300 s (chain clock moved).
-3. the deployment record carries the stack's addresses; after a second up with new image tags,
-   `rollback --type services` returns the images to the previous record's tags through preview + up, a second
-   run changes nothing, and a declined rollback leaves the config as it was.
+3. `ops record` writes the deployment record beside the stack's state, with the stack's addresses and the
+   update's outcome. (Rollback: tests/e2e/test_rollback_e2e.py.)
 """
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from pytoniq_core import Address
@@ -22,9 +20,8 @@ from pytoniq_core import Address
 from chain.wallets import deployer_wallet_addresses
 from contracts.base import CoverageType, TON
 from contracts.pricing_oracle import PricingOracle
-from ops import preflight, rollback, verify
+from ops import preflight, verify
 from ops.checks import stack_config
-from ops.records import read_record, record_stack, stack_records
 from ops.stack import plain_outputs
 from tests.e2e.harness import engine_env
 
@@ -54,12 +51,13 @@ def paid_by_deployer(copy, mnemonic: str) -> tuple[int, int]:
 
 
 def run_ops(copy, command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ops", command, "--stack", copy.stack.name, "--json"],
+    json_flag = ["--json"] if command in ("verify", "preflight") else []
+    return subprocess.run([sys.executable, "-m", "ops", command, "--stack", copy.stack.name, *json_flag],
                           cwd=copy.work_dir, env={**os.environ, **engine_env(copy.work_dir)}, capture_output=True,
                           text=True, timeout=600)
 
 
-def test_estimate_matches_fees_paid_noop_is_zero_verify_and_rollback(local_stack, monkeypatch):
+def test_estimate_matches_fees_paid_noop_is_zero_verify_and_record(local_stack, monkeypatch):
     copy = local_stack
     # As `python -m ops` runs beside the engine: the same backend, so the same deployer journal.
     monkeypatch.setenv("PULUMI_BACKEND_URL", engine_env(copy.work_dir)["PULUMI_BACKEND_URL"])
@@ -109,33 +107,15 @@ def test_estimate_matches_fees_paid_noop_is_zero_verify_and_rollback(local_stack
     git = next(c for c in checked if c["name"] == "git")
     assert not git["ok"]  # the copy is no git checkout: preflight says so instead of passing
 
-    record = read_record(record_stack(copy.stack, copy.work_dir / "deployments", copy.work_dir))
+    recorded = run_ops(copy, "record")
+    location = recorded.stdout.splitlines()[0].removeprefix("deployment record: ")
+    assert location.startswith(str(copy.work_dir / ".state" / "pulumi" / ".tonsurance" / "records" / "local-"))
+    record = json.loads(open(location).read())
+    history = copy.stack.history(show_secrets=False)
+    assert record["update"]["result"] == "succeeded" and len(history) == 1
+    assert record["update"]["started_at"] == history[0].start_time.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert record["contracts"]["policy_router"] == outputs["policy_router_address"]
     assert record["contracts"]["policy_shard"] == outputs["policy_shard_addresses"]
     assert record["database"]["backup_id"] == outputs["database_backup_id"]
     assert cfg.ton.deployer_mnemonic.value.split()[0] not in json.dumps(record).split('"')
-
-    # Rollback of services: a second up with new tags, then back to the first record's.
-    records = copy.work_dir / "deployments"
-    first = read_record(record_stack(copy.stack, records, copy.work_dir))
-    newer = {service: image.replace(":1.0.0", ":1.1.0") for service, image in first["images"].items()}
-    rollback.set_images(copy.stack, newer)
-    copy.stack.up(on_output=lambda _line: None)
-    time.sleep(1)  # records are named by the second
-    record_stack(copy.stack, records, copy.work_dir)
-    assert len(stack_records(copy.stack.name, records)) >= 2
-
-    target = read_record(rollback.previous_record(copy.stack.name, records))
-    assert target["images"] == first["images"] != newer
-    declined = {**newer, "backend": "ghcr.io/tonsurance/backend:0.9.0"}
-    with pytest.raises(rollback.Declined):
-        rollback.rollback_services(copy.stack, {**target, "images": declined}, confirm=lambda _q: False,
-                                   log=lambda _line: None)
-    assert rollback.current_images(copy.stack) == newer  # declining restored the config
-
-    assert rollback.rollback_services(copy.stack, target, confirm=lambda _q: True, log=lambda _line: None)
-    assert rollback.current_images(copy.stack) == first["images"]
-    assert not rollback.rollback_services(copy.stack, target, confirm=lambda _q: True, log=lambda _line: None)
-    images = [c["image"] for o in copy.rendered_objects() if o["kind"] in ("Deployment", "Rollout")
-              for c in o["spec"]["template"]["spec"]["containers"]]
-    assert not any(":1.1.0" in image for image in images)
+    assert not (copy.work_dir / "deployments").exists()
