@@ -223,14 +223,14 @@ def summary(ours_up: Figures, times: dict[str, float], guide_way: Figures | None
     """Each figure of ours with the guide's way beside it."""
     guide_up = (f"{guide_way.chain_seconds:.0f} s of chain time ({guide_way.round_trips} round trips)"
                 if guide_way else "not run (--skip-guide)")
-    no_preview = "none: its scripts have no preview; a re-run sends every deploy again"
+    no_preview = "none: its scripts have no preview"
     rows = [
         (f"deploy {shards + 9} contracts, {block_seconds} s blocks",
          f"{ours_up.seconds:.1f} s wall, {ours_up.round_trips} round trip(s)",
          f"{guide_up}; the guide estimates {GUIDE_CONTRACTS_MINUTES} min"),
         ("preview of the new stack", f"{times['preview (new)']:.1f} s", no_preview),
         ("no-op preview", f"{times['preview (no-op)']:.1f} s", no_preview),
-        ("no-op up", f"{times['up (no-op)']:.1f} s", no_preview),
+        ("no-op up", f"{times['up (no-op)']:.1f} s", "a re-run of its scripts deploys every contract again"),
     ]
     width = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
     lines = [f"{'figure':<{width[0]}}  {'ours (pulumi, wall)':<{width[1]}}  the guide's way"]

@@ -1,5 +1,6 @@
 """The toolchain scripts/bootstrap builds: pinned versions, our language host, and a warm re-run that builds nothing."""
 
+import re
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -169,3 +170,17 @@ def test_the_cli_keeps_no_automatic_log(tmp_path):
     assert run.returncode == 0 and run.stdout.startswith("v"), run.stderr
     assert (home / "logs").is_file() and [p.name for p in home.iterdir()] == ["logs"]
     assert (TOOLS / "pulumi-home" / "logs").is_file()  # this checkout's bootstrap turned it off too
+
+
+def go_requirements(module_dir: str) -> dict[str, str]:
+    """module -> version of every requirement in toolchain/<module_dir>/go.mod."""
+    text = (ROOT / "toolchain" / module_dir / "go.mod").read_text()
+    return dict(re.findall(r"^\s*(?:require\s+)?([\w.~-]+\.[\w./~-]+)\s+(v\S+)", text, re.M))
+
+
+def test_the_language_host_shares_the_clis_module_versions():
+    """Same versions, same compiled packages: the host's build reuses what the CLI's build compiled."""
+    cli, host = go_requirements("cli"), go_requirements("python-host")
+    shared = {module for module in host if module in cli}
+    assert {"github.com/pulumi/pulumi/sdk/v3", "google.golang.org/grpc", "google.golang.org/protobuf"} <= shared
+    assert {m: (host[m], cli[m]) for m in shared if host[m] != cli[m]} == {}
