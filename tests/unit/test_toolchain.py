@@ -184,3 +184,25 @@ def test_the_language_host_shares_the_clis_module_versions():
     shared = {module for module in host if module in cli}
     assert {"github.com/pulumi/pulumi/sdk/v3", "google.golang.org/grpc", "google.golang.org/protobuf"} <= shared
     assert {m: (host[m], cli[m]) for m in shared if host[m] != cli[m]} == {}
+
+
+def test_tool_groups_run_together_and_any_failure_fails_the_bootstrap(tmp_path):
+    """run_together: every group runs to its end, concurrently, and one failing group fails the whole run."""
+    script = f"""
+        source {ROOT}/scripts/bootstrap
+        set -e
+        slow_ok() {{ sleep 0.5; touch {tmp_path}/ok; }}
+        failing() {{ false; touch {tmp_path}/after-false; }}
+        run_together slow_ok failing
+        touch {tmp_path}/not-reached
+    """
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert (tmp_path / "ok").exists()                  # the other group finished
+    assert not (tmp_path / "after-false").exists()     # errexit holds inside a group
+    assert not (tmp_path / "not-reached").exists()
+    both = subprocess.run(["bash", "-c", f"source {ROOT}/scripts/bootstrap; set -e; "
+                           f"a() {{ sleep 0.3; touch {tmp_path}/a; }}; b() {{ touch {tmp_path}/b; }}; "
+                           "run_together a b; echo done"], capture_output=True, text=True)
+    assert both.returncode == 0 and both.stdout.strip() == "done"
+    assert (tmp_path / "a").exists() and (tmp_path / "b").exists()
