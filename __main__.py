@@ -22,6 +22,10 @@ except ConfigError as err:
 # One Server-Side Apply field manager for every Kubernetes object, so an up killed mid-create converges.
 pulumi.runtime.register_stack_transformation(pin_field_manager)
 
+# First: its deployment is the update's longest step (a private TVM run of every deploy, then a chain round
+# trip); registered first, it starts while the rest of the program registers (docs/contracts-deploy.md).
+contracts = TonsuranceContracts("contracts", contracts_args(cfg))
+
 platform = Platform("platform", PlatformArgs(
     namespace=cfg.kubernetes.namespace,
     render_manifests_to=cfg.kubernetes.render_manifests_to,
@@ -50,8 +54,6 @@ database = Database("database", DatabaseArgs(
     backup=BackupPolicy(store_url=cfg.database.backup_store, s3_region=cfg.database.backup_s3_region)
     if cfg.database.backup_before_migrate else None,
 ))
-
-contracts = TonsuranceContracts("contracts", contracts_args(cfg))
 
 # Testnet and mainnet only: the local stack never loads the AWS provider.
 aws = TonsuranceAws("aws", TonsuranceAwsArgs.from_stack_config(cfg)) if cfg.aws else None

@@ -214,6 +214,30 @@ def project_dir() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+# What the guide says each step costs on mainnet (its "Estimated Time" lines), beside our figures.
+GUIDE_CONTRACTS_MINUTES = 45   # "Step 2: Deploy Smart Contracts ... Estimated Time: 45 minutes"
+
+
+def summary(ours_up: Figures, times: dict[str, float], guide_way: Figures | None, shards: int,
+            block_seconds: int) -> list[str]:
+    """Each figure of ours with the guide's way beside it."""
+    guide_up = (f"{guide_way.chain_seconds:.0f} s of chain time ({guide_way.round_trips} round trips)"
+                if guide_way else "not run (--skip-guide)")
+    no_preview = "none: its scripts have no preview"
+    rows = [
+        (f"deploy {shards + 9} contracts, {block_seconds} s blocks",
+         f"{ours_up.seconds:.1f} s wall, {ours_up.round_trips} round trip(s)",
+         f"{guide_up}; the guide estimates {GUIDE_CONTRACTS_MINUTES} min"),
+        ("preview of the new stack", f"{times['preview (new)']:.1f} s", no_preview),
+        ("no-op preview", f"{times['preview (no-op)']:.1f} s", no_preview),
+        ("no-op up", f"{times['up (no-op)']:.1f} s", "a re-run of its scripts deploys every contract again"),
+    ]
+    width = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+    lines = [f"{'figure':<{width[0]}}  {'ours (pulumi, wall)':<{width[1]}}  the guide's way"]
+    lines += [f"{a:<{width[0]}}  {b:<{width[1]}}  {c}" for a, b, c in rows]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--block-seconds", type=int, default=DEFAULT_BLOCK_SECONDS)
@@ -229,11 +253,12 @@ def main() -> None:
     with project_dir() as directory:
         figures, times = ours(directory, shards, block_seconds)
     print(figures.row(), flush=True)
+    guide_way = None
     if not options.skip_guide:
         with tempfile.TemporaryDirectory() as directory:
-            print(guide(Path(directory), shards, block_seconds).row(), flush=True)
-    print(f"\nours at {shards} shards: " + ", ".join(f"{name} {value:.1f} s" for name, value in times.items()),
-          flush=True)
+            guide_way = guide(Path(directory), shards, block_seconds)
+        print(guide_way.row(), flush=True)
+    print("\n" + "\n".join(summary(figures, times, guide_way, shards, block_seconds)), flush=True)
     if not (options.skip_growth or options.smoke):
         print(f"\n{'shards':>6} {'preview new':>12} {'up':>8} {'preview no-op':>14} {'up no-op':>9}   (wall s, blocks off)")
         for count in (16, 256):

@@ -11,6 +11,8 @@ import base64
 import ctypes
 import functools
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +127,50 @@ class TransactionEmulator:
             self._lib.transaction_emulator_destroy(handle)
 
 
+class _GetterEmulators:
+    """TVM emulators loaded with an account's code, data and c7, kept for the next getter of the same account
+    at the same moment: loading the code and parsing the config into c7 cost more than most getters (the
+    router's 256 shard addresses are 256 getters on one account). A getter leaves the emulator's state as it
+    was, so reuse answers exactly what a fresh emulator would. One lock: the library's handles are not
+    thread-safe, and a provider runs several resources in threads."""
+
+    SIZE = 8
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._handles: OrderedDict[tuple, int] = OrderedDict()
+
+    @property
+    def lib(self) -> ctypes.CDLL:
+        return _library()
+
+    def handle(self, context: tuple, code: Cell, data: Cell, libraries: Cell | None) -> int:
+        """The emulator for `context` (code hash, data hash, address, unixtime, balance, seed, libraries hash);
+        caller holds the lock."""
+        handle = self._handles.get(context)
+        if handle is not None:
+            self._handles.move_to_end(context)
+            return handle
+        address, unixtime, balance, seed = context[2:6]
+        handle = self.lib.tvm_emulator_create(b64(code), b64(data), 0)
+        if not handle:
+            raise EmulatorError("libemulator could not load the account's code or data")
+        if not self.lib.tvm_emulator_set_c7(handle, address.encode(), unixtime, balance, seed.hex().encode(),
+                                            config_b64()):
+            self.lib.tvm_emulator_destroy(handle)
+            raise EmulatorError("libemulator rejected the getter context (c7)")
+        if libraries is not None and not self.lib.tvm_emulator_set_libraries(handle, b64(libraries)):
+            self.lib.tvm_emulator_destroy(handle)
+            raise EmulatorError("libemulator rejected the libraries")
+        self._handles[context] = handle
+        while len(self._handles) > self.SIZE:
+            self.lib.tvm_emulator_destroy(self._handles.popitem(last=False)[1])
+        return handle
+
+
+_GETTERS = _GetterEmulators()
+
+
 @dataclass(frozen=True)
 class GetMethodResult:
     exit_code: int
@@ -147,20 +193,12 @@ def run_get_method(*, code: Cell, data: Cell, address: str, unixtime: int, balan
                    stack: Cell, rand_seed: bytes, gas_limit: int = 10_000_000,
                    libraries: Cell | None = None) -> GetMethodResult:
     """Run a get-method on (code, data) with a c7 describing the account; `address` is raw 'wc:hex'."""
-    lib = _library()
-    handle = lib.tvm_emulator_create(b64(code), b64(data), 0)
-    if not handle:
-        raise EmulatorError("libemulator could not load the account's code or data")
-    try:
-        seed = rand_seed.hex().encode()
-        if not lib.tvm_emulator_set_c7(handle, address.encode(), unixtime, balance, seed, config_b64()):
-            raise EmulatorError("libemulator rejected the getter context (c7)")
-        lib.tvm_emulator_set_gas_limit(handle, gas_limit)
-        if libraries is not None and not lib.tvm_emulator_set_libraries(handle, b64(libraries)):
-            raise EmulatorError("libemulator rejected the libraries")
-        result = _take(lib.tvm_emulator_run_get_method(handle, method_id, b64(stack)))
-    finally:
-        lib.tvm_emulator_destroy(handle)
+    context = (code.hash, data.hash, address, unixtime, balance, rand_seed,
+               libraries.hash if libraries is not None else None)
+    with _GETTERS.lock:
+        handle = _GETTERS.handle(context, code, data, libraries)
+        _GETTERS.lib.tvm_emulator_set_gas_limit(handle, gas_limit)
+        result = _take(_GETTERS.lib.tvm_emulator_run_get_method(handle, method_id, b64(stack)))
     if not result.get("success"):
         raise EmulatorError(f"get-method emulation failed: {result.get('error')}")
     stack_b64 = result.get("stack")

@@ -63,6 +63,7 @@ class LocalnetClient(ChainClient):
         super().__init__(settings)
         self.path = Path(settings.localnet_path)
         self._cache: tuple[tuple, dict] | None = None   # (file stat signature, parsed state)
+        self._read_sandbox: tuple[dict, Sandbox] | None = None   # (parsed state, its sandbox for reads)
 
     # ---- file ----------------------------------------------------------------------------------------
     def _load(self) -> dict:
@@ -113,7 +114,13 @@ class LocalnetClient(ChainClient):
         state = self._load()
         if any(p["deliver_at"] <= int(time.time()) + state["time_offset"] for p in state["pending"]):
             return self._update(lambda _state, sandbox: sandbox)
-        return self._sandbox(state)
+        # Reads never change the sandbox: build it once per parsed state (every account's BOC is converted),
+        # only its clock moves.
+        if self._read_sandbox is None or self._read_sandbox[0] is not state:
+            self._read_sandbox = (state, self._sandbox(state))
+        sandbox = self._read_sandbox[1]
+        sandbox.now = max(sandbox.now, int(time.time()) + state["time_offset"])
+        return sandbox
 
     # ---- ChainClient ---------------------------------------------------------------------------------
     def account(self, address: Address) -> AccountInfo:

@@ -78,6 +78,14 @@ def _cell_from_b64(data: bytes | str) -> Cell:
     return Cell.one_from_boc(base64.b64decode(data))
 
 
+@functools.lru_cache(maxsize=2048)
+def _account_info(shard_account: bytes) -> AccountInfo:
+    """An account's state, parsed once per distinct stored BOC: parsing and hashing cells in Python is most of
+    a read (a check of the router's 256 shard addresses reads its account 256 times). The record is frozen
+    and nothing changes its cells."""
+    return account_info(_cell_from_b64(shard_account))
+
+
 class Sandbox:
     def __init__(self, now: int | None = None):
         self.now: int = int(time.time()) if now is None else now
@@ -233,7 +241,7 @@ class Sandbox:
         stored = self._accounts.get(raw_address(address))
         if stored is None:
             return AccountInfo("nonexist", 0, None, None, None, None, 0, None)
-        return account_info(_cell_from_b64(stored))
+        return _account_info(stored)
 
     def transactions(self, address: Address, limit: int = 20) -> list[TxRecord]:
         """The most recent transactions of an account, newest first."""

@@ -22,7 +22,6 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 # The service accounts that assume the roles (namespace: the stack's) are named by the components that run them.
 from components.backup_schedule import BACKUP_SERVICE_ACCOUNT
@@ -165,6 +164,8 @@ class TonsuranceAws(pulumi.ComponentResource):
     secret_ids: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: TonsuranceAwsArgs, opts: pulumi.ResourceOptions | None = None):
+        import pulumi_aws as aws  # here, not at the top: the local stack never loads the AWS SDK (~0.3 s)
+
         super().__init__("tonsurance:aws:TonsuranceAws", name, None, opts)
         provider = aws.Provider(f"{name}-provider", region=args.region, opts=pulumi.ResourceOptions(parent=self))
 

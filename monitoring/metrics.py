@@ -1,10 +1,10 @@
 """The one list of metric names that alerts and dashboards may use.
 
 The guide's "Metrics Overview" names 14 metrics; they are listed here under the guide's own heading
-(`tests/monitoring/test_metrics.py` reads the guide and checks both lists agree). The alerts the guide asks
-for need a few more (pool saturation, circuit breakers, bridge health, gas, claims, exporter limits); each is
-listed with who exports it, so a service team knows what to expose. A query that names a metric missing here
-fails the tests.
+(`tests/monitoring/test_metrics.py` checks both lists agree against a verbatim copy of that section in
+tests/monitoring/fixtures). The alerts the guide asks for need a few more (pool saturation, circuit breakers,
+bridge health, gas, claims, exporter limits); each is listed with who exports it, so a service team knows
+what to expose. A query that names a metric missing here fails the tests.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ the program builds its arguments or previews.
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
+import shutil
+from pathlib import Path
 from typing import Any, Iterator
 
 from pulumi.dynamic import CheckFailure
@@ -65,7 +69,12 @@ def deployer_failures(props: dict[str, Any]) -> list[CheckFailure]:
 def deployer_key(props: dict[str, Any]) -> WalletKey:
     """The deployer's key from the secret input, or from Secrets Manager by reference inside this call;
     errors never repeat the words."""
-    return WalletKey.from_mnemonic(resolve_deployer_mnemonic(props))
+    return _key_of(resolve_deployer_mnemonic(props))
+
+
+# Deriving a key from 24 words is two PBKDF2 runs (~0.2 s); every resource of an update needs the same key.
+# The provider process already holds the words in its inputs; the cache lives as long as that process.
+_key_of = functools.lru_cache(maxsize=4)(WalletKey.from_mnemonic)
 
 
 def deployer_journal(props: dict[str, Any]) -> SendJournal:

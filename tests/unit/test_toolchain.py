@@ -1,5 +1,6 @@
 """The toolchain scripts/bootstrap builds: pinned versions, our language host, and a warm re-run that builds nothing."""
 
+import re
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -163,3 +164,55 @@ def test_monitoring_binaries_report_the_pinned_versions(binary, pins):
     (version,) = [line.split("=", 1)[1] for line in lines if line and not line.startswith("#")]
     out = subprocess.run([TOOLS / "bin" / binary, "--version"], capture_output=True, text=True, check=True)
     assert f"{binary}, version {version} " in out.stdout + out.stderr
+
+
+def test_the_cli_keeps_no_automatic_log(tmp_path):
+    """step_engine_log replaces the CLI's automatic log folder by a file; the CLI then runs without writing
+    one (it cost half the engine's CPU in a no-op preview)."""
+    home = tmp_path / "pulumi-home"
+    (home / "logs").mkdir(parents=True)
+    (home / "logs" / "pulumi-old-preview.log").write_bytes(b"PLOG")
+    script = f"source {ROOT}/scripts/bootstrap; PULUMI_HOME={home}; step_engine_log; step_engine_log"
+    subprocess.run(["bash", "-c", script], check=True, capture_output=True)
+    assert (home / "logs").is_file()
+    run = subprocess.run([TOOLS / "bin" / "pulumi", "version"], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "true"})
+    assert run.returncode == 0 and run.stdout.startswith("v"), run.stderr
+    assert (home / "logs").is_file() and [p.name for p in home.iterdir()] == ["logs"]
+    assert (TOOLS / "pulumi-home" / "logs").is_file()  # this checkout's bootstrap turned it off too
+
+
+def go_requirements(module_dir: str) -> dict[str, str]:
+    """module -> version of every requirement in toolchain/<module_dir>/go.mod."""
+    text = (ROOT / "toolchain" / module_dir / "go.mod").read_text()
+    return dict(re.findall(r"^\s*(?:require\s+)?([\w.~-]+\.[\w./~-]+)\s+(v\S+)", text, re.M))
+
+
+def test_the_language_host_shares_the_clis_module_versions():
+    """Same versions, same compiled packages: the host's build reuses what the CLI's build compiled."""
+    cli, host = go_requirements("cli"), go_requirements("python-host")
+    shared = {module for module in host if module in cli}
+    assert {"github.com/pulumi/pulumi/sdk/v3", "google.golang.org/grpc", "google.golang.org/protobuf"} <= shared
+    assert {m: (host[m], cli[m]) for m in shared if host[m] != cli[m]} == {}
+
+
+def test_tool_groups_run_together_and_any_failure_fails_the_bootstrap(tmp_path):
+    """run_together: every group runs to its end, concurrently, and one failing group fails the whole run."""
+    script = f"""
+        source {ROOT}/scripts/bootstrap
+        set -e
+        slow_ok() {{ sleep 0.5; touch {tmp_path}/ok; }}
+        failing() {{ false; touch {tmp_path}/after-false; }}
+        run_together slow_ok failing
+        touch {tmp_path}/not-reached
+    """
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert (tmp_path / "ok").exists()                  # the other group finished
+    assert not (tmp_path / "after-false").exists()     # errexit holds inside a group
+    assert not (tmp_path / "not-reached").exists()
+    both = subprocess.run(["bash", "-c", f"source {ROOT}/scripts/bootstrap; set -e; "
+                           f"a() {{ sleep 0.3; touch {tmp_path}/a; }}; b() {{ touch {tmp_path}/b; }}; "
+                           "run_together a b; echo done"], capture_output=True, text=True)
+    assert both.returncode == 0 and both.stdout.strip() == "done"
+    assert (tmp_path / "a").exists() and (tmp_path / "b").exists()
