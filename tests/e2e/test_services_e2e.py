@@ -61,7 +61,7 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
         "pricing-keeper": (1, "Recreate"), "bridge-health-keeper": (1, "Recreate")}
     assert "AnalysisTemplate" not in objects  # local has no Prometheus: analysis is off, said so in the README
     assert set(objects["ExternalSecret"]) == set(secret_names(redis_in_cluster=True)) | {"redis-url"}
-    assert set(objects["ClusterSecretStore"]) == {"tonsurance-local"}
+    assert set(objects["ClusterSecretStore"]) == {stack.namespace}  # one store per stack namespace
     assert set(objects["NetworkPolicy"]) == {"default-deny", "redis", *(s.name for s in SERVICES)}
     assert {i["spec"]["rules"][0]["host"] for i in objects["Ingress"].values()} == {
         "api.tonsurance.localhost", "ws.tonsurance.localhost"}
