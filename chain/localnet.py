@@ -189,6 +189,12 @@ class LocalnetClient(ChainClient):
             return sandbox.now
         return self._update(advance)
 
+    def pending(self) -> int:
+        """External messages sent but not executed yet (a delay fault or block latency), after delivering those
+        that are due: 0 means every message sent so far has either landed or been refused."""
+        self._reader()
+        return len(self._load()["pending"])
+
     def block_interval(self) -> int:
         return int(self._load().get("block_interval", 0))
 

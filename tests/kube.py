@@ -70,3 +70,10 @@ def get_object(cluster: Cluster, *args: str) -> dict | None:
             return None
         raise AssertionError(f"kubectl get {' '.join(args)}: {result.stderr}")
     return json.loads(result.stdout)
+
+
+def namespace_objects(cluster: Cluster, namespace: str) -> list[dict]:
+    """Every object of every listable namespaced kind in `namespace` (events aside), as the API server holds it."""
+    kinds = cluster.kubectl("api-resources", "--namespaced=true", "--verbs=list", "-o", "name").stdout.split()
+    kinds = [k for k in kinds if k.split(".")[0] != "events"]
+    return json.loads(cluster.kubectl("get", ",".join(kinds), "-n", namespace, "-o", "json").stdout)["items"]

@@ -1,14 +1,20 @@
 """What test modules share (they never import from each other): stack config as the Pulumi runtime hands it
-over, one recording set of Pulumi mocks, the contracts' arguments, and a liteserver network config for the
-chain and provider tests (liteservers themselves: tests/liteserver/)."""
+over, one recording set of Pulumi mocks, the contracts' arguments, a liteserver network config for the chain
+and provider tests (liteservers themselves: tests/liteserver/), a leak check for the deployer mnemonic, a wait on a condition, and
+Argo's verdict on one canary measurement."""
 from __future__ import annotations
 
+import ast
+import asyncio
 import atexit
 import base64
 import hashlib
 import json
+import operator
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -91,6 +97,27 @@ def error_for(raw, secrets=SECRETS, reader: Callable[..., StackConfig] = read) -
     with pytest.raises(ConfigError) as info:
         reader(raw, secrets)
     return info.value
+
+
+def mnemonic_leaks(text: str, mnemonic: str) -> list[str]:
+    """Where `text` shows the mnemonic: each two adjacent words of it, however separated (a space, a line break,
+    `", "` in a list; one word alone may be ordinary English), and the whole phrase base64-encoded (a Secret's
+    data). Empty when nothing leaked."""
+    words = mnemonic.split()
+    found = [f"{a} {b}" for a, b in zip(words, words[1:]) if re.search(rf"\b{a}\W{{1,4}}{b}\b", text)]
+    encoded = base64.b64encode(" ".join(words).encode()).decode()
+    return found + (["the whole phrase, base64-encoded"] if encoded in text else [])
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll `condition` until it returns a true value, which is returned; AssertionError naming `what` after
+    `timeout` seconds. For waits on something a test cannot be told about: never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        time.sleep(interval)
+    return result
 
 
 # ---- Pulumi mocks ------------------------------------------------------------------------------------
@@ -207,3 +234,66 @@ def network_config(directory: Path, network: str = "testnet", **changes) -> str:
     path = Path(directory) / f"{network}.json"
     path.write_text(json.dumps(config))
     return str(path)
+
+
+# ---- canary gates ------------------------------------------------------------------------------------
+
+def argo_measurement(metric: dict, result: list[float]) -> str:
+    """The phase Argo Rollouts gives one measurement of an AnalysisTemplate `metric` whose Prometheus query
+    returned a vector with the values `result`: Argo's rules (its utils/evaluate) over the conditions it
+    evaluates with the expr language. Without a failureCondition, a success condition that is not true fails
+    the measurement; both set and neither true is Inconclusive; an evaluation error (e.g. `result[0]` of an
+    empty result) is Error. The conditions are read by a small evaluator of the expr forms they may use
+    (comparisons, &&, ||, !, `result[i]`, `len(result)`, numbers); any other form fails the test loudly."""
+    def holds(condition: str) -> bool:
+        python = re.sub(r"!(?!=)", " not ", condition.replace("&&", " and ").replace("||", " or "))
+        return bool(_evaluate(ast.parse(python.strip(), mode="eval").body, result))
+
+    success, failure = metric.get("successCondition", ""), metric.get("failureCondition", "")
+    try:
+        succeeded = holds(success) if success else False
+        failed = holds(failure) if failure else False
+    except IndexError:
+        return "Error"
+    if not success and not failure:
+        return "Successful"
+    if success and not failure:
+        failed = not succeeded
+    elif failure and not success:
+        succeeded = not failed
+    if failed:
+        return "Failed"
+    return "Successful" if succeeded else "Inconclusive"
+
+
+_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+            ast.Eq: operator.eq, ast.NotEq: operator.ne}
+
+
+def _evaluate(node: ast.AST, result: list[float]) -> Any:
+    if isinstance(node, ast.BoolOp):
+        decisive = not isinstance(node.op, ast.And)   # the value that ends an `and` (False) or an `or` (True)
+        for value in node.values:                      # left to right, stopping there, as expr does
+            if bool(_evaluate(value, result)) == decisive:
+                return decisive
+        return not decisive
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
+        value = _evaluate(node.operand, result)
+        return (not value) if isinstance(node.op, ast.Not) else -value
+    if isinstance(node, ast.Compare):
+        left = _evaluate(node.left, result)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = _evaluate(right_node, result)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "result":
+        return result[_evaluate(node.slice, result)]
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "len" and len(node.args) == 1:
+        return len(_evaluate(node.args[0], result))
+    if isinstance(node, ast.Name) and node.id == "result":
+        return result
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    raise AssertionError(f"an analysis condition uses a form this evaluator does not know: {ast.dump(node)}")

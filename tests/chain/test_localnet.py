@@ -112,8 +112,10 @@ def test_delay_fault_executes_the_message_later(localnet):
     localnet.set_faults(delay_seconds=30)
     localnet.send_message(v4r2_message(wallet, transfer, seqno=0))
     assert localnet.account(wallet.address).status == "uninit"
+    assert localnet.pending() == 1
     localnet.advance_time(31)
-    assert localnet.account(wallet.address).status == "active"   # delivered by the next reader
+    assert localnet.pending() == 0
+    assert localnet.account(wallet.address).status == "active"   # delivered by the reader that asked
 
 
 def test_timeout_error_says_what_was_sent_and_what_was_observed(localnet):

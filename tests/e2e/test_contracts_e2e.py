@@ -23,6 +23,7 @@ from contracts.policy_shard import PolicyShard
 from contracts.pricing_oracle import PricingOracle
 from resource_types import TON_CONTRACT, TON_RESOURCES
 from tests.e2e.harness import StackCopy
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -177,7 +178,9 @@ def test_a_run_killed_during_the_parallel_deployment_converges(local_stack, tmp_
 
     chain.set_faults(delay_seconds=0)
     stack.stack.up(on_output=lambda _line: None)
-    time.sleep(2.5)  # let a copy of the killed run's broadcast still queued in localnet come due
+    # A copy of the killed run's broadcast may still be queued: count only once the chain has nothing pending,
+    # so a duplicate landing late is counted too.
+    wait_until(lambda: chain.pending() == 0, 60, "every queued external message to land or be refused")
 
     out = stack.outputs()
     contracts = [Address(out[k]) for k in ("pricing_oracle_address", "multi_tranche_vault_address",

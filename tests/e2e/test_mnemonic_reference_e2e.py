@@ -24,6 +24,7 @@ from contracts.policy_router import PolicyRouter
 from resource_types import TON_RESOURCES
 from tests.e2e.harness import ROOT, StackCopy, stack_copy
 from tests.moto_server import REGION, moto_endpoint, moto_environment, secrets_manager  # noqa: F401
+from tests.support import mnemonic_leaks
 
 pytestmark = pytest.mark.e2e
 
@@ -57,12 +58,6 @@ def occurrences(texts: list[str], mnemonic: str) -> list[str]:
     return [w for w in mnemonic.split() if any(re.search(rf"\b{w}\b", t) for t in texts)]
 
 
-def adjacent_pairs(text: str, mnemonic: str) -> list[str]:
-    """Two adjacent words of the mnemonic found in free text (where one word alone may be ordinary English)."""
-    words = mnemonic.split()
-    return [f"{a} {b}" for a, b in zip(words, words[1:]) if f"{a} {b}" in text]
-
-
 def test_local_stack_with_the_mnemonic_by_reference_keeps_every_word_out_of_state(local_stack, moto_endpoint):
     stack = local_stack
     mnemonic = distinctive_mnemonic()
@@ -94,7 +89,7 @@ def test_local_stack_with_the_mnemonic_by_reference_keeps_every_word_out_of_stat
     assert occurrences([v for v in values(exported) if v != admin_key], mnemonic) == []
     assert occurrences(values(json.loads(stack.state_file_text())), mnemonic) == []
     assert occurrences(values(json.loads(journal_file(stack).read_text())), mnemonic) == []
-    assert adjacent_pairs("\n".join(lines), mnemonic) == []
+    assert mnemonic_leaks("\n".join(lines), mnemonic) == []
 
     stack.stack.up(expect_no_changes=True, on_output=lambda _line: None)
 
@@ -127,5 +122,5 @@ def test_mainnet_refuses_the_mnemonic_as_a_pulumi_secret_at_preview(project_dir)
     message = refusal()
     assert "config tonsurance:deployerMnemonicSecretId: is required on mainnet" in message
     assert "pulumi config rm deployerMnemonic" in message
-    assert adjacent_pairs(both + message, mnemonic) == []
+    assert mnemonic_leaks(both + message, mnemonic) == []
     assert not list((Path(copy.work_dir) / ".state").rglob("journal/*"))  # nothing was about to be sent

@@ -3,8 +3,9 @@
 On the local Kubernetes cluster (real API server and Argo Rollouts controller, pods simulated by KWOK): every
 object is accepted, the Rollouts reach Healthy and the keepers' Deployments are ready, the ConfigMap equals the
 contracts' keeper_config output and every pod carries its checksum, a changed oracle address rolls every pod
-that reads it, and a second up changes nothing. Where the local stack renders manifests instead (before the
-cluster fixture exists, or for GitOps users), the same points are checked on the rendered objects.
+that reads it, and a second up changes nothing. Rendered to YAML instead (`tonsurance:renderManifestsTo`, the
+GitOps option), the same points are checked on the rendered objects. Either way no Secret object is made and no
+word pair of the deployer mnemonic reaches a manifest.
 """
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from components.exporters import EXPORTERS
 from components.services.backend_services import checksum
 from components.services.catalog import SERVICES, secret_names
 from components.services.workload import CHECKSUM_ANNOTATION
+from resource_types import ARGO_ROLLOUT, K8S_CONFIG_MAP, K8S_SECRET
 from tests.e2e.harness import StackCopy
 from tests.unit.test_config import address
+from tests.kube import get_object, namespace_objects
+from tests.support import mnemonic_leaks
 
 pytestmark = pytest.mark.e2e
 ROLLOUTS = [s.name for s in SERVICES if s.replicated]
@@ -28,10 +32,6 @@ KEEPERS = [s.name for s in SERVICES if not s.replicated]
 
 def quiet(_line: str) -> None:
     pass
-
-
-def on_cluster(stack: StackCopy) -> bool:
-    return getattr(stack, "cluster", None) is not None
 
 
 def by_kind(stack: StackCopy) -> dict[str, dict[str, dict]]:
@@ -49,8 +49,8 @@ def workload_templates(objects) -> dict[str, dict]:
 
 def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(local_stack):
     stack = local_stack
-    if on_cluster(stack):
-        pytest.skip("the local stack applies to the cluster: test_services_on_the_cluster covers it")
+    stack.stack.remove_config("tonsurance:kubeconfig")   # the GitOps option: the provider writes YAML
+    stack.set_config("tonsurance:renderManifestsTo", ".state/manifests/local")
     stack.stack.up(on_output=lambda _line: None)
     out = stack.outputs()
     objects = by_kind(stack)
@@ -68,7 +68,7 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
             {e.name for e in EXPORTERS}} == {e.name: e.image for e in EXPORTERS}
     assert "AnalysisTemplate" not in objects  # local has no Prometheus: analysis is off, said so in the README
     assert set(objects["ExternalSecret"]) == set(secret_names(redis_in_cluster=True)) | {"redis-url"}
-    assert set(objects["ClusterSecretStore"]) == {"tonsurance-local"}
+    assert set(objects["ClusterSecretStore"]) == {stack.namespace}  # one store per stack namespace
     assert set(objects["NetworkPolicy"]) == {"default-deny", "redis", *(s.name for s in SERVICES), *(e.name for e in EXPORTERS)}
     assert {i["spec"]["rules"][0]["host"] for i in objects["Ingress"].values()} == {
         "api.tonsurance.localhost", "ws.tonsurance.localhost"}
@@ -77,7 +77,7 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
 
     mnemonic = stack.stack.get_config("tonsurance:deployerMnemonic").value
     manifests = "".join(p.read_text() for p in stack.manifests_dir.rglob("*.yaml"))
-    assert " ".join(mnemonic.split()[:3]) not in manifests
+    assert "contract-addresses" in manifests and mnemonic_leaks(manifests, mnemonic) == []
     assert "throwaway-local-" in json.dumps(objects["ClusterSecretStore"])
     assert "throwaway-local-" not in json.dumps({k: v for k, v in objects.items() if k != "ClusterSecretStore"})
 
@@ -99,8 +99,6 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
 
 def pod_checksums(cluster, namespace: str) -> dict[str, set[str]]:
     """Workload name -> the contract-addresses checksums its live (not terminating) pods carry."""
-    from tests.kube import get_object
-
     pods = get_object(cluster, "pods", "-n", namespace)["items"]
     found: dict[str, set[str]] = {}
     for pod in pods:
@@ -122,10 +120,6 @@ def settled(cluster, namespace: str, expected: str, timeout: float = 120) -> dic
 
 
 def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
-    if not on_cluster(local_stack):
-        pytest.skip("the local stack renders manifests here: test_services_render_... covers it")
-    from tests.kube import get_object  # arrives with the local cluster
-
     stack, cluster, namespace = local_stack, local_stack.cluster, local_stack.namespace
 
     def get(*args):
@@ -146,6 +140,15 @@ def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
     first = checksum(out["keeper_config"])
     assert pod_checksums(cluster, namespace) == {**{s.name: {first} for s in SERVICES}, "redis": {None},
                                                  **{e.name: {None} for e in EXPORTERS}}
+
+    # What the stack applied (its Kubernetes objects in the state, secrets shown) and what the namespace holds:
+    # no Secret object (values come from the store), and no word pair of the deployer mnemonic anywhere.
+    mnemonic = stack.stack.get_config("tonsurance:deployerMnemonic").value
+    applied = [r for r in stack.stack.export_stack().deployment["resources"] if r["type"].startswith("kubernetes:")]
+    assert {K8S_CONFIG_MAP, ARGO_ROLLOUT} <= {r["type"] for r in applied} and K8S_SECRET not in {r["type"] for r in applied}
+    live = namespace_objects(cluster, namespace)
+    assert "ConfigMap" in {o["kind"] for o in live} and "Secret" not in {o["kind"] for o in live}
+    assert mnemonic_leaks(json.dumps(applied) + json.dumps(live), mnemonic) == []
 
     # The custom resources the local cluster has no controller for are stored as sent.
     external = {i["metadata"]["name"] for i in get("externalsecrets.external-secrets.io")["items"]}

@@ -10,17 +10,12 @@ from pytoniq_core import Address
 
 from tests.moto_server import REGION, aws_env, moto_endpoint, secrets_manager  # noqa: F401
 from tests.providers.conftest import external_count, journal_text
+from tests.support import mnemonic_leaks as leaks
 from ton_deploy.contract import TonContractProvider
 from ton_deploy.mnemonic import DeployerMnemonicError
 from ton_deploy.shard_batch import ShardBatchProvider
 
 contracts, batches = TonContractProvider(), ShardBatchProvider()
-
-
-def leaks(text: str, mnemonic: str) -> bool:
-    """Whether two adjacent words of the mnemonic appear in `text` (one word alone may be ordinary English)."""
-    words = mnemonic.split()
-    return any(f"{a} {b}" in text or f'"{a}", "{b}"' in text for a, b in zip(words, words[1:]))
 
 
 def by_reference(props: dict, secret_id: str, region: str = REGION) -> dict:

@@ -36,11 +36,18 @@ def test_mainnet_may_tighten_the_gates():
     assert (rollout.replicas, rollout.pause_seconds, rollout.max_error_rate, rollout.max_p99_ms) == (12, 600, 0.005, 300)
 
 
+def test_mainnet_accepts_each_gate_at_its_limit():
+    """The refusals below are one step past these: 5 replicas (4 refused), a 300 s pause (299), an error rate of
+    0.01 (0.0101) and a p99 of 500 ms (501) are themselves allowed."""
+    rollout = parse(services("mainnet", replicas=5, pauseSeconds=300, maxErrorRate=0.01, maxP99Ms=500)).services.rollout
+    assert (rollout.replicas, rollout.pause_seconds, rollout.max_error_rate, rollout.max_p99_ms) == (5, 300, 0.01, 500)
+
+
 @pytest.mark.parametrize("key, value, expected", [
     ("analysis", False, "cannot be false on mainnet"),
     ("replicas", 4, "must be at least 5 on mainnet"),
     ("pauseSeconds", 299, "must be at least 300 on mainnet"),
-    ("maxErrorRate", 0.02, "must be at most 0.01 on mainnet"),
+    ("maxErrorRate", 0.0101, "must be at most 0.01 on mainnet"),
     ("maxP99Ms", 501, "must be at most 500 on mainnet"),
     ("secretStore", "fake", "cannot be fake on mainnet"),
 ])
