@@ -5,7 +5,6 @@ Argo's verdict on one canary measurement."""
 from __future__ import annotations
 
 import ast
-import asyncio
 import atexit
 import base64
 import hashlib

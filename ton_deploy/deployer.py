@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import shutil
-from pathlib import Path
 from typing import Any, Iterator
 
 from pulumi.dynamic import CheckFailure

@@ -17,8 +17,7 @@ from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.policy_router import PolicyRouterConfig, unchecked_init_data
 from contracts.pricing_oracle import PricingOracle, PricingOracleConfig, init_data as oracle_init_data
 from tests.liteserver.fixtures import chain, liteserver_settings, liteservers, network  # noqa: F401
-from tests.providers.conftest import ADMIN, KEEPERS, engine_view, external_count, journal_text
-from tests.support import network_config
+from tests.providers.conftest import ADMIN, engine_view, external_count, journal_text
 from ton_deploy.checks import DeployRefused, DerivedAddressMismatch, require_expected_code
 from ton_deploy.contract import TonContractProvider
 from ton_deploy.sending import ensure_funds

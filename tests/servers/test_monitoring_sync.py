@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from components.monitoring import LOCAL_ALERT_TIMING, NAME, MonitoringArgs, alertmanager_config_spec
 from localcluster.alert_sink import read_notifications
