@@ -16,7 +16,7 @@ from pytoniq_core.crypto.keys import mnemonic_is_valid
 
 from chain.client import NETWORKS
 from config.reader import Reader
-from config.rules import IMAGE, check_image
+from config.rules import check_image
 from config.services import DNS_LABEL, parse_services
 from config.types import (
     IMAGE_KEYS, PLATFORM_CHARTS, AwsConfig, ConfigError, DatabaseConfig, KubernetesConfig, MonitoringConfig, OpsConfig,
@@ -285,8 +285,7 @@ def _aws(read: Reader, network: str, database: DatabaseConfig, services: Service
     if not 7 <= retention <= 3650:
         raise ConfigError("backupRetentionDays", f"must be between 7 and 3650 days, got {retention}")
     image = read.required("backupJobImage", "the backup CronJob's image (Python 3.11, psycopg, boto3, pg_dump 15)")
-    if not IMAGE.match(image) or image.endswith(":latest"):
-        raise ConfigError("backupJobImage", f"must be an image reference with a pinned tag, got {image!r}")
+    check_image("backupJobImage", image, network)
     prefix = prefix.strip("/")
     return AwsConfig(region=region, eks_oidc_provider_arn=oidc_arn, backup_bucket=bucket,
                      backup_prefix=f"{prefix}/" if prefix else "", backup_retention_days=retention,

@@ -40,6 +40,7 @@ PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod",
                    "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090"}
 OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/0A1B2C3D4E5F"
 BACKUP_IMAGE = "ghcr.io/tonsurance/db-tools:1.0.0"
+DIGEST = "@sha256:" + "5e" * 32  # mainnet names every image by digest (config/rules.py, check_image)
 SECRETS = {"deployerMnemonic", "databasePassword"}
 
 NETWORK_CONFIGS = Path(tempfile.mkdtemp(prefix="tonsurance-network-configs-"))
@@ -80,6 +81,7 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
     if network == "mainnet":
         raw["deployerMnemonic"] = None
         raw["deployerMnemonicSecretId"] = "tonsurance/mainnet/deployer-mnemonic"
+        raw.update(images=json.dumps({k: image + DIGEST for k, image in IMAGES.items()}), backupJobImage=BACKUP_IMAGE + DIGEST)
     raw.update(overrides)
     return {k: v for k, v in raw.items() if v is not None}
 
