@@ -115,8 +115,8 @@ def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
 
 
 def backup_recent(cfg: StackConfig, now: datetime, work_dir: Path) -> tuple[bool, str]:
-    from database.backup import BackupManifest
-    from ops.backups import backup_store, newest_backup
+    from database.backup import load_manifest
+    from ops.backups import backup_signer, backup_store, newest_backup
 
     if cfg.database.backup_store is None:
         return cfg.ton.network == "localnet", "no tonsurance:backupStore configured"
@@ -124,7 +124,7 @@ def backup_recent(cfg: StackConfig, now: datetime, work_dir: Path) -> tuple[bool
     newest = newest_backup(store)
     if newest is None:
         return False, f"no verified backup in {cfg.database.backup_store}"
-    manifest = BackupManifest.from_json(store.manifest(newest))
+    manifest = load_manifest(store, newest, backup_signer(cfg, work_dir))  # signed by the stack's key, or refused
     age = now - datetime.fromisoformat(manifest.created_at.replace("Z", "+00:00"))
     limit = timedelta(hours=cfg.ops.max_backup_age_hours)
     hours = age.total_seconds() / 3600

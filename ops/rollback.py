@@ -102,7 +102,7 @@ def _output_key(record_key: str) -> str:
 def rollback_database(cfg: StackConfig, record: dict[str, Any], backup_id: str | None, yes: bool,
                       work_dir: Path = ROOT) -> int:
     from database import restore
-    from ops.backups import backup_store_url
+    from ops.backups import backup_store_url, bucket_owner, signing_key
 
     backup_id = backup_id or (record.get("database") or {}).get("backup_id")
     if not backup_id:
@@ -110,8 +110,10 @@ def rollback_database(cfg: StackConfig, record: dict[str, Any], backup_id: str |
     variable = "TONSURANCE_ROLLBACK_DSN"  # the DSN (with its password) stays off the command line
     os.environ[variable] = cfg.database.dsn()
     try:
+        owner = bucket_owner(cfg)
         return restore.main(["--backup-id", backup_id, "--store", backup_store_url(cfg, work_dir),
-                             "--target-dsn-env", variable,
+                             "--signing-key", signing_key(cfg, work_dir), "--target-dsn-env", variable,
+                             *(["--expected-bucket-owner", owner] if owner else []),
                              *(["--s3-region", cfg.database.backup_s3_region] if cfg.database.backup_s3_region
                                else []), *(["--yes"] if yes else [])])
     finally:
