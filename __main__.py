@@ -28,7 +28,8 @@ platform = Platform("platform", PlatformArgs(
 ))
 
 # Cluster-wide charts (real clusters only); what needs their CRDs and controllers waits for them.
-charts = PlatformCharts("platform-charts", PlatformChartsArgs(provider=platform.provider, install=cfg.platform.charts))
+charts = PlatformCharts("platform-charts", PlatformChartsArgs(provider=platform.provider, install=cfg.platform.charts,
+                                                              load_balancer_cidrs=cfg.services.load_balancer_cidrs))
 
 monitoring = Monitoring("monitoring", MonitoringArgs(
     namespace=platform.namespace,

@@ -129,6 +129,8 @@ class ServicesConfig:
     redis_image: str
     secret_store: str  # aws: Secrets Manager; fake: throwaway values in the store itself (local only)
     aws_region: str | None
+    # The load balancer's ranges: the only peers whose X-Forwarded-For nginx believes (empty: it believes none)
+    load_balancer_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
