@@ -30,6 +30,7 @@ from chain.wallets import deployer_wallet_addresses
 from config import StackConfig, role_conflicts
 from contracts.base import TON
 from contracts.multisig import MULTISIG_V2_CODE_HASH, Multisig
+from database.child_env import minimal_env
 from ops.checks import Check, contracts_args, deployer_words, report, run_check, stack_config
 from ops.stack import ROOT, open_stack
 
@@ -133,7 +134,7 @@ def backup_recent(cfg: StackConfig, now: datetime, work_dir: Path) -> tuple[bool
 
 def git_clean(cfg: StackConfig, work_dir: Path) -> tuple[bool, str]:
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(work_dir), *args], capture_output=True, text=True,
+        return subprocess.run(["git", "-C", str(work_dir), *args], env=minimal_env(), capture_output=True, text=True,
                               check=True).stdout.strip()
 
     branch = git("rev-parse", "--abbrev-ref", "HEAD")
