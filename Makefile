@@ -56,11 +56,10 @@ kubectl:
 test: bootstrap
 	. scripts/env.sh && .venv/bin/python -m pytest
 
-# Re-pin transitive Python dependencies after changing requirements.txt.
+# Re-pin every Python dependency, with its file's hash, after changing requirements.txt.
 lock:
 	.venv/bin/python -m pip install --quiet -r requirements.txt
-	{ echo "# Transitive pins (pip freeze of the virtualenv). Regenerate with: make lock"; \
-	  .venv/bin/python -m pip freeze --all | grep -v '^pip=='; } > constraints.txt
+	.venv/bin/python scripts/lock_python.py > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 # Public stacks with the policy pack (policy/, docs/policy.md): mandatory on mainnet, advisory on testnet.
 # The backend, passphrase or KMS credentials come from your environment. Each up, failed ones too, writes a

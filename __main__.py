@@ -1,5 +1,7 @@
 """Tonsurance Deploy: the composition root. Read and validate config, build components, export outputs."""
 
+import os
+
 import pulumi
 
 from components.aws import TonsuranceAws, TonsuranceAwsArgs
@@ -13,6 +15,7 @@ from components.platform import Platform, PlatformArgs
 from components.platform_charts import PlatformCharts, PlatformChartsArgs
 from components.services.backend_services import BackendServices, BackendServicesArgs
 from config import ConfigError, load_stack_config
+from database.signing import LOCAL_KEY_FILE
 
 try:
     cfg = load_stack_config()  # validates everything before any resource is registered
@@ -35,7 +38,8 @@ platform = Platform("platform", PlatformArgs(
 
 # Cluster-wide charts (real clusters only); what needs their CRDs and controllers waits for them.
 charts = PlatformCharts("platform-charts", PlatformChartsArgs(provider=platform.provider, install=cfg.platform.charts,
-                                                              kubeconfig=cfg.kubernetes.kubeconfig))
+                                                              kubeconfig=cfg.kubernetes.kubeconfig,
+                                                              load_balancer_cidrs=cfg.services.load_balancer_cidrs))
 
 monitoring = Monitoring("monitoring", MonitoringArgs(
     namespace=platform.namespace,
@@ -47,25 +51,29 @@ monitoring = Monitoring("monitoring", MonitoringArgs(
     alert_timing=LOCAL_ALERT_TIMING if cfg.ton.network == "localnet" else AlertTiming(),
 ), pulumi.ResourceOptions(transformations=[charts.installed_first()]))
 
+# Testnet and mainnet only: the local stack never loads the AWS provider.
+aws = TonsuranceAws("aws", TonsuranceAwsArgs.from_stack_config(cfg)) if cfg.aws else None
+# Backup manifests are signed: with the stack's KMS key, or on the local stack a key file beside its state.
+signing_key = aws.signing_key_arn.apply(lambda arn: f"kms:{arn}") if aws else f"file:{os.path.abspath(LOCAL_KEY_FILE)}"
+if aws:  # scheduled backups to the stack's bucket (every 6 h on mainnet, daily on testnet)
+    BackupSchedule("backups", BackupScheduleArgs.from_stack_config(cfg, aws.backup_role_arn, aws.signing_key_arn),
+                   pulumi.ResourceOptions(provider=platform.provider, depends_on=[platform]))
+
 database = Database("database", DatabaseArgs(
     dsn=pulumi.Output.secret(cfg.database.dsn()),
     single_transaction=cfg.database.single_transaction,
     timescaledb_required=cfg.database.timescaledb_required,
-    backup=BackupPolicy(store_url=cfg.database.backup_store, s3_region=cfg.database.backup_s3_region)
+    backup=BackupPolicy(store_url=cfg.database.backup_store, s3_region=cfg.database.backup_s3_region,
+                        signing_key=signing_key, s3_expected_owner=cfg.aws.account_id if cfg.aws else None)
     if cfg.database.backup_before_migrate else None,
 ))
 
-# Testnet and mainnet only: the local stack never loads the AWS provider.
-aws = TonsuranceAws("aws", TonsuranceAwsArgs.from_stack_config(cfg)) if cfg.aws else None
-if aws:  # scheduled backups to the stack's bucket (every 6 h on mainnet, daily on testnet)
-    BackupSchedule("backups", BackupScheduleArgs.from_stack_config(cfg, aws.backup_role_arn),
-                   pulumi.ResourceOptions(provider=platform.provider, depends_on=[platform]))
 
 services = BackendServices("services", BackendServicesArgs(
     stack=cfg.stack, network=cfg.ton.network, namespace=platform.namespace, images=cfg.kubernetes.images,
     contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
     renders_manifests=cfg.kubernetes.render_manifests_to is not None,
-    secrets_role_arn=aws.external_secrets_role_arn if aws else None,
+    secrets_role_arns=aws.secret_set_role_arns if aws else {},
 ), pulumi.ResourceOptions(provider=platform.provider, transformations=[charts.installed_first()]))
 
 # PostgreSQL and Redis exporters for the alerts and panels that read them; they read the services' Secrets.

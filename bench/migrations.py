@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from database.backup import create_backup, verify_backup  # noqa: E402
 from database.migrations import apply_migrations, load_migrations  # noqa: E402
+from database.signing import ManifestSigner  # noqa: E402
 from database.storage import LocalFolderStore  # noqa: E402
 
 SCRIPT = REPO / "scripts" / "postgres.sh"
@@ -71,10 +72,11 @@ def main() -> None:
 
         store = LocalFolderStore(backups)
         started = time.perf_counter()
-        backup = create_backup(source, store)
+        signer = ManifestSigner(f"file:{backups}/../signing.key")
+        backup = create_backup(source, store, signer)
         total = time.perf_counter() - started
         started = time.perf_counter()
-        verify_backup(store, backup.manifest.backup_id, source)
+        verify_backup(store, backup.manifest.backup_id, source, signer)
         verify = time.perf_counter() - started
         print(f"backup + verify, {args.policies:,} policies: {total:.2f} s "
               f"(of which verify: restore into a scratch database + row counts {verify:.2f} s; "

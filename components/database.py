@@ -26,6 +26,8 @@ class BackupPolicy:
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     scratch_dsn: pulumi.Input[str] | None = None  # where verification restores; default: the source server
+    signing_key: pulumi.Input[str] | None = None  # kms:<key> or file:<path> (database/signing.py)
+    s3_expected_owner: str | None = None  # the bucket owner's AWS account id
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Database(pulumi.ComponentResource):
                     s3_endpoint_url=args.backup.s3_endpoint_url,
                     s3_region=args.backup.s3_region,
                     scratch_dsn=args.backup.scratch_dsn,
+                    signing_key=args.backup.signing_key,
+                    s3_expected_owner=args.backup.s3_expected_owner,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -11,6 +11,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.services.pod_security import RESTRICTED_NAMESPACE_LABELS
+
 
 @dataclass(frozen=True)
 class PlatformArgs:
@@ -40,7 +42,8 @@ class Platform(pulumi.ComponentResource):
             check_cluster_answers(provider_args["kubeconfig"])
         self.provider = k8s.Provider(f"{name}-kubernetes", **provider_args,
                                      opts=pulumi.ResourceOptions(parent=self))
-        labels = {"app.kubernetes.io/part-of": "tonsurance", **args.labels}
+        # Pod Security Admission: the API server itself refuses a pod that breaks the "restricted" profile.
+        labels = {"app.kubernetes.io/part-of": "tonsurance", **RESTRICTED_NAMESPACE_LABELS, **args.labels}
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=labels),

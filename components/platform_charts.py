@@ -18,6 +18,21 @@ from components.helm_recovery import release_hooks
 from components.monitoring import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL, PART_OF
 
 KUBE_PROMETHEUS_STACK = "kubePrometheusStack"
+INGRESS_NGINX = "ingressNginx"
+
+
+def ingress_controller_config(load_balancer_cidrs: tuple[str, ...]) -> dict[str, str]:
+    """The nginx controller's ConfigMap keys that decide whose X-Forwarded-For it believes.
+
+    Believed from nobody, the client's address is the TCP peer (the default). Behind a proxying load balancer,
+    only from its ranges: `proxy-real-ip-cidr` becomes nginx's `set_real_ip_from`, and with `real_ip_recursive`
+    (always on in the controller's template) nginx walks the header from the right and stops at the first address
+    outside those ranges, so what a client writes into the header itself is never taken as its address.
+    """
+    if not load_balancer_cidrs:
+        return {"use-forwarded-headers": "false", "compute-full-forwarded-for": "false", "use-proxy-protocol": "false"}
+    return {"use-forwarded-headers": "true", "compute-full-forwarded-for": "false", "use-proxy-protocol": "false",
+            "forwarded-for-header": "X-Forwarded-For", "proxy-real-ip-cidr": ",".join(load_balancer_cidrs)}
 
 
 @dataclass(frozen=True)
@@ -56,11 +71,13 @@ CHARTS: tuple[Chart, ...] = (
                   }},
               },
           }),
-    Chart("ingressNginx", "ingress-nginx", "4.13.0", "https://kubernetes.github.io/ingress-nginx", "ingress-nginx", {
+    Chart(INGRESS_NGINX, "ingress-nginx", "4.13.0", "https://kubernetes.github.io/ingress-nginx", "ingress-nginx", {
         "controller": {
             "replicaCount": 2,
             "metrics": {"enabled": True, "serviceMonitor": _SERVICE_MONITOR},
-            "config": {"use-forwarded-headers": "true"},
+            # The client's own address reaches nginx (no SNAT by the nodes): rate limits are per client.
+            "service": {"externalTrafficPolicy": "Local"},
+            "config": ingress_controller_config(()),  # completed with the load balancer's ranges (chart_values)
         },
     }),
     Chart("argoRollouts", "argo-rollouts", "2.40.1", "https://argoproj.github.io/argo-helm", "argo-rollouts", {
@@ -84,6 +101,16 @@ class PlatformChartsArgs:
     provider: k8s.Provider
     install: Mapping[str, bool]  # Chart.key -> install (config.PlatformConfig.charts)
     kubeconfig: str | None = None  # the provider's (None: the ambient one), for the recovery hooks
+    load_balancer_cidrs: tuple[str, ...] = ()  # config.ServicesConfig.load_balancer_cidrs
+
+
+def chart_values(chart: Chart, args: PlatformChartsArgs) -> dict[str, Any]:
+    """A chart's values for this stack: the table's, with the nginx controller's trusted proxies."""
+    if chart.key != INGRESS_NGINX:
+        return dict(chart.values)
+    controller = dict(chart.values["controller"])
+    controller["config"] = ingress_controller_config(args.load_balancer_cidrs)
+    return {**chart.values, "controller": controller}
 
 
 class PlatformCharts(pulumi.ComponentResource):
@@ -108,7 +135,7 @@ class PlatformCharts(pulumi.ComponentResource):
                 k8s.helm.v3.ReleaseArgs(
                     name=chart.chart, chart=chart.chart, version=chart.version,
                     repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
-                    namespace=chart.namespace, create_namespace=True, values=dict(chart.values),
+                    namespace=chart.namespace, create_namespace=True, values=chart_values(chart, args),
                     atomic=True, cleanup_on_fail=True, timeout=900,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, provider=args.provider, hooks=hooks,

@@ -17,7 +17,7 @@ from pytoniq_core.crypto.keys import mnemonic_is_valid
 
 from chain.client import NETWORKS
 from config.reader import Reader
-from config.rules import IMAGE, check_image
+from config.rules import check_image
 from config.services import DNS_LABEL, parse_services
 from config.types import (
     IMAGE_KEYS, PLATFORM_CHARTS, AwsConfig, ConfigError, DatabaseConfig, KubernetesConfig, MonitoringConfig, OpsConfig,
@@ -29,6 +29,7 @@ MAINNET_SHARD_COUNT = 256
 _SECRET_ID = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _OIDC_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 _SLACK_CHANNEL = re.compile(r"^[#@][a-z0-9][a-z0-9._-]{0,79}$")
 
 
@@ -311,12 +312,24 @@ def _aws(read: Reader, network: str, database: DatabaseConfig, services: Service
     if not 7 <= retention <= 3650:
         raise ConfigError("backupRetentionDays", f"must be between 7 and 3650 days, got {retention}")
     image = read.required("backupJobImage", "the backup CronJob's image (Python 3.11, psycopg, boto3, pg_dump 15)")
-    if not IMAGE.match(image) or image.endswith(":latest"):
-        raise ConfigError("backupJobImage", f"must be an image reference with a pinned tag, got {image!r}")
+    check_image("backupJobImage", image, network)
+    versions = read.integer("backupVersionRetentionDays", default=2 * retention)
+    if not retention <= versions <= 3650:
+        raise ConfigError("backupVersionRetentionDays", f"must be between backupRetentionDays ({retention}) and 3650 "
+                                                        f"days: older versions outlive the backups, got {versions}")
+    replica = read.optional("backupReplicaRegion")
+    if replica is not None and (not _REGION.match(replica) or replica == region):
+        raise ConfigError("backupReplicaRegion", f"must be another AWS region than {region}, got {replica!r}")
+    deploy_role = read.required("deployRoleArn", "the ARN of the IAM role the deploy workflow assumes: the only "
+                                                 "reader of the deployer mnemonic (arn:aws:iam::<account>:role/<name>)")
+    if not _ROLE_ARN.match(deploy_role) or deploy_role.split(":")[4] != oidc_arn.split(":")[4]:
+        raise ConfigError("deployRoleArn", f"must be an IAM role ARN of the stack's account "
+                                           f"({oidc_arn.split(':')[4]}), got {deploy_role!r}")
     prefix = prefix.strip("/")
     return AwsConfig(region=region, eks_oidc_provider_arn=oidc_arn, backup_bucket=bucket,
                      backup_prefix=f"{prefix}/" if prefix else "", backup_retention_days=retention,
-                     backup_job_image=image)
+                     backup_job_image=image, deploy_role_arn=deploy_role, backup_version_retention_days=versions,
+                     backup_replica_region=replica)
 
 
 def _ops(read: Reader) -> OpsConfig:

@@ -18,12 +18,14 @@ KMS_SECRETS_PROVIDERS = ("awskms://", "gcpkms://", "azurekeyvault://")
 
 
 def check_image(key: str, image: object, network: str) -> None:
-    """An image reference names its version (tag or digest), and not `:latest` off localnet. Config and the
-    policy pack (every workload's containers) share this rule."""
+    """An image reference names its version (tag or digest), not `:latest` off localnet, and on mainnet its
+    digest. Config and the policy pack (every workload's containers) share this rule."""
     if not isinstance(image, str) or not IMAGE.match(image):
         raise ConfigError(key, f"must be an image reference with an explicit tag or digest, got {image!r}")
     if network != "localnet" and image.split("@")[0].endswith(":latest"):
         raise ConfigError(key, f"must pin a version on {network}, not ':latest'")
+    if network == "mainnet" and "@sha256:" not in image:  # a tag can be pushed again with other contents
+        raise ConfigError(key, f"must name the image by digest on mainnet (<name>:<tag>@sha256:<digest>), got {image!r}")
 
 
 def deployer_address_conflicts(addresses: Mapping[str, str], mnemonic: str) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ from config.types import ConfigError, RolloutConfig, ServicesConfig
 
 SERVICES_KEYS = ("domain", "tlsIssuer", "rateLimitRps", "ingressNamespace", "prometheusNamespace", "replicas",
                  "pauseSeconds", "analysis", "prometheusUrl", "maxErrorRate", "maxP99Ms", "redis", "redisStorage",
-                 "redisImage", "secretStore")
+                 "redisImage", "secretStore", "loadBalancerCidrs")
 # Defaults per network: (replicas, pause seconds). Mainnet is the guide's 2/10, 5/10, 10/10 with 5 min pauses.
 ROLLOUT_DEFAULTS = {"localnet": (2, 10), "testnet": (2, 60), "mainnet": (10, 300)}
 ANALYSIS_WINDOW_SECONDS = 300  # both analyses measure over 5 min
@@ -72,7 +73,19 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
     if not QUANTITY.match(redis_storage):
         raise ConfigError("services.redisStorage", f"must be a size like 10Gi, got {redis_storage!r}")
     redis_image = get("redisImage", str, REDIS_IMAGE)
-    check_image("services.redisImage", redis_image, network)
+    # Only an in-cluster Redis runs this image: a managed one leaves it unused, so no digest is needed then.
+    check_image("services.redisImage", redis_image, "testnet" if network == "mainnet" and redis != "in-cluster" else network)
+
+    # Who may tell nginx the client's address (X-Forwarded-For): the load balancer's ranges only; none by default.
+    lb_cidrs = get("loadBalancerCidrs", list, [])
+    for i, cidr in enumerate(lb_cidrs):
+        try:
+            network_ = ipaddress.ip_network(cidr, strict=True) if isinstance(cidr, str) else None
+        except ValueError:
+            network_ = None
+        if network_ is None or network_.prefixlen == 0:
+            raise ConfigError(f"services.loadBalancerCidrs[{i}]", f"must be the load balancer's address range such as "
+                                                                  f"10.0.0.0/16 (never everything), got {cidr!r}")
 
     secret_store = get("secretStore", str, "aws" if public else "fake")
     if secret_store not in ("aws", "fake"):
@@ -91,4 +104,5 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
         prometheus_namespace=label("prometheusNamespace", "monitoring"),
         rollout=rollout, redis_in_cluster=redis == "in-cluster", redis_storage=redis_storage, redis_image=redis_image,
         secret_store=secret_store,
-        aws_region=aws_region)
+        aws_region=aws_region,
+        load_balancer_cidrs=tuple(lb_cidrs))

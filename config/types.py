@@ -132,6 +132,8 @@ class ServicesConfig:
     redis_image: str
     secret_store: str  # aws: Secrets Manager; fake: throwaway values in the store itself (local only)
     aws_region: str | None
+    # The load balancer's ranges: the only peers whose X-Forwarded-For nginx believes (empty: it believes none)
+    load_balancer_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,14 @@ class AwsConfig:
     backup_prefix: str  # "" or ending in "/"
     backup_retention_days: int
     backup_job_image: str  # Python 3.11 + psycopg + boto3 + PostgreSQL 15 client (the job's code comes from a ConfigMap)
+    # The role the deploy workflow (and operators) assume: the only reader of the deployer mnemonic, a signer of backups.
+    deploy_role_arn: str = ""
+    backup_version_retention_days: int = 0  # older versions of a backup object (longer than backup_retention_days)
+    backup_replica_region: str | None = None  # the bucket is replicated to this region when set
+
+    @property
+    def account_id(self) -> str:
+        return self.eks_oidc_provider_arn.split(":")[4]
 
 
 @dataclass(frozen=True)

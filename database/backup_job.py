@@ -1,10 +1,11 @@
 """The scheduled backup (the stack's Kubernetes CronJob runs this): dump, upload, verify, record.
 
-    python -m database.backup_job --store s3://tonsurance-backups/mainnet/ --s3-region eu-central-1
+    python -m database.backup_job --store s3://tonsurance-backups/mainnet/ --s3-region eu-central-1 \\
+        --signing-key kms:<the stack's signing key> --expected-bucket-owner <account id>
 
 It is `create_backup`, the code `DatabaseBackup` runs before migrations: pg_dump in a consistent
-snapshot, upload under the dated key `<prefix><YYYYMMDD-HHMMSS-xxxx>.dump` with its manifest, then a
-verification restore into a scratch database (on the same server: the role needs CREATEDB) with every
+snapshot, upload under the dated key `<prefix><YYYYMMDD-HHMMSS-xxxx>.dump` with its manifest, signed with
+the stack's KMS key (database/signing.py), both written once, then a verification restore into a scratch database (on the same server: the role needs CREATEDB) with every
 table's row count compared. The DSN comes from an environment variable (DATABASE_URL: the CronJob takes
 it from the services' `database-url` Secret), S3 access from boto3's default chain (the pod's IAM role). The last line of
 output is the JSON record of the backup (id, object, size, sha256, rows), never a secret; the manifest
@@ -22,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from database.backup import BackupError, create_backup
 from database.dsn import DatabaseConnectionError
+from database.signing import ManifestSigner
 from database.storage import store_from_url
 
 def dsn_from_environment(env: dict[str, str], name: str) -> str:
@@ -34,9 +36,10 @@ def dsn_from_environment(env: dict[str, str], name: str) -> str:
 def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        store = store_from_url(args.store, endpoint_url=args.s3_endpoint_url, region=args.s3_region)
+        store = store_from_url(args.store, endpoint_url=args.s3_endpoint_url, region=args.s3_region,
+                               expected_owner=args.expected_bucket_owner)
         dsn = dsn_from_environment(dict(os.environ) if env is None else env, args.dsn_env)
-        backup = create_backup(dsn, store)
+        backup = create_backup(dsn, store, ManifestSigner(args.signing_key, region=args.s3_region))
     except (BackupError, DatabaseConnectionError, ValueError, FileExistsError, Boto3Error, BotoCoreError,
             ClientError) as error:
         print(f"error: scheduled backup failed: {error}", file=sys.stderr)
@@ -55,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--s3-region")
     parser.add_argument("--s3-endpoint-url", help="S3-compatible endpoint (default: AWS)")
     parser.add_argument("--dsn-env", default="DATABASE_URL", help="environment variable holding the DSN")
+    parser.add_argument("--signing-key", required=True, help="kms:<key id, alias or ARN> (or file:<path>) signing the manifest")
+    parser.add_argument("--expected-bucket-owner", help="the bucket owner's AWS account id (checked on every call)")
     return parser
 
 

@@ -17,6 +17,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from database.backup import create_backup
+from database.signing import ManifestSigner
 from database.storage import BackupStore, store_from_url
 from resource_types import DATABASE_BACKUP, dynamic_type
 
@@ -32,6 +33,9 @@ class DatabaseBackupArgs:
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     scratch_dsn: pulumi.Input[str] | None = None  # server for the verification restore; default: the source
+    # kms:<key> (public stacks: components/aws.py's signing key) or file:<path> (local): signs the manifest
+    signing_key: pulumi.Input[str] | None = None
+    s3_expected_owner: str | None = None  # the bucket owner's account id
 
 
 class DatabaseBackupProvider(ResourceProvider):
@@ -39,6 +43,10 @@ class DatabaseBackupProvider(ResourceProvider):
         failures = []
         if not news.get("dsn"):
             failures.append(CheckFailure("dsn", "a PostgreSQL DSN is required"))
+        try:
+            ManifestSigner(news.get("signing_key") or "")
+        except ValueError as error:
+            failures.append(CheckFailure("signing_key", str(error)))
         try:
             _store(news)
         except ValueError as error:
@@ -80,6 +88,8 @@ class DatabaseBackup(Resource, **dynamic_type(DATABASE_BACKUP)):
             "s3_endpoint_url": args.s3_endpoint_url,
             "s3_region": args.s3_region,
             "scratch_dsn": pulumi.Output.secret(args.scratch_dsn) if args.scratch_dsn is not None else None,
+            "signing_key": args.signing_key,
+            "s3_expected_owner": args.s3_expected_owner,
             "backup_id": None,
             "location": None,
             "size_bytes": None,
@@ -92,11 +102,13 @@ class DatabaseBackup(Resource, **dynamic_type(DATABASE_BACKUP)):
 
 
 def _store(props: dict[str, Any]) -> BackupStore:
-    return store_from_url(props["store_url"], endpoint_url=props.get("s3_endpoint_url"), region=props.get("s3_region"))
+    return store_from_url(props["store_url"], endpoint_url=props.get("s3_endpoint_url"), region=props.get("s3_region"),
+                          expected_owner=props.get("s3_expected_owner"))
 
 
 def _backup(props: dict[str, Any]) -> dict[str, Any]:
-    backup = create_backup(props["dsn"], _store(props), scratch_dsn=props.get("scratch_dsn") or None)
+    signer = ManifestSigner(props["signing_key"], region=props.get("s3_region"))
+    backup = create_backup(props["dsn"], _store(props), signer, scratch_dsn=props.get("scratch_dsn") or None)
     return {
         **props,
         "backup_id": backup.manifest.backup_id,

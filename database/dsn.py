@@ -62,14 +62,14 @@ def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection:
 def libpq_command_target(dsn: str) -> tuple[str, dict[str, str]]:
     """(conninfo without password, environment with PGPASSWORD) for pg_dump / pg_restore.
 
-    The password travels in the child's environment, not on its command line (visible in `ps`).
+    The password travels in the child's environment, not on its command line (visible in `ps`); the rest of
+    that environment is minimal (database/child_env.py).
     """
+    from database.child_env import LIBPQ, minimal_env
+
     params = parse(dsn)
     password = params.pop("password", None)
-    env = dict(os.environ)
-    if password:
-        env["PGPASSWORD"] = password
-    return make_conninfo(**params), env
+    return make_conninfo(**params), minimal_env(LIBPQ, {"PGPASSWORD": password} if password else None)
 
 
 def _password(dsn: str) -> str | None:

@@ -30,6 +30,7 @@ from chain.wallets import deployer_wallet_addresses
 from config import StackConfig, role_conflicts
 from contracts.base import TON
 from contracts.multisig import MULTISIG_V2_CODE_HASH, Multisig
+from database.child_env import minimal_env
 from ops.checks import Check, contracts_args, deployer_words, report, run_check, stack_config
 from ops.stack import ROOT, open_stack
 
@@ -115,8 +116,8 @@ def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
 
 
 def backup_recent(cfg: StackConfig, now: datetime, work_dir: Path) -> tuple[bool, str]:
-    from database.backup import BackupManifest
-    from ops.backups import backup_store, newest_backup
+    from database.backup import load_manifest
+    from ops.backups import backup_signer, backup_store, newest_backup
 
     if cfg.database.backup_store is None:
         return cfg.ton.network == "localnet", "no tonsurance:backupStore configured"
@@ -124,7 +125,7 @@ def backup_recent(cfg: StackConfig, now: datetime, work_dir: Path) -> tuple[bool
     newest = newest_backup(store)
     if newest is None:
         return False, f"no verified backup in {cfg.database.backup_store}"
-    manifest = BackupManifest.from_json(store.manifest(newest))
+    manifest = load_manifest(store, newest, backup_signer(cfg, work_dir))  # signed by the stack's key, or refused
     age = now - datetime.fromisoformat(manifest.created_at.replace("Z", "+00:00"))
     limit = timedelta(hours=cfg.ops.max_backup_age_hours)
     hours = age.total_seconds() / 3600
@@ -133,7 +134,7 @@ def backup_recent(cfg: StackConfig, now: datetime, work_dir: Path) -> tuple[bool
 
 def git_clean(cfg: StackConfig, work_dir: Path) -> tuple[bool, str]:
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(work_dir), *args], capture_output=True, text=True,
+        return subprocess.run(["git", "-C", str(work_dir), *args], env=minimal_env(), capture_output=True, text=True,
                               check=True).stdout.strip()
 
     branch = git("rev-parse", "--abbrev-ref", "HEAD")

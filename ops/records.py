@@ -29,6 +29,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from chain.beside_state import BesideState, FolderArea, beside_state
+from database.child_env import minimal_env
 from ops.stack import ROOT, open_stack, plain_config, plain_outputs
 
 FORMAT = "tonsurance-deployment-record"
@@ -131,7 +132,8 @@ def succeeded(record: dict[str, Any]) -> bool:
 def git_state(work_dir: Path) -> dict[str, Any]:
     def git(*args: str) -> str | None:
         try:
-            run = subprocess.run(["git", "-C", str(work_dir), *args], capture_output=True, text=True, timeout=10)
+            run = subprocess.run(["git", "-C", str(work_dir), *args], env=minimal_env(), capture_output=True, text=True,
+                                 timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return run.stdout.strip() if run.returncode == 0 else None

@@ -271,13 +271,15 @@ def database_backup(outputs: dict[str, Any], record: dict[str, Any], later: list
 
 def rollback_database(cfg: StackConfig, backup_id: str, yes: bool, work_dir: Path = ROOT) -> int:
     from database import restore
-    from ops.backups import backup_store_url
+    from ops.backups import backup_store_url, bucket_owner, signing_key
 
     variable = "TONSURANCE_ROLLBACK_DSN"  # the DSN (with its password) stays off the command line
     os.environ[variable] = cfg.database.dsn()
     try:
+        owner = bucket_owner(cfg)
         return restore.main(["--backup-id", backup_id, "--store", backup_store_url(cfg, work_dir),
-                             "--target-dsn-env", variable,
+                             "--signing-key", signing_key(cfg, work_dir), "--target-dsn-env", variable,
+                             *(["--expected-bucket-owner", owner] if owner else []),
                              *(["--s3-region", cfg.database.backup_s3_region] if cfg.database.backup_s3_region
                                else []), *(["--yes"] if yes else [])])
     finally:

@@ -187,6 +187,8 @@ def containers(r: Resource) -> list[Mapping[str, Any]]:
 def images_pinned(resources: list[Resource]) -> Iterator[Violation]:
     from config import ConfigError, check_image
 
+    # Never latest on any network (the public networks' rule, for local workloads too); by digest on mainnet.
+    network = "mainnet" if stack_network(resources) == "mainnet" else "testnet"
     for r in resources:
         if r.type not in WORKLOADS:
             continue
@@ -194,9 +196,9 @@ def images_pinned(resources: list[Resource]) -> Iterator[Violation]:
             image = _known(c, "image")
             try:
                 if image is not UNKNOWN:
-                    check_image("image", image, "mainnet")  # the strictest network: a tag or digest, never latest
+                    check_image("image", image, network)
             except ConfigError as error:
-                problem = str(error).split(": ", 1)[1].replace(" on mainnet", "")
+                problem = str(error).split(": ", 1)[1].replace(" on testnet", "")
                 yield r.urn, f"{r.name}: container {_known(c, 'name')!r} image {problem}"
 
 
@@ -290,7 +292,7 @@ RULES = (
          contracts_protected),
     Rule("contract-admin-is-multisig", "Every contract's admin is the one multisig, never the deployer wallet",
          contract_admins),
-    Rule("images-pinned", "Images carry a tag or a digest, never 'latest'", images_pinned),
+    Rule("images-pinned", "Images carry a tag or a digest, never 'latest'; on mainnet a digest", images_pinned),
     Rule("workloads-hardened", "Workloads have probes, resource requests and limits, and run as non-root",
          workloads_hardened),
     Rule("no-literal-secrets", "No Kubernetes Secret carries literal data from the program", no_literal_secrets),

@@ -38,6 +38,8 @@ PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod",
                    "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090"}
 OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/0A1B2C3D4E5F"
 BACKUP_IMAGE = "ghcr.io/tonsurance/db-tools:1.0.0"
+DEPLOY_ROLE_ARN = "arn:aws:iam::123456789012:role/tonsurance-deploy"
+DIGEST = "@sha256:" + "5e" * 32  # mainnet names every image by digest (config/rules.py, check_image)
 SECRETS = {"deployerMnemonic", "databasePassword"}
 
 NETWORK_CONFIGS = Path(tempfile.mkdtemp(prefix="tonsurance-network-configs-"))
@@ -74,10 +76,11 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
         raw["liteserverConfig"] = liteserver_config(network if network in ("testnet", "mainnet") else "testnet")
         raw["services"] = json.dumps(PUBLIC_SERVICES)
         raw.update(awsRegion="eu-central-1", eksOidcProviderArn=OIDC_ARN, backupJobImage=BACKUP_IMAGE,
-                   backupStore=f"s3://tonsurance-backups-{network}/{network}/")
+                   backupStore=f"s3://tonsurance-backups-{network}/{network}/", deployRoleArn=DEPLOY_ROLE_ARN)
     if network == "mainnet":
         raw["deployerMnemonic"] = None
         raw["deployerMnemonicSecretId"] = "tonsurance/mainnet/deployer-mnemonic"
+        raw.update(images=json.dumps({k: image + DIGEST for k, image in IMAGES.items()}), backupJobImage=BACKUP_IMAGE + DIGEST)
     raw.update(overrides)
     return {k: v for k, v in raw.items() if v is not None}
 

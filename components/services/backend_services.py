@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.exporters import EXPORTERS  # the Redis exporter is a client of Redis too
-from components.services.catalog import (CONTRACT_ADDRESSES, REDIS_URL, SERVICES, ServiceSpec, secret_names,
+from components.services.catalog import (CONTRACT_ADDRESSES, REDIS_URL, SERVICES, ServiceSpec, secret_sets,
                                          selector_labels)
 from components.services.redis import Redis, RedisArgs
 from components.services.rollout_analysis import RolloutAnalysis, RolloutAnalysisArgs
@@ -38,7 +38,8 @@ class BackendServicesArgs:
     database_port: int
     renders_manifests: bool = False  # the provider writes YAML instead of applying to a cluster
     catalog: Sequence[ServiceSpec] = SERVICES
-    secrets_role_arn: pulumi.Input[str] | None = None  # public stacks: components/aws.py's External Secrets role
+    # Public stacks: the IAM role of each secret set (components/aws.py), assumed by that set's secret store.
+    secrets_role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def checksum(data: Mapping[str, str]) -> str:
@@ -75,9 +76,9 @@ class BackendServices(pulumi.ComponentResource):
                                                      storage=settings.redis_storage, clients=clients,
                                                      prebound_volume=args.network == "localnet"), child)
         secrets = ServiceSecrets(f"{name}-secrets", ServiceSecretsArgs(
-            stack=args.stack, namespace=args.namespace, names=secret_names(settings.redis_in_cluster),
+            stack=args.stack, namespace=args.namespace, sets=secret_sets(settings.redis_in_cluster),
             store=settings.secret_store, aws_region=settings.aws_region, redis_host=redis.host if redis else None,
-            aws_role_arn=args.secrets_role_arn), child)
+            aws_role_arns=args.secrets_role_arns), child)
 
         rollout = settings.rollout
         templates: tuple[str, ...] = ()

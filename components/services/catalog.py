@@ -21,8 +21,14 @@ from config.types import IMAGE_KEYS
 # The image key (`tonsurance:images`) of each workload, named once in config.
 BACKEND_IMAGE, PRICING_KEEPER_IMAGE, BRIDGE_HEALTH_KEEPER_IMAGE, API_V2_IMAGE, WEBSOCKET_V2_IMAGE = IMAGE_KEYS
 
-# The service account of the stack's secret store: the stack's secrets role trusts it (components/aws.py).
-EXTERNAL_SECRETS_SERVICE_ACCOUNT = "external-secrets"
+# The service accounts of the stack's secret stores, one per secret set (secret_sets), live in their own namespace
+# (no workload runs there); each set's IAM role trusts only its account (components/aws.py).
+def secret_readers_namespace(namespace: str) -> str:
+    return f"{namespace}-secrets"
+
+
+def secret_reader_account(secret_set: str) -> str:
+    return f"secrets-{secret_set}"
 HTTP_PORT_NAME = "http"
 METRICS_PORT_NAME = "metrics"
 METRICS_PATH = "/metrics"
@@ -126,6 +132,23 @@ def secret_names(redis_in_cluster: bool) -> tuple[str, ...]:
     if redis_in_cluster:
         names = (names - {REDIS_URL.name}) | {REDIS_PASSWORD.name}
     return tuple(sorted(names))
+
+
+SHARED_SET = "shared"  # the reader set of secrets that more than one workload (or none) reads
+
+
+def secret_sets(redis_in_cluster: bool) -> dict[str, tuple[str, ...]]:
+    """The stack's secrets grouped by who may read them: a secret only one workload reads is in that workload's
+    set (its keeper mnemonic, its market data keys); every other one is in the shared set. Each set has its own
+    store, service account and IAM role (components/services/secrets.py, components/aws.py), so the role that
+    syncs the API's secrets cannot read a keeper's mnemonic."""
+    names = secret_names(redis_in_cluster)
+    readers = {name: {s.name for s in SERVICES if name in s.secret_names} for name in names}
+    sets: dict[str, list[str]] = {}
+    for name in names:
+        owner = next(iter(readers[name])) if len(readers[name]) == 1 else SHARED_SET
+        sets.setdefault(owner, []).append(name)
+    return {owner: tuple(members) for owner, members in sorted(sets.items())}
 
 
 def secret_id(stack: str, name: str) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pulumi_kubernetes as k8s
 
 APP_USER = 10001  # the services' images run as this uid
+# Pod Security Admission: the API server refuses any pod of the namespace that breaks the "restricted" profile.
+RESTRICTED_NAMESPACE_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 
 
 def pod_security(user: int = APP_USER) -> k8s.core.v1.PodSecurityContextArgs:

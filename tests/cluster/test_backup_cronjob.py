@@ -9,15 +9,20 @@ import time
 import yaml
 
 from components.backup_schedule import BackupScheduleArgs, backup_manifests
+from components.services.pod_security import RESTRICTED_NAMESPACE_LABELS
 from tests.kube import get_object
 
 ROLE = "arn:aws:iam::123456789012:role/tonsurance-mainnet-backup"
+KEY = "arn:aws:kms:eu-central-1:123456789012:key/0f0f0f0f-aaaa-bbbb-cccc-0123456789ab"
 
 
 def test_backup_objects_are_accepted_and_a_job_from_the_cronjob_runs(kube_cluster, kube_namespace, tmp_path):
     args = BackupScheduleArgs(network="mainnet", namespace=kube_namespace, image="ghcr.io/tonsurance/db-tools:1.0.0",
                               store_url="s3://tonsurance-backups/mainnet/", region="eu-central-1", role_arn=ROLE)
-    manifests = backup_manifests(args, ROLE)
+    manifests = backup_manifests(args, ROLE, KEY)
+    # The stack's namespace enforces Pod Security "restricted" (components/platform.py): the job's pod must pass it.
+    kube_cluster.kubectl("label", "namespace", kube_namespace,
+                         *[f"{k}={v}" for k, v in RESTRICTED_NAMESPACE_LABELS.items()], "--overwrite")
     path = tmp_path / "backup.yaml"
     path.write_text(yaml.safe_dump_all(list(manifests.values())))
     kube_cluster.kubectl("apply", "--server-side", "-f", str(path))
@@ -46,6 +51,17 @@ def test_backup_objects_are_accepted_and_a_job_from_the_cronjob_runs(kube_cluste
     env = {e["name"]: e for e in container["env"]}
     assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "database-url", "key": "value"}
     assert {"name": "code", "mountPath": "/opt/tonsurance/database", "readOnly": True} in container["volumeMounts"]
+    # Finding 8 of issue 27: the API server mounted no service account token into the pod.
+    assert spec["automountServiceAccountToken"] is False
+    assert not [v for v in spec["volumes"] if v["name"].startswith("kube-api-access")]
+    assert not [m for m in container["volumeMounts"] if "serviceaccount" in m["mountPath"]]
+
+    # And a pod that breaks the profile (root, privileged) is refused by the API server itself.
+    root_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "root", "namespace": kube_namespace},
+                "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
+                                         "securityContext": {"privileged": True, "runAsUser": 0}}]}}
+    refused = kube_cluster.kubectl("apply", "-f", "-", input=json.dumps(root_pod), check=False)
+    assert refused.returncode != 0 and 'violates PodSecurity "restricted' in refused.stderr
 
 
 def test_the_component_through_the_engine_into_the_api_server(kube_cluster, kube_namespace, tmp_path):

@@ -133,5 +133,15 @@ def second_database(postgres) -> str:
 
 
 def scratch_databases(postgres) -> list[str]:
+    """Verification and restore scratch databases left on the server (none should be)."""
     with psycopg.connect(postgres.superuser_dsn()) as conn:
-        return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'verify\\_%'")]
+        return [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'verify\\_%' OR datname LIKE 'restore\\_2%'")]
+
+
+@pytest.fixture
+def signer(tmp_path):
+    """A local stack's manifest signer: an HMAC key file (database/signing.py)."""
+    from database.signing import ManifestSigner
+
+    return ManifestSigner(f"file:{tmp_path / 'signing.key'}")

@@ -16,6 +16,7 @@ from database import backup as backup_module
 from database import backup_job, restore
 from database.backup import BackupManifest, count_rows
 from database.migrations import apply_migrations
+from database.signing import ManifestSigner
 from database.storage import AmbiguousBackupIdError, BackupNotFoundError, S3Store, resolve_backup_id
 from tests.database.conftest import scalar, scratch_databases, seed
 from tests.moto_server import REGION, aws_env, moto_endpoint  # noqa: F401
@@ -26,9 +27,12 @@ STORE = f"s3://{BUCKET}/{PREFIX}"
 
 @pytest.fixture
 def bucket(aws_env) -> dict:
-    """A bucket configured like the stack's: versioning and default SSE-KMS with its own key."""
+    """A bucket configured like the stack's: versioning and default SSE-KMS with its own key; and the stack's
+    signing key (an asymmetric KMS key)."""
     s3, kms = boto3.client("s3"), boto3.client("kms")
     key = kms.create_key(Description="tonsurance test backups")["KeyMetadata"]["Arn"]
+    signing = kms.create_key(Description="tonsurance test manifests", KeyUsage="SIGN_VERIFY",
+                             KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
     for existing in s3.list_buckets()["Buckets"]:
         if existing["Name"] == BUCKET:
             for version in s3.list_object_versions(Bucket=BUCKET).get("Versions", []):
@@ -39,7 +43,7 @@ def bucket(aws_env) -> dict:
     s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={"Rules": [{
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
         "BucketKeyEnabled": True}]})
-    return {"s3": s3, "key": key}
+    return {"s3": s3, "key": key, "signing": f"kms:{signing}"}
 
 
 @pytest.fixture
@@ -54,7 +58,8 @@ def job_env(dsn: str) -> dict[str, str]:
 
 
 def test_the_job_dumps_uploads_under_a_dated_key_verifies_and_records(postgres, populated, bucket, capsys):
-    assert backup_job.main(["--store", STORE, "--s3-region", REGION], env=job_env(populated)) == 0
+    assert backup_job.main(["--store", STORE, "--s3-region", REGION, "--signing-key", bucket["signing"]],
+                           env=job_env(populated)) == 0
 
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     backup_id = record["backup_id"]
@@ -70,26 +75,29 @@ def test_the_job_dumps_uploads_under_a_dated_key_verifies_and_records(postgres, 
     head = s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}{backup_id}.dump")
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == bucket["key"]
     assert head["ContentLength"] == record["size_bytes"] and head.get("VersionId")
-    manifest = BackupManifest.from_json(s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}{backup_id}.json")["Body"].read())
+    text = s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}{backup_id}.json")["Body"].read()
+    manifest = BackupManifest.from_signed_json(text, ManifestSigner(bucket["signing"]))  # signed in KMS
     assert manifest.row_counts == counts and manifest.sha256 == record["sha256"]
+    assert manifest.dump_version_id == head["VersionId"]
     assert scratch_databases(postgres) == []  # the verification database is gone
     assert postgres.password not in json.dumps(record)
 
 
 def test_a_wrong_password_or_missing_variable_fails_clearly_without_the_secret(postgres, populated, bucket, capsys):
     env = job_env(postgres.dsn(psycopg.conninfo.conninfo_to_dict(populated)["dbname"], "wrong-password-123"))
-    assert backup_job.main(["--store", STORE], env=env) == 1
+    assert backup_job.main(["--store", STORE, "--signing-key", bucket["signing"]], env=env) == 1
     err = capsys.readouterr().err
     assert "scheduled backup failed: cannot connect to PostgreSQL as tonsurance_app@127.0.0.1" in err
     assert "wrong-password-123" not in err
     assert "Contents" not in bucket["s3"].list_objects_v2(Bucket=BUCKET)  # nothing uploaded
 
-    assert backup_job.main(["--store", STORE], env={}) == 1
+    assert backup_job.main(["--store", STORE, "--signing-key", bucket["signing"]], env={}) == 1
     assert "environment variable DATABASE_URL is not set" in capsys.readouterr().err
 
 
-def test_an_unreachable_bucket_fails_the_job(postgres, populated, aws_env, capsys):
-    assert backup_job.main(["--store", "s3://no-such-bucket-anywhere/x/"], env=job_env(populated)) == 1
+def test_an_unreachable_bucket_fails_the_job(postgres, populated, aws_env, capsys, tmp_path):
+    assert backup_job.main(["--store", "s3://no-such-bucket-anywhere/x/", "--signing-key", f"file:{tmp_path}/key"],
+                           env=job_env(populated)) == 1
     assert "NoSuchBucket" in capsys.readouterr().err
 
 
@@ -104,12 +112,13 @@ IDS = {  # backup id -> policies in the database when it was taken
 
 def test_backup_id_picks_the_right_backup_among_several(postgres, populated, second_database, bucket, monkeypatch,
                                                         capsys):
+    monkeypatch.setenv("TARGET_DSN", second_database)
     # One real backup per id, each of a different database content (fewest policies last: rows are deleted).
     for backup_id, policies in sorted(IDS.items(), key=lambda item: -item[1]):
         monkeypatch.setattr(backup_module, "new_backup_id", lambda now=None, chosen=backup_id: chosen)
         with psycopg.connect(populated) as conn:
             conn.execute("DELETE FROM policies WHERE policy_id > %s", (policies,))
-        assert backup_job.main(["--store", STORE], env=job_env(populated)) == 0
+        assert backup_job.main(["--store", STORE, "--signing-key", bucket["signing"]], env=job_env(populated)) == 0
     store = S3Store(BUCKET, PREFIX, region=REGION)
 
     assert resolve_backup_id(store, "20250115-1431") == "20250115-143100-bbbb"
@@ -124,7 +133,8 @@ def test_backup_id_picks_the_right_backup_among_several(postgres, populated, sec
             resolve_backup_id(store, malformed)
 
     capsys.readouterr()
-    arguments = ["--store", STORE, "--s3-region", REGION, "--target-dsn", second_database, "--yes"]
+    arguments = ["--store", STORE, "--s3-region", REGION, "--signing-key", bucket["signing"],
+                 "--target-dsn-env", "TARGET_DSN", "--yes"]
     assert restore.main([*arguments, "--backup-id", "20250115-1431"]) == 0
     assert "Backup 20250115-143100-bbbb" in capsys.readouterr().out
     assert scalar(second_database, "SELECT count(*) FROM policies") == 120
@@ -143,7 +153,7 @@ def test_the_cronjob_container_command_runs_from_its_configmap_files(postgres, p
 
     args = BackupScheduleArgs(network="mainnet", namespace="tonsurance", image="unused:1", store_url=STORE,
                               region=REGION, role_arn="arn:aws:iam::123456789012:role/backup")
-    manifests = backup_manifests(args, args.role_arn)
+    manifests = backup_manifests(args, args.role_arn, bucket["signing"].removeprefix("kms:"))
     code_dir = tmp_path / "opt" / "tonsurance" / "database"
     code_dir.mkdir(parents=True)
     for name, text in manifests["ConfigMap"]["data"].items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from database.backup import create_backup
+from database.signing import ManifestSigner
 from database.dsn import DatabaseConnectionError, InvalidDsnError, describe, libpq_command_target
 from database.migrations import apply_migrations
 from database.storage import LocalFolderStore
@@ -28,7 +29,8 @@ def test_wrong_password_error_names_the_target_but_not_the_password(postgres, da
 def test_backup_with_wrong_password_fails_without_the_secret(postgres, database, tmp_path):
     dbname = describe(database).rsplit("/", 1)[1]
     with pytest.raises(DatabaseConnectionError) as failure:
-        create_backup(postgres.dsn(dbname, password=WRONG_PASSWORD), LocalFolderStore(tmp_path))
+        create_backup(postgres.dsn(dbname, password=WRONG_PASSWORD), LocalFolderStore(tmp_path),
+                      ManifestSigner(f"file:{tmp_path}/signing.key"))
     assert WRONG_PASSWORD not in str(failure.value)
     assert list(tmp_path.iterdir()) == []
 

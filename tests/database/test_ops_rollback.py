@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from database.backup import create_backup
+from database.signing import LOCAL_KEY_FILE, ManifestSigner
 from database.storage import LocalFolderStore
 from ops import rollback
 from ops.records import RecordError
@@ -26,7 +27,8 @@ def stack(postgres, database, tmp_path):
     with psycopg.connect(database) as conn:
         conn.execute("CREATE TABLE policies (id int primary key)")
         conn.execute("INSERT INTO policies VALUES (1), (2)")
-    backup = create_backup(database, LocalFolderStore(tmp_path / "backups"))
+    signer = ManifestSigner(f"file:{tmp_path / LOCAL_KEY_FILE}")  # where ops finds the local stack's key
+    backup = create_backup(database, LocalFolderStore(tmp_path / "backups"), signer)
     with psycopg.connect(database) as conn:
         conn.execute("INSERT INTO policies VALUES (3)")
     return cfg, backup.manifest.backup_id, database

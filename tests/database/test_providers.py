@@ -114,8 +114,9 @@ def test_check_rejects_an_inconsistent_migration_set(database, migrations):
 
 
 def backup_props(dsn: str, store_url: str, trigger: str) -> dict:
+    key = f"file:{store_url.removeprefix('file://')}/../signing.key"
     return {"dsn": dsn, "store_url": store_url, "trigger": trigger, "s3_endpoint_url": None, "s3_region": None,
-            "scratch_dsn": None}
+            "scratch_dsn": None, "signing_key": key, "s3_expected_owner": None}
 
 
 def test_backup_provider_lifecycle(database, migrations, tmp_path):
@@ -141,6 +142,12 @@ def test_backup_provider_lifecycle(database, migrations, tmp_path):
     assert provider.read(created.id, state).id == created.id
     (tmp_path / f"{created.id}.json").unlink()
     assert provider.read(created.id, state).id == ""  # gone from the store: refresh drops it
+
+
+def test_backup_provider_check_rejects_a_bad_signing_key(database, tmp_path):
+    props = {**backup_props(database, tmp_path.as_uri(), "x"), "signing_key": "hmac:secret"}
+    [failure] = DatabaseBackupProvider().check({}, props).failures
+    assert failure.property == "signing_key" and "kms:<key id, alias or ARN> or file:<path>" in failure.reason
 
 
 def test_backup_provider_check_rejects_a_bad_store_url(database):

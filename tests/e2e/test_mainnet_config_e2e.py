@@ -11,7 +11,7 @@ from pulumi import automation as auto
 from pytoniq_core import Address
 
 from tests.e2e.harness import stack_copy
-from tests.support import OIDC_ARN, network_config
+from tests.support import BACKUP_IMAGE, DEPLOY_ROLE_ARN, DIGEST, IMAGES, OIDC_ARN, network_config
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +33,10 @@ def test_mainnet_network_config_and_secrets_provider(project_dir, tmp_path):
     for key, seed in (("adminAddress", 1), ("treasuryAddress", 2), ("claimsProcessorAddress", 3)):
         copy.set_config(f"tonsurance:{key}", mainnet_address(seed))
     copy.set_config("tonsurance:keeperAddresses[0]", mainnet_address(4), path=True)
+    for key, image in IMAGES.items():  # by digest on mainnet, as the release sets them
+        copy.set_config(f"tonsurance:images.{key}", image + DIGEST, path=True)
+    copy.set_config("tonsurance:backupJobImage", BACKUP_IMAGE + DIGEST)
+    copy.set_config("tonsurance:deployRoleArn", DEPLOY_ROLE_ARN)
     target = Path(copy.work_dir) / "config" / "mainnet-global.config.json"
     target.parent.mkdir(parents=True, exist_ok=True)
 

@@ -4,6 +4,7 @@ repository. The fee estimate against fees actually paid by the real engine is in
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import subprocess
 import urllib.request
@@ -19,6 +20,8 @@ from chain.connect import connect
 from chain.sandbox import FAUCET_ADDRESS
 from chain.wallets import WalletKey, WalletV4R2, deployer_wallet_addresses
 from contracts.base import TON
+from database.backup import BackupManifest, BackupVerificationError
+from database.signing import LOCAL_KEY_FILE, ManifestSigner
 from ops import preflight
 from ops.checks import report, run_check
 from tests.support import MNEMONIC, parse, raw_config
@@ -113,12 +116,15 @@ def test_localnet_fake_secret_store_has_nothing_to_check():
         True, "secret store is 'fake' on localnet: no Secrets Manager to check")
 
 
-def write_backup(directory: Path, backup_id: str, created_at: datetime) -> None:
+def write_backup(directory: Path, backup_id: str, created_at: datetime, signed: bool = True) -> None:
+    """A backup's files as the local stack writes them, its manifest signed with the local key (ops/backups.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{backup_id}.dump").write_bytes(b"dump")
-    (directory / f"{backup_id}.json").write_text(json.dumps({
-        "backup_id": backup_id, "created_at": created_at.isoformat(), "source": "x", "size_bytes": 4,
-        "sha256": "0", "row_counts": {}, "extensions": []}))
+    manifest = BackupManifest(backup_id=backup_id, created_at=created_at.isoformat(), source="x", size_bytes=4,
+                              sha256="0", row_counts={}, checksums={}, extensions=[], dump_version_id=None)
+    signer = ManifestSigner(f"file:{directory.parent / LOCAL_KEY_FILE}")
+    text = manifest.signed_json(signer) if signed else json.dumps({"manifest": dataclasses.asdict(manifest)})
+    (directory / f"{backup_id}.json").write_text(text)
 
 
 def test_backup_recent(tmp_path):
@@ -131,6 +137,9 @@ def test_backup_recent(tmp_path):
     (tmp_path / "backups" / "20261129-190000-cccc.dump").write_bytes(b"incomplete: no manifest")
     passed, detail = preflight.backup_recent(cfg, NOW, tmp_path)
     assert passed and "20261129-180000-bbbb is 2.0 h old" in detail
+    write_backup(tmp_path / "backups", "20261129-200000-dddd", NOW - timedelta(hours=1), signed=False)
+    with pytest.raises(BackupVerificationError, match="20261129-200000-dddd is refused: .*not signed"):
+        preflight.backup_recent(cfg, NOW, tmp_path)  # an unsigned newest backup is no verified backup
 
 
 def test_git_clean_on_release_branch(tmp_path):

@@ -10,7 +10,7 @@ from pytoniq_core.crypto.keys import mnemonic_is_valid, mnemonic_new
 
 from config import ConfigError, SecretReference, SecretValue
 from tests.support import (
-    NETWORK_CONFIGS, BACKUP_IMAGE, IMAGES, MNEMONIC, OIDC_ARN, address, error_for, liteserver_config, parse, raw_config,
+    NETWORK_CONFIGS, BACKUP_IMAGE, DIGEST, IMAGES, MNEMONIC, OIDC_ARN, address, error_for, liteserver_config, parse, raw_config,
     read,
 )
 
@@ -273,7 +273,7 @@ def test_aws_section_on_public_networks():
     mainnet = parse(raw_config("mainnet")).aws
     assert (mainnet.region, mainnet.backup_bucket, mainnet.backup_prefix, mainnet.backup_retention_days) == \
         ("eu-central-1", "tonsurance-backups-mainnet", "mainnet/", 90)
-    assert mainnet.eks_oidc_provider_arn == OIDC_ARN and mainnet.backup_job_image == BACKUP_IMAGE
+    assert mainnet.eks_oidc_provider_arn == OIDC_ARN and mainnet.backup_job_image == BACKUP_IMAGE + DIGEST
     assert parse(raw_config("testnet")).aws.backup_retention_days == 30
     assert parse(raw_config("testnet", backupStore="s3://bucket-only")).aws.backup_prefix == ""
 
@@ -365,8 +365,22 @@ def test_kms_secrets_provider_accepted_and_read_from_the_stack_file(tmp_path):
     check_secrets_provider("localnet", None)
 
 
+def test_a_tag_without_digest_is_refused_on_mainnet():
+    """Finding 6 of issue 27: every image mainnet runs is named by digest (a tag can be pushed again)."""
+    tagged = {**json.loads(raw_config("mainnet")["images"]), "apiV2": "ghcr.io/tonsurance/api-v2:1.0.0"}
+    err = error_for(raw_config("mainnet", images=json.dumps(tagged)))
+    assert err.key == "tonsurance:images.apiV2" and "must name the image by digest on mainnet" in str(err)
+    err = error_for(raw_config("mainnet", backupJobImage="ghcr.io/tonsurance/db-tools:1.0.0"))
+    assert err.key == "tonsurance:backupJobImage" and "by digest" in str(err)
+    in_cluster = json.dumps({**json.loads(raw_config("mainnet")["services"]), "redis": "in-cluster"})
+    err = error_for(raw_config("mainnet", services=in_cluster))
+    assert err.key == "tonsurance:services.redisImage" and "by digest" in str(err)
+    assert parse(raw_config("mainnet")).services.redis_image == "redis:7.4.1-alpine"  # managed Redis: unused
+    assert parse(raw_config("testnet", images=json.dumps(tagged)))  # tags are fine off mainnet
+
+
 def test_image_digest_accepted():
-    digest = {**IMAGES, "backend": "ghcr.io/tonsurance/backend@sha256:" + "ab" * 32}
+    digest = {**json.loads(raw_config("mainnet")["images"]), "backend": "ghcr.io/tonsurance/backend@sha256:" + "ab" * 32}
     assert parse(raw_config("mainnet", images=json.dumps(digest))).kubernetes.images["backend"].endswith("ab" * 32)
 def test_kubeconfig_and_rendering_are_exclusive():
     cfg = parse(raw_config(kubeconfig=".state/cluster/local/kubeconfig"))

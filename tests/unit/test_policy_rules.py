@@ -135,6 +135,15 @@ def test_images_pinned(image, ok):
         assert violations[0][0] == "urn:backend" and "container 'backend' image must" in violations[0][1]
 
 
+def test_a_tag_without_digest_is_refused_on_mainnet():
+    """Finding 6 of issue 27: a tag can be pushed again with other contents; mainnet runs images by digest."""
+    tagged, pinned = "ghcr.io/tonsurance/backend:1.4.2", "ghcr.io/tonsurance/backend:1.4.2@sha256:" + "0f" * 32
+    [(urn, message)] = check(rules.images_pinned, [*ton_resources("mainnet"), workload(image=tagged)])
+    assert urn == "urn:backend" and "must name the image by digest on mainnet" in message
+    assert check(rules.images_pinned, [*ton_resources("mainnet"), workload(image=pinned)]) == []
+    assert check(rules.images_pinned, [*ton_resources("testnet"), workload(image=tagged)]) == []
+
+
 def test_cronjob_images_are_checked_too():
     cron = workload("kubernetes:batch/v1:CronJob", name="backup", image="postgres:latest")
     assert "must pin a version" in check(rules.images_pinned, [cron])[0][1]

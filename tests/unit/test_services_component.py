@@ -7,12 +7,12 @@ import json
 import pytest
 
 from components.services.backend_services import checksum
-from components.services.catalog import SERVICES, SERVICES_BY_NAME, secret_id, secret_names
+from components.services.catalog import SERVICES, SERVICES_BY_NAME, secret_id, secret_names, secret_sets
 from components.services.rollout_analysis import ERROR_RATE, LATENCY_P99
 from components.services.secrets import fake_value
 from components.services.workload import CHECKSUM_ANNOTATION
 from resource_types import ARGO_ANALYSIS_TEMPLATE as ANALYSIS, ARGO_ROLLOUT as ROLLOUT, K8S_DEPLOYMENT as DEPLOYMENT
-from tests.support import SERVICE_CONTRACTS as CONTRACTS, RecordingMocks, argo_measurement, run_backend_services
+from tests.support import SERVICE_CONTRACTS as CONTRACTS, RecordingMocks, argo_measurement, raw_config, run_backend_services
 
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
@@ -137,11 +137,12 @@ def test_no_secret_value_in_any_workload_and_every_secret_has_an_external_secret
 
 def test_local_store_is_fake_with_in_cluster_redis(mocks):
     run_backend_services("localnet")
-    (store,) = mocks.named(STORE).values()
-    assert store["metadata"]["name"] == "tonsurance-localnet"  # the namespace: unique per stack in a cluster
-    data = store["spec"]["provider"]["fake"]["data"]
-    assert {d["key"] for d in data} == {secret_id("localnet", n) for n in secret_names(redis_in_cluster=True)}
-    assert store["spec"]["conditions"] == [{"namespaces": ["tonsurance-localnet"]}]
+    stores = mocks.named(STORE)
+    # One store per secret set, named after the namespace: unique per stack in a cluster.
+    assert set(stores) == {f"tonsurance-localnet-{s}" for s in secret_sets(redis_in_cluster=True)}
+    data = [d for store in stores.values() for d in store["spec"]["provider"]["fake"]["data"]]
+    assert sorted(d["key"] for d in data) == sorted(secret_id("localnet", n) for n in secret_names(redis_in_cluster=True))
+    assert all(store["spec"]["conditions"] == [{"namespaces": ["tonsurance-localnet"]}] for store in stores.values())
     redis_url = mocks.named(EXTERNAL_SECRET)["redis-url"]["spec"]
     assert redis_url["data"] == [{"secretKey": "password", "remoteRef": {"key": "tonsurance/localnet/redis-password"}}]
     assert redis_url["target"]["template"]["data"]["value"] == \
@@ -160,8 +161,9 @@ def test_local_store_is_fake_with_in_cluster_redis(mocks):
 
 def test_mainnet_store_is_secrets_manager_and_redis_is_managed(mocks):
     run_backend_services("mainnet")
-    (store,) = mocks.named(STORE).values()
-    assert store["spec"]["provider"] == {"aws": {"service": "SecretsManager", "region": "eu-central-1"}}
+    assert len(mocks.named(STORE)) == len(secret_sets(redis_in_cluster=False))
+    for store in mocks.named(STORE).values():
+        assert store["spec"]["provider"] == {"aws": {"service": "SecretsManager", "region": "eu-central-1"}}
     assert set(mocks.named(EXTERNAL_SECRET)) == set(secret_names(redis_in_cluster=False))
     assert mocks.named(EXTERNAL_SECRET)["redis-url"]["spec"]["data"][0]["remoteRef"]["key"] == "tonsurance/mainnet/redis-url"
     assert not [t for t, _ in mocks.objects if t == "kubernetes:apps/v1:StatefulSet"]
@@ -186,7 +188,7 @@ def _sources(policy: dict, port) -> list[dict]:
 
 
 def test_network_policies_open_only_what_each_workload_needs(mocks):
-    run_backend_services("mainnet", redis="in-cluster")
+    run_backend_services("mainnet", redis="in-cluster", redisImage="redis:7.4.1-alpine@sha256:" + "ab" * 32)
     # A cluster with a provisioner: the claim takes the default storage class, no volume is made by hand.
     (redis,) = [i for t, i in mocks.objects if t == "kubernetes:apps/v1:StatefulSet"]
     assert "storageClassName" not in redis["spec"]["volumeClaimTemplates"][0]["spec"]
@@ -261,6 +263,6 @@ def test_pods_run_restricted_with_probes_resources_and_spread(mocks, network):
         size = spec.resources[network]
         assert container["resources"] == {"requests": {"cpu": size.cpu_request, "memory": size.memory_request},
                                            "limits": {"cpu": size.cpu_limit, "memory": size.memory_limit}}
-        assert container["image"] == f"ghcr.io/tonsurance/{spec.image_key.lower()}:1.0.0"
+        assert container["image"] == json.loads(raw_config(network)["images"])[spec.image_key]
         assert template["metadata"]["labels"]["app.kubernetes.io/version"] == "1.0.0"
         assert ("topologySpreadConstraints" in pod) == spec.replicated
