@@ -319,6 +319,7 @@ class TonsuranceAws(pulumi.ComponentResource):
     def _bucket(name: str, args: TonsuranceAwsArgs, bucket_name: str, suffix: str, options):
         """A backup bucket and its KMS key: versioned, encrypted, private, TLS only, written once, object-locked for
         the retention, backups and their older versions expired (the source bucket; with suffix, its replica)."""
+        import pulumi_aws as aws
         key = aws.kms.Key(f"{name}-backup-key{suffix}", description=f"tonsurance {args.stack}: backup bucket encryption",
                           enable_key_rotation=True, deletion_window_in_days=30, tags=tags(args), opts=options())
         aws.kms.Alias(f"{name}-backup-key-alias{suffix}", name=f"alias/tonsurance-{args.stack}-backups{suffix}",
@@ -354,8 +355,9 @@ class TonsuranceAws(pulumi.ComponentResource):
         }], opts=on_bucket)
         return bucket, key
 
-    def _replica(self, name: str, args: TonsuranceAwsArgs, source: aws.s3.Bucket, source_key: aws.kms.Key, options):
+    def _replica(self, name: str, args: TonsuranceAwsArgs, source, source_key, options):
         """The bucket's copy in another region: the same rules, every new version replicated (deletions are not)."""
+        import pulumi_aws as aws
         region = args.backup_replica_region
         in_region = aws.Provider(f"{name}-provider-replica", region=region, opts=pulumi.ResourceOptions(parent=self))
         replica, replica_key = self._bucket(name, args, f"{args.backup_bucket}-{region}", "-replica",

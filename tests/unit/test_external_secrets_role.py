@@ -4,7 +4,6 @@ role trusts only that account and reads only that set. So a pod created in the a
 none of them, and the role that syncs the API's secrets cannot read a keeper's mnemonic."""
 from __future__ import annotations
 
-import json
 from fnmatch import fnmatchcase
 
 import pulumi
