@@ -16,7 +16,7 @@ import os
 import socket
 from pathlib import Path
 
-from chain.beside_state import state_folder
+from state_store.area import state_folder
 
 
 def stack_locks(backend_folder: Path, stack: str) -> list[Path]:

@@ -1,5 +1,5 @@
 """Deployment records: one JSON file per update of a stack, kept beside the stack's Pulumi state so every
-operator and CI runner of the stack reads the same history (chain/beside_state.py):
+operator and CI runner of the stack reads the same history (state_store/area.py):
 
     file://<dir> backend (the local stack: .state/pulumi)   -> <dir>/.tonsurance/records/<stack>-YYYYMMDD-HHMMSS.json
     s3://<bucket>/<prefix> backend (testnet, mainnet)      -> s3://<bucket>/<prefix>/.tonsurance/records/...
@@ -28,7 +28,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from chain.beside_state import BesideState, FolderArea, beside_state
+from state_store.area import Area, beside_state, folder_area
 from database.child_env import minimal_env
 from ops.stack import ROOT, open_stack, plain_config, plain_outputs
 
@@ -51,7 +51,7 @@ class RecordError(Exception):
 class StoredRecord:
     """One record where it is stored: `name` (`<stack>-YYYYMMDD-HHMMSS.json`) in `store`."""
     name: str
-    store: BesideState
+    store: Area
 
     @property
     def location(self) -> str:
@@ -64,13 +64,13 @@ class StoredRecord:
         return parse_record(text, self.location)
 
 
-def record_stores(backend_url: str | None = None, legacy_dir: Path = LEGACY_DIR) -> list[BesideState]:
+def record_stores(backend_url: str | None = None, legacy_dir: Path = LEGACY_DIR) -> list[Area]:
     """Where the stack's records are, the one new records go to first: beside the state of `backend_url`
     (default: $PULUMI_BACKEND_URL), then the checkout's old folder; only that folder when the backend has no
     place beside its state."""
     backend_url = os.environ.get("PULUMI_BACKEND_URL") if backend_url is None else backend_url
     beside = beside_state(backend_url, AREA)
-    legacy = FolderArea(legacy_dir)
+    legacy = folder_area(legacy_dir)
     return [beside, legacy] if beside else [legacy]
 
 
@@ -148,14 +148,14 @@ def record_name(record: dict[str, Any]) -> str:
     return f"{record['stack']}-{stamp}.json"
 
 
-def write_record(record: dict[str, Any], store: BesideState) -> StoredRecord:
+def write_record(record: dict[str, Any], store: Area) -> StoredRecord:
     """Store the record under its timestamped name (atomically: a reader never sees half a record)."""
     name = record_name(record)
     store.write_text(name, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return StoredRecord(name, store)
 
 
-def record_stack(stack: auto.Stack, stores: list[BesideState] | None = None, work_dir: Path = ROOT,
+def record_stack(stack: auto.Stack, stores: list[Area] | None = None, work_dir: Path = ROOT,
                  rollback_to: str | None = None) -> StoredRecord:
     """Record the stack as it stands, with the outcome of its last update (call after every `up`)."""
     record = build_record(stack.name, plain_outputs(stack), plain_config(stack), work_dir=work_dir,
@@ -187,7 +187,7 @@ def read_record(path: Path) -> dict[str, Any]:
     return parse_record(text, str(path))
 
 
-def stack_records(stack_name: str, stores: list[BesideState] | None = None) -> list[StoredRecord]:
+def stack_records(stack_name: str, stores: list[Area] | None = None) -> list[StoredRecord]:
     """The stack's records in every store, oldest first; a name found in two stores counts once (the first
     store's)."""
     found: dict[str, StoredRecord] = {}
@@ -199,7 +199,7 @@ def stack_records(stack_name: str, stores: list[BesideState] | None = None) -> l
     return sorted(found.values(), key=lambda r: _NAME.match(r.name)["stamp"])
 
 
-def find_record(stack_name: str, given: str, stores: list[BesideState] | None = None) -> StoredRecord | Path:
+def find_record(stack_name: str, given: str, stores: list[Area] | None = None) -> StoredRecord | Path:
     """`--to`: a record's name (with or without `.json`) among the stack's records, or a file path."""
     name = given if given.endswith(".json") else f"{given}.json"
     for record in stack_records(stack_name, stores):
@@ -218,7 +218,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    stores = [FolderArea(args.dir)] if args.dir else record_stores()
+    stores = [folder_area(args.dir)] if args.dir else record_stores()
     stack = open_stack(args.stack)
     stored = newest_of_update(stack, stores) or record_stack(stack, stores)
     record = stored.read()
@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def newest_of_update(stack: auto.Stack, stores: list[BesideState]) -> StoredRecord | None:
+def newest_of_update(stack: auto.Stack, stores: list[Area]) -> StoredRecord | None:
     """The stack's newest record when it already records the stack's last update (a rollback writes its own
     record; the workflow's record step after it then names that one instead of writing a second)."""
     records = stack_records(stack.name, stores)

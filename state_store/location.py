@@ -1,7 +1,6 @@
 """Where a store beside the state is: from a store URL, and from the Pulumi backend URL of a stack.
 
-The same layout and URL rules as the deployment records' `chain/beside_state.py` (another branch): our objects
-go in `.tonsurance/` next to Pulumi's own `.pulumi/` folder; `file://` URLs may carry options after `?`
+Our objects go in `.tonsurance/` next to Pulumi's own `.pulumi/` folder; `file://` URLs may carry options after `?`
 (`metadata=skip`), which do not name a place; S3 URLs take the query parameters Pulumi's own S3 backend reads
 (gocloud.dev): `region`, `endpoint` (a bare host gets https://, or http:// with `disable_https=true`),
 `use_path_style` (or `s3ForcePathStyle`), `profile`. `role` is refused: assume it in the environment.

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chain.beside_state import FolderArea, S3Area
+from state_store.area import folder_area
 from ops import records
 from ops.records import (
     RecordError, StoredRecord, build_record, find_record, read_record, record_stores, stack_records, write_record,
@@ -57,7 +57,7 @@ def test_git_state_of_this_checkout():
 def test_records_live_beside_the_state_and_the_old_folder_is_read_too(tmp_path):
     legacy = tmp_path / "checkout" / "deployments"
     stores = record_stores(f"file://{tmp_path / 'state'}?metadata=skip", legacy)
-    assert stores == [FolderArea(tmp_path / "state" / ".tonsurance" / "records"), FolderArea(legacy)]
+    assert [s.url for s in stores] == [str(tmp_path / "state" / ".tonsurance" / "records"), str(legacy)]
     old = write_record(build_record("local", OUTPUTS, CONFIG, now=WHEN), stores[1])        # written before the move
     first = write_record(build_record("local", OUTPUTS, CONFIG, now=WHEN.replace(minute=20)), stores[0])
     second = write_record(build_record("local", {**OUTPUTS, "shard_count": 3}, CONFIG, now=WHEN.replace(minute=30)),
@@ -77,14 +77,15 @@ def test_records_live_beside_the_state_and_the_old_folder_is_read_too(tmp_path):
 
 
 def test_backends_without_a_place_beside_the_state_keep_records_in_the_checkout(tmp_path):
-    assert record_stores("https://api.pulumi.com", tmp_path) == [FolderArea(tmp_path)]
-    assert record_stores("", tmp_path) == [FolderArea(tmp_path)]
+    assert [s.url for s in record_stores("https://api.pulumi.com", tmp_path)] == [str(tmp_path)]
+    assert [s.url for s in record_stores("", tmp_path)] == [str(tmp_path)]
     s3 = record_stores("s3://tonsurance-state/pulumi?region=eu-central-1", tmp_path)
-    assert s3 == [S3Area("tonsurance-state", "pulumi/.tonsurance/records/", "eu-central-1"), FolderArea(tmp_path)]
+    assert [s.url for s in s3] == ["s3://tonsurance-state/pulumi/.tonsurance/records/", str(tmp_path)]
+    assert s3[0].store.region == "eu-central-1"
 
 
 def test_unknown_version_and_garbage_refused(tmp_path):
-    stored = write_record(build_record("local", OUTPUTS, CONFIG, now=WHEN), FolderArea(tmp_path))
+    stored = write_record(build_record("local", OUTPUTS, CONFIG, now=WHEN), folder_area(tmp_path))
     path = tmp_path / stored.name
     path.write_text(json.dumps({**json.loads(path.read_text()), "version": 2}))
     with pytest.raises(RecordError, match="format version 2"):
@@ -97,7 +98,7 @@ def test_unknown_version_and_garbage_refused(tmp_path):
     with pytest.raises(RecordError, match="does not exist"):
         read_record(tmp_path / "absent.json")
     with pytest.raises(RecordError, match="does not exist"):
-        StoredRecord("local-20200101-000000.json", FolderArea(tmp_path)).read()
+        StoredRecord("local-20200101-000000.json", folder_area(tmp_path)).read()
     (tmp_path / "other.json").write_text('{"format": "something"}')
     with pytest.raises(RecordError, match="not a Tonsurance deployment record"):
         read_record(tmp_path / "other.json")
@@ -119,7 +120,7 @@ def test_contracts_rollback_compares_the_record_and_names_its_commit():
 
 def history(tmp_path, *entries: tuple[dict | None, str | None]) -> list[tuple[StoredRecord, dict]]:
     """Records (update, rollback_to) one minute apart, stored, read back as the rollback reads them."""
-    store = FolderArea(tmp_path)
+    store = folder_area(tmp_path)
     for i, (upd, rollback_to) in enumerate(entries):
         write_record(build_record("local", OUTPUTS, CONFIG, update=upd, rollback_to=rollback_to,
                                   now=WHEN + timedelta(minutes=i)), store)
