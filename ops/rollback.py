@@ -230,13 +230,12 @@ def contract_needs(record: dict[str, Any], client, admin: str, keepers: tuple[st
             needs.append(f"admin handover of the {label} {contract.address.to_str()}: its admin is "
                          f"{contract.get_admin(run).to_str()}, the stack's is {admin}: that admin proposes the "
                          "stack's, which accepts")
-    for label, contract in (("vault", vault), ("router", router)):
-        if contract.is_paused(run):
-            needs.append(f"unpause the {label} {contract.address.to_str()}: it is paused, so deposits and sales "
-                         "are refused")
-    missing = [k for k in keepers if not oracle.is_keeper(run, Address(k))]
-    if missing or oracle.get_keeper_count(run) != len(keepers):
-        needs.append(f"set the oracle's keepers to the stack's {len(keepers)} (it has {oracle.get_keeper_count(run)}, "
+    if vault.is_paused(run):   # the protocol's one pause (the router has none)
+        needs.append(f"unpause the vault {vault.address.to_str()}: it is paused, so deposits and sales are refused")
+    on_chain = set(oracle.get_keepers(run))
+    missing = [k for k in keepers if Address(k) not in on_chain]
+    if missing or len(on_chain) != len(keepers):
+        needs.append(f"set the oracle's keepers to the stack's {len(keepers)} (it has {len(on_chain)}, "
                      f"missing {len(missing)}): the keepers' prices are refused until then")
     if not needs:
         return lines + ["no admin message is needed: admin, pause state and keepers are the stack's"]

@@ -1,5 +1,5 @@
 """What going back to a record's contracts needs, read from the real TVM (`ops.rollback.contract_needs`): active
-contracts are adopted without a message; a paused vault or router, another admin, or other keepers each
+contracts are adopted without a message; a paused vault, another admin, or other keepers each
 name the admin message they need; contracts no longer on chain are deployed again."""
 from __future__ import annotations
 
@@ -16,12 +16,15 @@ from tests.contracts.conftest import ADMIN, KEEPER_1, KEEPER_2, NEW_ADMIN, NOW, 
 
 def deployed(sandbox: Sandbox) -> dict:
     """The oracle, vault and router deployed with ADMIN, as a record's `contracts` names them."""
-    oracle = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN, keepers=(KEEPER_1, KEEPER_2)))
+    oracle = PricingOracle.from_config(PricingOracleConfig(admin=ADMIN))
     vault = MultiTrancheVault.from_config(vault_config(oracle.address))
     router = PolicyRouter.from_config(PolicyRouterConfig(admin=ADMIN, vault=vault.address, oracle=oracle.address,
                                                          shard_count=16))
     for target in (oracle, vault, router):
         deploy(sandbox, target)
+    for keeper in (KEEPER_1, KEEPER_2):   # keepers are a role set by message, not init data
+        assert sandbox.send_internal(sender=ADMIN, to=oracle.address, value=TON // 10,
+                                     body=PricingOracle.build_add_keeper_body(keeper))[0].success
     return {"contracts": {"pricing_oracle": oracle.address.to_str(), "multi_tranche_vault": vault.address.to_str(),
                           "policy_router": router.address.to_str(), "sure_token": {}, "policy_shard": []}}
 
