@@ -34,6 +34,7 @@ def placeholder(namespace: str, name: str, key: str) -> str:
 def routing_of(pulumi_mocks, monkeypatch):
     """routing_of(network): the AlertmanagerConfig object `__main__.py` registers for that network."""
     monkeypatch.setattr("config.loader.stack_secrets_provider", lambda stack: "awskms://alias/tonsurance-test")
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://tonsurance-pulumi-state")  # public stacks journal beside it
 
     def run(network: str) -> dict:
         mocks = RecordingMocks(ton_answer)  # shard batches answered like their provider
