@@ -174,8 +174,12 @@ class Recorder:
 
 
 def ton_answer(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
-    """What the TON providers answer that the program reads: a shard batch's shard addresses."""
-    return {"shards": args.inputs["addresses"]} if args.typ == TON_SHARD_BATCH else {}
+    """What the providers answer that the program reads: a shard batch's shard addresses, an AWS resource's ARN."""
+    if args.typ == TON_SHARD_BATCH:
+        return {"shards": args.inputs["addresses"]}
+    if args.typ.startswith("aws:"):
+        return {"arn": f"arn:aws:{args.typ.split(':')[1]}:eu-central-1:123456789012:{args.name}"}
+    return {}
 
 
 # ---- backend services --------------------------------------------------------------------------------
