@@ -99,35 +99,35 @@ class Lease:
 
 
 _held: dict[str, tuple[Lease, int]] = {}
-_held_guard = threading.Lock()
+_turns: dict[str, threading.RLock] = {}   # one per claim: a provider runs resources in threads
+_turns_guard = threading.Lock()
 
 
 @contextlib.contextmanager
 def held(store: StateStore, name: str, purpose: str, **options) -> Iterator[Lease]:
-    """Hold the claim on `name` for the block (re-entrant within this process)."""
+    """Hold the claim on `name` for the block: one thread of this process at a time (the others wait), re-entrant
+    within the thread that holds it; the claim object keeps other processes and runners out."""
     key = store.describe(name)
-    with _held_guard:
+    with _turns_guard:
+        turn = _turns.setdefault(key, threading.RLock())
+    with turn:
         existing = _held.get(key)
-        if existing is not None:
+        if existing is not None:   # this thread, again
             _held[key] = (existing[0], existing[1] + 1)
-    if existing is not None:
-        try:
-            yield existing[0]
-        finally:
-            with _held_guard:
+            try:
+                yield existing[0]
+            finally:
                 lease, count = _held[key]
                 _held[key] = (lease, count - 1)
-        return
-    lease = Lease(store, name, purpose=purpose, **options)
-    lease.acquire()
-    with _held_guard:
+            return
+        lease = Lease(store, name, purpose=purpose, **options)
+        lease.acquire()
         _held[key] = (lease, 1)
-    try:
-        yield lease
-    finally:
-        with _held_guard:
+        try:
+            yield lease
+        finally:
             del _held[key]
-        lease.release()
+            lease.release()
 
 
 def _parsed(data: bytes) -> dict:

@@ -120,3 +120,23 @@ def test_claims_are_reentrant_within_a_process(store):
     with held(store, "z.lease", "outer") as outer, held(store, "z.lease", "inner") as inner:
         assert inner is outer and store.read("z.lease") is not None
     assert store.read("z.lease") is None
+
+
+def test_threads_of_one_process_take_the_claim_in_turn(store):
+    """A provider runs resources in threads: a second thread waits for the first to leave, never shares its
+    claim, and each leaves cleanly whichever leaves last (a shared claim once failed on exit with KeyError)."""
+    order: list[str] = []
+
+    def second():
+        with held(store, "t.lease", "second"):
+            order.append("second in")
+    with held(store, "t.lease", "first") as first:
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not thread.join(0.5) and thread.is_alive()   # waiting for the first thread's turn
+        order.append("first out")
+        claimed = json.loads(store.read("t.lease").data)["owner"]
+        assert claimed == first.owner
+    thread.join(10)
+    assert order == ["first out", "second in"]
+    assert store.read("t.lease") is None
