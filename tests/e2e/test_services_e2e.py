@@ -17,7 +17,8 @@ import pytest
 
 from components.exporters import EXPORTERS
 from components.services.backend_services import checksum
-from components.services.catalog import SERVICES, secret_names
+from components.services.catalog import SERVICES, secret_names, secret_sets
+from components.services.secrets import store_name
 from components.services.workload import CHECKSUM_ANNOTATION
 from resource_types import ARGO_ROLLOUT, K8S_CONFIG_MAP, K8S_SECRET
 from tests.e2e.harness import StackCopy
@@ -68,7 +69,8 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
             {e.name for e in EXPORTERS}} == {e.name: e.image for e in EXPORTERS}
     assert "AnalysisTemplate" not in objects  # local has no Prometheus: analysis is off, said so in the README
     assert set(objects["ExternalSecret"]) == set(secret_names(redis_in_cluster=True)) | {"redis-url"}
-    assert set(objects["ClusterSecretStore"]) == {stack.namespace}  # one store per stack namespace
+    # one store per secret set, named after the stack's namespace
+    assert set(objects["ClusterSecretStore"]) == {store_name(stack.namespace, n) for n in secret_sets(True)}
     assert set(objects["NetworkPolicy"]) == {"default-deny", "redis", *(s.name for s in SERVICES), *(e.name for e in EXPORTERS)}
     assert {i["spec"]["rules"][0]["host"] for i in objects["Ingress"].values()} == {
         "api.tonsurance.localhost", "ws.tonsurance.localhost"}
@@ -153,8 +155,9 @@ def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
     # The custom resources the local cluster has no controller for are stored as sent.
     external = {i["metadata"]["name"] for i in get("externalsecrets.external-secrets.io")["items"]}
     assert external == set(secret_names(redis_in_cluster=True)) | {"redis-url"}
-    store = get_object(cluster, "clustersecretstores.external-secrets.io", namespace)
-    assert store["spec"]["conditions"] == [{"namespaces": [namespace]}]
+    for secret_set in secret_sets(True):   # one store per secret set, each limited to this stack's namespace
+        store = get_object(cluster, "clustersecretstores.external-secrets.io", store_name(namespace, secret_set))
+        assert store["spec"]["conditions"] == [{"namespaces": [namespace]}]
     policies = {i["metadata"]["name"] for i in get("networkpolicies")["items"]}
     assert policies == {"default-deny", "redis", *(s.name for s in SERVICES), *(e.name for e in EXPORTERS)}
     assert {i["spec"]["rules"][0]["host"] for i in get("ingresses")["items"]} == {
