@@ -25,6 +25,7 @@ from components.field_manager import FIELD_MANAGER, pin_field_manager
 from database.migrations import ADVISORY_LOCK_KEY
 from tests.e2e.convergence import (applied_migrations, contract_send_in_flight, duplicate_sends, journal_sends,
                                    kill_up_when, waiting_on_lock)
+from tests.support import wait_until
 from tests.e2e.harness import inline_stack
 from tests.kube import get_object
 
@@ -180,9 +181,12 @@ def test_up_killed_at_chosen_points_converges_on_the_next_up(local_stack, tmp_pa
     assert applied_migrations(copy) == [1, 2, 3, 4, 5]
     assert len(list(backups.glob("*.json"))) == 2  # the deploy's and the update's, nothing half-written
     assert not list(backups.glob("*.partial"))
-    for name in ROLLOUTS:
+    def healthy(name: str) -> dict | None:
         rollout = get_object(cluster, "rollout", name, "-n", namespace)
-        assert rollout["status"]["phase"] == "Healthy"
+        return rollout if rollout["status"].get("phase") == "Healthy" else None
+
+    for name in ROLLOUTS:   # the up applied the new canaries; the controller steps them through their pauses
+        rollout = wait_until(lambda: healthy(name), timeout=300, what=f"rollout {name} Healthy", interval=2)
         assert rollout["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.1.0")
     assert duplicate_sends(copy) == []
     copy.stack.up(expect_no_changes=True, on_output=quiet)

@@ -211,6 +211,9 @@ def test_rollback_paths_on_the_local_stack_from_another_checkout(s3_stack, tmp_p
     assert database.returncode == 0, database.stdout + database.stderr
     assert f"Backup {release_2['database']['backup_id']}" in database.stdout  # taken by release 2, before 005
     assert applied_migrations(copy) == [1, 2, 3, 4]
-    # database.restore replaces the backup's tables and leaves newer ones in place, saying so.
-    assert "tables newer than the backup were left in place: public.fixed_probe, public.rollback_probe" \
-        in database.stdout
+    # database.restore restores into a scratch database, checks it, then swaps it in whole: the newer tables
+    # stay only in the previous database, which it keeps and names.
+    assert "The previous database is kept as tonsurance_before_" in database.stdout
+    with psycopg.connect(copy.database_dsn()) as conn:
+        assert conn.execute("SELECT to_regclass('rollback_probe'), to_regclass('fixed_probe')").fetchone() == \
+            (None, None)

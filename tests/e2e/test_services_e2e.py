@@ -10,19 +10,21 @@ word pair of the deployer mnemonic reaches a manifest.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import defaultdict
 
 import pytest
+from pytoniq_core.crypto.keys import mnemonic_new
 
 from components.exporters import EXPORTERS
 from components.services.backend_services import checksum
 from components.services.catalog import SERVICES, secret_names, secret_sets
 from components.services.secrets import store_name
 from components.services.workload import CHECKSUM_ANNOTATION
+from chain.wallets import WalletKey, WalletV4R2
 from resource_types import ARGO_ROLLOUT, K8S_CONFIG_MAP, K8S_SECRET
 from tests.e2e.harness import StackCopy
-from tests.unit.test_config import address
 from tests.kube import get_object, namespace_objects
 from tests.support import mnemonic_leaks
 
@@ -40,6 +42,15 @@ def by_kind(stack: StackCopy) -> dict[str, dict[str, dict]]:
     for obj in stack.rendered_objects():
         objects[obj["kind"]][obj["metadata"]["name"]] = obj
     return objects
+
+
+def new_local_admin(stack: StackCopy) -> None:
+    """A new admin that is a wallet whose words the stack holds (tonsurance:adminMnemonic, a secret), so the
+    oracle's keepers are set by its messages and the stack converges (without the words they stay pending)."""
+    words = " ".join(mnemonic_new(24))
+    admin = WalletV4R2(None, WalletKey.from_mnemonic(words), os.devnull).address
+    stack.set_config("tonsurance:adminMnemonic", words, secret=True)
+    stack.set_config("tonsurance:adminAddress", admin.to_str(is_test_only=True))
 
 
 def workload_templates(objects) -> dict[str, dict]:
@@ -85,8 +96,7 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
 
     # A new admin is new oracle init data, hence a new oracle address (and vault, tokens). (Keepers are not in
     # the oracle's init data: a keeper change keeps every address.)
-    stack.stack.remove_config("tonsurance:adminMnemonic")   # the local admin key must be the admin's wallet
-    stack.set_config("tonsurance:adminAddress", address("new-admin"))
+    new_local_admin(stack)
     stack.stack.up(on_output=lambda _line: None)
     changed = stack.outputs()
     assert changed["pricing_oracle_address"] != out["pricing_oracle_address"]
@@ -164,8 +174,7 @@ def test_services_on_the_cluster_roll_on_a_new_oracle_and_converge(local_stack):
         "api.tonsurance.localhost", "ws.tonsurance.localhost"}
 
     # A new admin is new oracle init data, hence a new oracle address (a keeper change keeps every address).
-    stack.stack.remove_config("tonsurance:adminMnemonic")   # the local admin key must be the admin's wallet
-    stack.set_config("tonsurance:adminAddress", address("new-admin"))
+    new_local_admin(stack)
     stack.stack.up(on_output=quiet)
     changed = stack.outputs()
     assert changed["pricing_oracle_address"] != out["pricing_oracle_address"]
