@@ -338,8 +338,11 @@ def _ops(read: Reader) -> OpsConfig:
     for key, value in (("secretRotationDays", rotation), ("maxBackupAgeHours", backup_age)):
         if value < 1:
             raise ConfigError(key, f"must be a positive number, got {value}")
-    api_url = read.optional("apiUrl")
-    if api_url is not None and not api_url.startswith(("https://", "http://")):
-        raise ConfigError("apiUrl", f"must be an http(s) URL, got {api_url!r}")
+    urls = {key: read.optional(key) for key in ("apiUrl", "watchPrometheusUrl", "watchAlertmanagerUrl")}
+    for key, url in urls.items():
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ConfigError(key, f"must be an http(s) URL, got {url!r}")
     return OpsConfig(secret_rotation_days=rotation, max_backup_age_hours=backup_age,
-                     release_branch=read.optional("releaseBranch") or "main", api_url=api_url)
+                     release_branch=read.optional("releaseBranch") or "main", api_url=urls["apiUrl"],
+                     watch_prometheus_url=urls["watchPrometheusUrl"],
+                     watch_alertmanager_url=urls["watchAlertmanagerUrl"])

@@ -161,7 +161,11 @@ class OpsConfig:
     secret_rotation_days: int = 90        # a secret older than this (since its last rotation) fails preflight
     max_backup_age_hours: int = 6         # the guide: mainnet backups every 6 hours and before each deployment
     release_branch: str = "main"          # preflight wants a clean tree on this branch
-    api_url: str | None = None            # verify checks /health and a premium quote when set
+    api_url: str | None = None            # verify's API; default https://api.<services.domain>
+    # Where `ops watch` reaches the stack's Prometheus (default services.prometheusUrl) and Alertmanager
+    # (default: none, firing alerts then come from Prometheus) from the operator's machine or CI runner.
+    watch_prometheus_url: str | None = None
+    watch_alertmanager_url: str | None = None
 
 
 @dataclass(frozen=True)
