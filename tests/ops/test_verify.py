@@ -156,4 +156,12 @@ def test_api_health_and_quote(api):
     handler.health = 503
     check = verify.run_check("api", lambda: verify.api_healthy(url))
     assert not check.ok and "503" in check.detail
-    assert verify.api_healthy(None) == (True, "no tonsurance:apiUrl configured: skipped")
+    skipped = verify.run_check("api", lambda: verify.api_healthy(None))
+    assert skipped.ok and skipped.skipped and skipped.status == "SKIP" and "tonsurance:apiUrl" in skipped.detail
+
+
+def test_the_test_policy_is_skipped_off_localnet_with_its_reason(deployed, chain):
+    cfg, outputs, _ = deployed
+    testnet = parse(raw_config("testnet"))
+    check = verify.run_check("test policy", lambda: verify.policy_round_trip(testnet, outputs, chain))
+    assert check.skipped and check.detail == "a test policy on testnet costs real TON: buy one from a wallet"
