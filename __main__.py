@@ -64,7 +64,8 @@ database = Database("database", DatabaseArgs(
     single_transaction=cfg.database.single_transaction,
     timescaledb_required=cfg.database.timescaledb_required,
     backup=BackupPolicy(store_url=cfg.database.backup_store, s3_region=cfg.database.backup_s3_region,
-                        signing_key=signing_key, s3_expected_owner=cfg.aws.account_id if cfg.aws else None)
+                        signing_key=signing_key, s3_expected_owner=cfg.aws.account_id if cfg.aws else None,
+                        every_update=cfg.is_mainnet)
     if cfg.database.backup_before_migrate else None,
 ))
 

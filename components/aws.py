@@ -35,6 +35,7 @@ from components.services.catalog import (secret_id, secret_reader_account, secre
                                          secret_names as service_secret_names)
 
 DEPLOYER_MNEMONIC = "deployer-mnemonic"
+ROTATION_DAYS_TAG = "tonsurance:rotation-days"  # on every secret container; preflight's age limit for it
 SIGNING_KEY_SPEC = "ECC_NIST_P256"  # database/signing.py signs with ECDSA_SHA_256
 # Key administration without use: the account's administrators manage the keys but cannot decrypt or sign.
 KEY_ADMIN_ACTIONS = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
@@ -290,7 +291,7 @@ class TonsuranceAws(pulumi.ComponentResource):
                 description=f"tonsurance {args.stack}: {secret_name} ({kind}); value set out of band, README Security",
                 recovery_window_in_days=30 if args.protected else 7, kms_key_id=deployer_key.arn if deployer else None,
                 tags=tags(args, **{"tonsurance:secret-kind": kind,
-                                   "tonsurance:rotation-days": str(SECRET_KINDS[kind].rotation_days),
+                                   ROTATION_DAYS_TAG: str(SECRET_KINDS[kind].rotation_days),
                                    "tonsurance:owner": SECRET_KINDS[kind].owner}),
                 opts=options())
             if deployer:

@@ -333,10 +333,11 @@ def _aws(read: Reader, network: str, database: DatabaseConfig, services: Service
 
 
 def _ops(read: Reader) -> OpsConfig:
-    rotation = read.integer("secretRotationDays", default=90)
-    backup_age = read.integer("maxBackupAgeHours", default=6)
+    # Both optional: a stricter limit than each secret's rotation tag / the network's backup cadence.
+    rotation = read.integer("secretRotationDays") if read.optional("secretRotationDays") else None
+    backup_age = read.integer("maxBackupAgeHours") if read.optional("maxBackupAgeHours") else None
     for key, value in (("secretRotationDays", rotation), ("maxBackupAgeHours", backup_age)):
-        if value < 1:
+        if value is not None and value < 1:
             raise ConfigError(key, f"must be a positive number, got {value}")
     urls = {key: read.optional(key) for key in ("apiUrl", "watchPrometheusUrl", "watchAlertmanagerUrl")}
     for key, url in urls.items():

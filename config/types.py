@@ -158,8 +158,10 @@ class AwsConfig:
 @dataclass(frozen=True)
 class OpsConfig:
     """What `python -m ops preflight/verify` check beyond the resources (docs/ops.md)."""
-    secret_rotation_days: int = 90        # a secret older than this (since its last rotation) fails preflight
-    max_backup_age_hours: int = 6         # the guide: mainnet backups every 6 hours and before each deployment
+    # Stricter limits than preflight's defaults (each secret's tonsurance:rotation-days tag; the network's backup
+    # cadence, components/backup_schedule.py CADENCES); None: those defaults.
+    secret_rotation_days: int | None = None
+    max_backup_age_hours: int | None = None
     release_branch: str = "main"          # preflight wants a clean tree on this branch
     api_url: str | None = None            # verify's API; default https://api.<services.domain>
     # Where `ops watch` reaches the stack's Prometheus (default services.prometheusUrl) and Alertmanager
