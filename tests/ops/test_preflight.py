@@ -187,19 +187,25 @@ def test_backup_recent(tmp_path):
     ("mainnet", 10, False, "7 h: backups every 6 h"),
 ])
 def test_backup_freshness_follows_the_networks_backup_schedule(secretsmanager, tmp_path, network, hours, fresh, limit):
-    """The backup in an S3 bucket (moto), the limit from the CronJob's cadence (components/backup_schedule.py)."""
+    """The backup in the stack's S3 bucket, its manifest signed by the stack's KMS key (both moto), the limit from
+    the CronJob's cadence (components/backup_schedule.py)."""
     import boto3
 
-    from database.backup import BackupManifest
-    from ops.backups import backup_store
+    from ops.backups import backup_signer, backup_store
 
     cfg = parse(raw_config(network))
     boto3.client("s3", region_name="eu-central-1").create_bucket(
         Bucket=cfg.aws.backup_bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
-    write_backup(tmp_path, "20261129-100000-aaaa", NOW - timedelta(hours=hours))
-    backup_store(cfg, tmp_path).put("20261129-100000-aaaa", tmp_path / "20261129-100000-aaaa.dump",
-                                    (tmp_path / "20261129-100000-aaaa.json").read_text())
-    BackupManifest.from_json(backup_store(cfg, tmp_path).manifest("20261129-100000-aaaa"))
+    kms = boto3.client("kms", region_name="eu-central-1")
+    key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=backup_signer(cfg, tmp_path).key, TargetKeyId=key)
+    backup_id = "20261129-100000-aaaa"
+    manifest = BackupManifest(backup_id=backup_id, created_at=(NOW - timedelta(hours=hours)).isoformat(), source="x",
+                              size_bytes=4, sha256="0", row_counts={}, checksums={}, extensions=[], dump_version_id=None)
+    (tmp_path / "dump").write_bytes(b"dump")
+    store = backup_store(cfg, tmp_path)
+    store.put_dump(backup_id, tmp_path / "dump")
+    store.put_manifest(backup_id, manifest.signed_json(backup_signer(cfg, tmp_path)))
     passed, detail = preflight.backup_recent(cfg, NOW, tmp_path)
     assert passed is fresh and detail.endswith(f"is {hours}.0 h old (limit {limit})"), detail
 
