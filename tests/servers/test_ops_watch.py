@@ -189,11 +189,21 @@ def test_an_error_rate_over_the_gate_stops_the_watch_naming_the_service(servers,
         stack.close()
 
 
-def test_a_degraded_or_missing_rollout_fails_the_rollouts_check(clean_stack):
-    target = watch.Target(clean_stack.namespace, (*watch.CANARIED, "no-such-service"), GATES,
-                          clean_stack.target.kubeconfig)
-    ok, detail = watch.rollouts_healthy(target)
-    assert not ok and "rollout no-such-service missing" in detail
+def test_a_degraded_or_missing_rollout_fails_the_rollouts_check(clean_stack, kube_cluster):
+    invalid = rollout("invalid")  # Argo refuses a canary analysis naming no AnalysisTemplate: InvalidSpec, Degraded
+    invalid["spec"]["strategy"]["canary"]["steps"] = [{"analysis": {"templates": [{"templateName": "no-such"}]}}]
+    apply(kube_cluster, clean_stack.namespace, invalid)
+    try:
+        target = watch.Target(clean_stack.namespace, (*watch.CANARIED, "invalid", "no-such-service"), GATES,
+                              clean_stack.target.kubeconfig)
+        wait_for(lambda: watch.rollouts(target)["invalid"].get("status", {}).get("phase") == "Degraded",
+                 "Argo marking the invalid Rollout Degraded")
+        ok, detail = watch.rollouts_healthy(target)
+        assert not ok and "rollout no-such-service missing" in detail
+        assert "invalid Degraded: " in detail and "no-such" in detail
+        assert "api-v2" not in detail  # the healthy ones are not named as trouble
+    finally:
+        kube_cluster.kubectl("delete", "rollout", "invalid", "-n", clean_stack.namespace, check=False)
 
 
 def test_an_unreachable_prometheus_is_a_clear_error(clean_stack, oracle):
