@@ -119,7 +119,7 @@ def test_the_checked_secrets_include_the_deployer_mnemonic_where_secrets_manager
 def test_each_secret_ages_against_its_own_rotation_tag(secretsmanager):
     cfg = parse(raw_config("mainnet"))
     ids = create_tagged(secretsmanager, cfg, skip=("database-url",))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc) + timedelta(hours=1)  # clear of moto's clock and of the day boundaries
     passed, detail = preflight.secrets_fresh(cfg, now)
     assert not passed and detail == f"{ids['database-url']}: ResourceNotFoundException"
     create_tagged(secretsmanager, cfg, skip=tuple(n for n in ids if n != "database-url"))
@@ -140,7 +140,7 @@ def test_a_stricter_config_limit_and_an_untagged_or_empty_secret(secretsmanager)
     ids = create_tagged(secretsmanager, cfg, skip=("jwt-secret", "redis-url"))
     secretsmanager.create_secret(Name=ids["jwt-secret"], SecretString="x")  # no tag: the guide's 90 days
     secretsmanager.create_secret(Name=ids["redis-url"])  # a container with no value yet
-    passed, detail = preflight.secrets_fresh(cfg, datetime.now(timezone.utc) + timedelta(days=21))
+    passed, detail = preflight.secrets_fresh(cfg, datetime.now(timezone.utc) + timedelta(days=21, hours=1))
     assert not passed
     assert f"{ids['database-url']}: value set 21 days ago, rotation every 20 days " \
            "(tonsurance:secretRotationDays)" in detail
