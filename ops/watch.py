@@ -11,7 +11,7 @@ Every --interval seconds until --minutes have passed, one round of checks:
 - rollouts: each canaried service's Rollout exists and is not Degraded (read with kubectl)
 - oracle freshness: as `ops verify` (the oracle's last price update under 300 s old, chain time)
 The first round with a failed check prints its table and exits 1, naming what failed; a watch that saw only
-passing rounds exits 0. A Prometheus that does not answer at the start is exit code 2, naming its address and
+passing rounds prints the last round's table and exits 0 (progress lines go to stderr: --json stays JSON). A Prometheus that does not answer at the start is exit code 2, naming its address and
 where the address came from.
 
 Addresses: `--prometheus-url`/`--alertmanager-url`; else the local stack's servers (`scripts/servers`, ports in
@@ -25,6 +25,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -172,9 +173,9 @@ def watch(monitoring: Monitoring, target: Target, oracle: Callable[[], tuple[boo
         if not all(c.ok for c in checks):
             report(f"watch: trouble in round {rounds}", checks, as_json)
             failed = ", ".join(c.name for c in checks if not c.ok)
-            print(f"watch: stopped after {rounds} round(s): {failed}")
+            print(f"watch: stopped after {rounds} round(s): {failed}", file=sys.stderr)
             return 1
-        print(f"watch: round {rounds}: {len(checks)} checks passed", flush=True)
+        print(f"watch: round {rounds}: {len(checks)} checks passed", file=sys.stderr, flush=True)
         if clock() + interval > deadline:
             break
         sleep(interval)

@@ -125,8 +125,9 @@ def clean_stack(servers, kube_cluster):
 def run_watch(stack: WatchedStack, oracle_check, capsys, minutes: float = 0.05, interval: float = 1,
               monitoring: watch.Monitoring | None = None) -> tuple[int, dict]:
     code = watch.watch(monitoring or stack.monitoring, stack.target, oracle_check, minutes, interval, as_json=True)
-    out = capsys.readouterr().out
-    table = json.loads(out[out.index("{"):out.rindex("}") + 1])
+    captured = capsys.readouterr()
+    table = json.loads(captured.out)  # only the table on stdout; the rounds on stderr
+    assert "watch: round 1: " in captured.err or "watch: stopped after 1 round(s)" in captured.err
     return code, {c["name"]: c for c in table["checks"]}
 
 
