@@ -13,6 +13,7 @@ from components.field_manager import pin_field_manager
 from components.monitoring import LOCAL_ALERT_TIMING, AlertTiming, Monitoring, MonitoringArgs, workload_scrape_targets
 from components.platform import Platform, PlatformArgs
 from components.platform_charts import PlatformCharts, PlatformChartsArgs
+from components.tls_issuer import TlsIssuer, TlsIssuerArgs
 from components.services.backend_services import BackendServices, BackendServicesArgs
 from config import ConfigError, load_stack_config
 from database.signing import LOCAL_KEY_FILE
@@ -40,6 +41,11 @@ platform = Platform("platform", PlatformArgs(
 charts = PlatformCharts("platform-charts", PlatformChartsArgs(provider=platform.provider, install=cfg.platform.charts,
                                                               kubeconfig=cfg.kubernetes.kubeconfig,
                                                               load_balancer_cidrs=cfg.services.load_balancer_cidrs))
+
+# The ClusterIssuer the ingresses name, where the program installs cert-manager (an operator's own brings its own).
+if cfg.platform.charts["certManager"]:
+    TlsIssuer("tls-issuer", TlsIssuerArgs.from_services(cfg.services),
+              pulumi.ResourceOptions(provider=platform.provider, transformations=[charts.installed_first()]))
 
 monitoring = Monitoring("monitoring", MonitoringArgs(
     namespace=platform.namespace,

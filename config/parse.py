@@ -67,10 +67,14 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
         raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, got {network!r}")
 
     ton, kubernetes, database = _ton(read, network), _kubernetes(read, network), _database(read, network)
-    services = parse_services(read, network)
+    services, platform = parse_services(read, network), _platform(read, network)
+    if platform.charts["certManager"] and services.acme_email is None:
+        raise ConfigError("services.acmeEmail", f"is required on {network}, where the program installs cert-manager "
+                                                f"and creates the ClusterIssuer {services.tls_issuer}: the ACME account's "
+                                                "email (expiry notices)")
     config = StackConfig(stack=stack, ton=ton, kubernetes=kubernetes, database=database,
                          services=services, monitoring=_monitoring(read),
-                         platform=_platform(read, network), aws=_aws(read, network, database, services),
+                         platform=platform, aws=_aws(read, network, database, services),
                          ops=_ops(read))
     unknown_keys = sorted(set(raw) - read.seen)
     if unknown_keys:

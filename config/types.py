@@ -134,6 +134,8 @@ class ServicesConfig:
     aws_region: str | None
     # The load balancer's ranges: the only peers whose X-Forwarded-For nginx believes (empty: it believes none)
     load_balancer_cidrs: tuple[str, ...] = ()
+    acme_email: str | None = None  # the ClusterIssuer's ACME account (where the program installs cert-manager)
+    acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ METRICS_PORT_NAME = "metrics"
 METRICS_PATH = "/metrics"
 HEALTH_PATH = "/health"
 CONTRACT_ADDRESSES = "contract-addresses"  # the ConfigMap built from the contracts' keeper_config
+INGRESS_CLASS = "nginx"  # the ingress-nginx chart's class: the ingresses name it, the ACME solver uses it
 
 
 @dataclass(frozen=True)

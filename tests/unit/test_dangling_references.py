@@ -30,11 +30,9 @@ KNOWN_DANGLING: dict[str, dict[Ref, str]] = {
         ("Namespace", "", "ingress-nginx"): "NetworkPolicy peers: no ingress controller on the local cluster",
     },
     "testnet": {
-        ("ClusterIssuer", "", "letsencrypt-prod"): "issue 22 item 6: the program should create the ClusterIssuer",
         ("Secret", "monitoring", "grafana-admin"): "issue 22 item 6: an ExternalSecret should make it",
     },
     "mainnet": {
-        ("ClusterIssuer", "", "letsencrypt-prod"): "issue 22 item 6: the program should create the ClusterIssuer",
         ("Secret", "monitoring", "grafana-admin"): "issue 22 item 6: an ExternalSecret should make it",
     },
 }
