@@ -12,7 +12,7 @@ from components.exporters import Exporters, ExportersArgs, exporter_scrape_targe
 from components.field_manager import pin_field_manager
 from components.monitoring import LOCAL_ALERT_TIMING, AlertTiming, Monitoring, MonitoringArgs, workload_scrape_targets
 from components.platform import Platform, PlatformArgs
-from components.platform_charts import PlatformCharts, PlatformChartsArgs
+from components.platform_charts import PlatformCharts, PlatformChartsArgs, grafana_namespace
 from components.tls_issuer import TlsIssuer, TlsIssuerArgs
 from components.services.backend_services import BackendServices, BackendServicesArgs
 from config import ConfigError, load_stack_config
@@ -80,7 +80,7 @@ services = BackendServices("services", BackendServicesArgs(
     stack=cfg.stack, network=cfg.ton.network, namespace=platform.namespace, images=cfg.kubernetes.images,
     contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
     renders_manifests=cfg.kubernetes.render_manifests_to is not None,
-    secrets_role_arns=aws.secret_set_role_arns if aws else {},
+    secrets_role_arns=aws.secret_set_role_arns if aws else {}, grafana_namespace=grafana_namespace(cfg.platform.charts),
 ), pulumi.ResourceOptions(provider=platform.provider, transformations=[charts.installed_first()]))
 
 # PostgreSQL and Redis exporters for the alerts and panels that read them; they read the services' Secrets.

@@ -92,12 +92,15 @@ def deployer_roles(cfg: StackConfig) -> tuple[bool, str]:
 
 
 def checked_secrets(cfg: StackConfig) -> dict[str, str]:
-    """name -> Secrets Manager id of each secret whose age preflight checks: every secret the pods read
-    (components/services/catalog.py) and the deployer mnemonic where the providers read it from Secrets Manager."""
+    """name -> Secrets Manager id of each secret whose age preflight checks: every secret the pods (and the
+    monitoring chart's Grafana) read (components/services/catalog.py) and the deployer mnemonic where the
+    providers read it from Secrets Manager."""
     from components.aws import DEPLOYER_MNEMONIC
+    from components.platform_charts import grafana_namespace
     from components.services.catalog import secret_id, secret_names
 
-    ids = {name: secret_id(cfg.stack, name) for name in secret_names(cfg.services.redis_in_cluster)}
+    grafana = grafana_namespace(cfg.platform.charts) is not None
+    ids = {name: secret_id(cfg.stack, name) for name in secret_names(cfg.services.redis_in_cluster, grafana=grafana)}
     if isinstance(cfg.ton.deployer_mnemonic, SecretReference):
         ids[DEPLOYER_MNEMONIC] = cfg.ton.deployer_mnemonic.secret_id
     return ids

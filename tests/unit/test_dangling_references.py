@@ -30,10 +30,8 @@ KNOWN_DANGLING: dict[str, dict[Ref, str]] = {
         ("Namespace", "", "ingress-nginx"): "NetworkPolicy peers: no ingress controller on the local cluster",
     },
     "testnet": {
-        ("Secret", "monitoring", "grafana-admin"): "issue 22 item 6: an ExternalSecret should make it",
     },
     "mainnet": {
-        ("Secret", "monitoring", "grafana-admin"): "issue 22 item 6: an ExternalSecret should make it",
     },
 }
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")  # every cluster has them
