@@ -12,7 +12,8 @@ from components.exporters import Exporters, ExportersArgs, exporter_scrape_targe
 from components.field_manager import pin_field_manager
 from components.monitoring import LOCAL_ALERT_TIMING, AlertTiming, Monitoring, MonitoringArgs, workload_scrape_targets
 from components.platform import Platform, PlatformArgs
-from components.platform_charts import PlatformCharts, PlatformChartsArgs
+from components.platform_charts import PlatformCharts, PlatformChartsArgs, grafana_namespace
+from components.tls_issuer import TlsIssuer, TlsIssuerArgs
 from components.services.backend_services import BackendServices, BackendServicesArgs
 from config import ConfigError, load_stack_config
 from database.signing import LOCAL_KEY_FILE
@@ -41,6 +42,11 @@ charts = PlatformCharts("platform-charts", PlatformChartsArgs(provider=platform.
                                                               kubeconfig=cfg.kubernetes.kubeconfig,
                                                               load_balancer_cidrs=cfg.services.load_balancer_cidrs))
 
+# The ClusterIssuer the ingresses name, where the program installs cert-manager (an operator's own brings its own).
+if cfg.platform.charts["certManager"]:
+    TlsIssuer("tls-issuer", TlsIssuerArgs.from_services(cfg.services),
+              pulumi.ResourceOptions(provider=platform.provider, transformations=[charts.installed_first()]))
+
 monitoring = Monitoring("monitoring", MonitoringArgs(
     namespace=platform.namespace,
     namespace_name=cfg.kubernetes.namespace,
@@ -64,7 +70,8 @@ database = Database("database", DatabaseArgs(
     single_transaction=cfg.database.single_transaction,
     timescaledb_required=cfg.database.timescaledb_required,
     backup=BackupPolicy(store_url=cfg.database.backup_store, s3_region=cfg.database.backup_s3_region,
-                        signing_key=signing_key, s3_expected_owner=cfg.aws.account_id if cfg.aws else None)
+                        signing_key=signing_key, s3_expected_owner=cfg.aws.account_id if cfg.aws else None,
+                        every_update=cfg.is_mainnet)
     if cfg.database.backup_before_migrate else None,
 ))
 
@@ -73,7 +80,7 @@ services = BackendServices("services", BackendServicesArgs(
     stack=cfg.stack, network=cfg.ton.network, namespace=platform.namespace, images=cfg.kubernetes.images,
     contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
     renders_manifests=cfg.kubernetes.render_manifests_to is not None,
-    secrets_role_arns=aws.secret_set_role_arns if aws else {},
+    secrets_role_arns=aws.secret_set_role_arns if aws else {}, grafana_namespace=grafana_namespace(cfg.platform.charts),
 ), pulumi.ResourceOptions(provider=platform.provider, transformations=[charts.installed_first()]))
 
 # PostgreSQL and Redis exporters for the alerts and panels that read them; they read the services' Secrets.

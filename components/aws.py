@@ -31,10 +31,12 @@ import pulumi
 
 # The service accounts that assume the roles (namespace: the stack's) are named by the components that run them.
 from components.backup_schedule import BACKUP_SERVICE_ACCOUNT
+from components.platform_charts import grafana_namespace
 from components.services.catalog import (secret_id, secret_reader_account, secret_readers_namespace, secret_sets,
                                          secret_names as service_secret_names)
 
 DEPLOYER_MNEMONIC = "deployer-mnemonic"
+ROTATION_DAYS_TAG = "tonsurance:rotation-days"  # on every secret container; preflight's age limit for it
 SIGNING_KEY_SPEC = "ECC_NIST_P256"  # database/signing.py signs with ECDSA_SHA_256
 # Key administration without use: the account's administrators manage the keys but cannot decrypt or sign.
 KEY_ADMIN_ACTIONS = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
@@ -94,12 +96,13 @@ class TonsuranceAwsArgs:
     @classmethod
     def from_stack_config(cls, cfg) -> "TonsuranceAwsArgs":
         a = cfg.aws
-        names = stack_secret_names(service_secret_names(redis_in_cluster=cfg.services.redis_in_cluster))
+        grafana = grafana_namespace(cfg.platform.charts) is not None  # its admin password is one of the stack's secrets
+        names = stack_secret_names(service_secret_names(redis_in_cluster=cfg.services.redis_in_cluster, grafana=grafana))
         return cls(stack=cfg.stack, region=a.region, namespace=cfg.kubernetes.namespace,
                    eks_oidc_provider_arn=a.eks_oidc_provider_arn, backup_bucket=a.backup_bucket,
                    backup_prefix=a.backup_prefix, backup_retention_days=a.backup_retention_days,
                    protected=cfg.is_mainnet, secret_names=names,
-                   secret_sets=secret_sets(redis_in_cluster=cfg.services.redis_in_cluster),
+                   secret_sets=secret_sets(redis_in_cluster=cfg.services.redis_in_cluster, grafana=grafana),
                    deploy_role_arn=a.deploy_role_arn, backup_version_retention_days=a.backup_version_retention_days,
                    backup_replica_region=a.backup_replica_region)
 
@@ -290,7 +293,7 @@ class TonsuranceAws(pulumi.ComponentResource):
                 description=f"tonsurance {args.stack}: {secret_name} ({kind}); value set out of band, README Security",
                 recovery_window_in_days=30 if args.protected else 7, kms_key_id=deployer_key.arn if deployer else None,
                 tags=tags(args, **{"tonsurance:secret-kind": kind,
-                                   "tonsurance:rotation-days": str(SECRET_KINDS[kind].rotation_days),
+                                   ROTATION_DAYS_TAG: str(SECRET_KINDS[kind].rotation_days),
                                    "tonsurance:owner": SECRET_KINDS[kind].owner}),
                 opts=options())
             if deployer:

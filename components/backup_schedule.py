@@ -23,7 +23,23 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-SCHEDULES = {"mainnet": "0 */6 * * *", "testnet": "30 2 * * *"}  # every 6 hours; daily at 02:30 UTC
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often a network's CronJob backs up; preflight's backup freshness limit follows it."""
+    every_hours: int  # 1-24, dividing 24
+    minute: int = 0
+    hour: int = 0  # daily: the hour (UTC)
+
+    @property
+    def cron(self) -> str:
+        hours = str(self.hour) if self.every_hours == 24 else f"*/{self.every_hours}"
+        return f"{self.minute} {hours} * * *"
+
+
+CADENCES = {"mainnet": Cadence(6), "testnet": Cadence(24, minute=30, hour=2)}  # every 6 hours; daily at 02:30 UTC
+SCHEDULES = {network: cadence.cron for network, cadence in CADENCES.items()}
 NAME = "database-backup"
 BACKUP_SERVICE_ACCOUNT = "tonsurance-backup"  # the job's; the stack's backup role trusts it (components/aws.py)
 CODE_DIR = "/opt/tonsurance"

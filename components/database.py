@@ -5,11 +5,14 @@
                                       backup=BackupPolicy(store_url="s3://tonsurance-backups/mainnet/")))
 
 The backup's trigger is the checksum of the migration set, so adding a migration takes a new
-backup, verifies it, and only then runs the migration (the migrations depend on the backup).
+backup, verifies it, and only then runs the migration (the migrations depend on the backup). With
+`every_update` (mainnet) the trigger also names this run, so every `pulumi up` takes a verified backup first.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pulumi
@@ -28,6 +31,7 @@ class BackupPolicy:
     scratch_dsn: pulumi.Input[str] | None = None  # where verification restores; default: the source server
     signing_key: pulumi.Input[str] | None = None  # kms:<key> or file:<path> (database/signing.py)
     s3_expected_owner: str | None = None  # the bucket owner's AWS account id
+    every_update: bool = False  # a backup before every update (mainnet), not only before new migrations
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,14 @@ class DatabaseArgs:
     single_transaction: bool = False
     timescaledb_required: bool = False
     backup: BackupPolicy | None = None  # None: migrate without a backup (fresh local databases)
+
+
+def backup_trigger(checksum: str, every_update: bool) -> str:
+    """The migration set's checksum; with `every_update`, plus this run's time and a random tag (never equal
+    twice, so the preview shows the backup an `up` will take)."""
+    if not every_update:
+        return checksum
+    return f"{checksum}; before the update of {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} ({uuid.uuid4().hex[:8]})"
 
 
 class Database(pulumi.ComponentResource):
@@ -58,7 +70,7 @@ class Database(pulumi.ComponentResource):
                 DatabaseBackupArgs(
                     dsn=dsn,
                     store_url=_store_url(args.backup.store_url),
-                    trigger=migration_set_checksum(migrations),
+                    trigger=backup_trigger(migration_set_checksum(migrations), args.backup.every_update),
                     s3_endpoint_url=args.backup.s3_endpoint_url,
                     s3_region=args.backup.s3_region,
                     scratch_dsn=args.backup.scratch_dsn,

@@ -16,6 +16,8 @@ import pulumi_kubernetes as k8s
 
 from components.helm_recovery import release_hooks
 from components.monitoring import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL, PART_OF
+from components.services.catalog import GRAFANA_ADMIN
+from components.services.secrets import GRAFANA_PASSWORD_KEY, GRAFANA_USER_KEY
 
 KUBE_PROMETHEUS_STACK = "kubePrometheusStack"
 INGRESS_NGINX = "ingressNginx"
@@ -63,7 +65,7 @@ CHARTS: tuple[Chart, ...] = (
               }},
               "grafana": {
                   # The admin password comes from a Secret (ExternalSecret), never the chart's default.
-                  "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+                  "admin": {"existingSecret": GRAFANA_ADMIN, "userKey": GRAFANA_USER_KEY, "passwordKey": GRAFANA_PASSWORD_KEY},
                   "sidecar": {"dashboards": {
                       "enabled": True, "label": next(iter(DASHBOARD_LABEL)), "labelValue": DASHBOARD_LABEL["grafana_dashboard"],
                       "searchNamespace": "ALL", "folderAnnotation": DASHBOARD_FOLDER_ANNOTATION,
@@ -94,6 +96,11 @@ CHARTS: tuple[Chart, ...] = (
         "prometheus": {"enabled": True, "servicemonitor": _SERVICE_MONITOR},
     }),
 )
+
+
+def grafana_namespace(install: Mapping[str, bool]) -> str | None:
+    """Where the monitoring chart's Grafana runs and reads its admin Secret, when the stack installs the chart."""
+    return next(c.namespace for c in CHARTS if c.key == KUBE_PROMETHEUS_STACK) if install[KUBE_PROMETHEUS_STACK] else None
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,14 @@ def parse_stack_config(stack: str, raw: Mapping[str, str], secret_keys: set[str]
         raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, got {network!r}")
 
     ton, kubernetes, database = _ton(read, network), _kubernetes(read, network), _database(read, network)
-    services = parse_services(read, network)
+    services, platform = parse_services(read, network), _platform(read, network)
+    if platform.charts["certManager"] and services.acme_email is None:
+        raise ConfigError("services.acmeEmail", f"is required on {network}, where the program installs cert-manager "
+                                                f"and creates the ClusterIssuer {services.tls_issuer}: the ACME account's "
+                                                "email (expiry notices)")
     config = StackConfig(stack=stack, ton=ton, kubernetes=kubernetes, database=database,
                          services=services, monitoring=_monitoring(read),
-                         platform=_platform(read, network), aws=_aws(read, network, database, services),
+                         platform=platform, aws=_aws(read, network, database, services),
                          ops=_ops(read))
     unknown_keys = sorted(set(raw) - read.seen)
     if unknown_keys:
@@ -333,13 +337,17 @@ def _aws(read: Reader, network: str, database: DatabaseConfig, services: Service
 
 
 def _ops(read: Reader) -> OpsConfig:
-    rotation = read.integer("secretRotationDays", default=90)
-    backup_age = read.integer("maxBackupAgeHours", default=6)
+    # Both optional: a stricter limit than each secret's rotation tag / the network's backup cadence.
+    rotation = read.integer("secretRotationDays") if read.optional("secretRotationDays") else None
+    backup_age = read.integer("maxBackupAgeHours") if read.optional("maxBackupAgeHours") else None
     for key, value in (("secretRotationDays", rotation), ("maxBackupAgeHours", backup_age)):
-        if value < 1:
+        if value is not None and value < 1:
             raise ConfigError(key, f"must be a positive number, got {value}")
-    api_url = read.optional("apiUrl")
-    if api_url is not None and not api_url.startswith(("https://", "http://")):
-        raise ConfigError("apiUrl", f"must be an http(s) URL, got {api_url!r}")
+    urls = {key: read.optional(key) for key in ("apiUrl", "watchPrometheusUrl", "watchAlertmanagerUrl")}
+    for key, url in urls.items():
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ConfigError(key, f"must be an http(s) URL, got {url!r}")
     return OpsConfig(secret_rotation_days=rotation, max_backup_age_hours=backup_age,
-                     release_branch=read.optional("releaseBranch") or "main", api_url=api_url)
+                     release_branch=read.optional("releaseBranch") or "main", api_url=urls["apiUrl"],
+                     watch_prometheus_url=urls["watchPrometheusUrl"],
+                     watch_alertmanager_url=urls["watchAlertmanagerUrl"])

@@ -12,7 +12,7 @@ from config.types import ConfigError, RolloutConfig, ServicesConfig
 
 SERVICES_KEYS = ("domain", "tlsIssuer", "rateLimitRps", "ingressNamespace", "prometheusNamespace", "replicas",
                  "pauseSeconds", "analysis", "prometheusUrl", "maxErrorRate", "maxP99Ms", "redis", "redisStorage",
-                 "redisImage", "secretStore", "loadBalancerCidrs")
+                 "redisImage", "secretStore", "loadBalancerCidrs", "acmeEmail", "acmeServer")
 # Defaults per network: (replicas, pause seconds). Mainnet is the guide's 2/10, 5/10, 10/10 with 5 min pauses.
 ROLLOUT_DEFAULTS = {"localnet": (2, 10), "testnet": (2, 60), "mainnet": (10, 300)}
 ANALYSIS_WINDOW_SECONDS = 300  # both analyses measure over 5 min
@@ -20,6 +20,8 @@ REDIS_IMAGE = "redis:7.4.1-alpine"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 HOST = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
+EMAIL = re.compile(r"^[^@\s]+@([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 
 
 def parse_services(read: Reader, network: str) -> ServicesConfig:
@@ -87,6 +89,14 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
             raise ConfigError(f"services.loadBalancerCidrs[{i}]", f"must be the load balancer's address range such as "
                                                                   f"10.0.0.0/16 (never everything), got {cidr!r}")
 
+    # The ClusterIssuer's ACME account (components/tls_issuer.py; required where the program installs cert-manager).
+    acme_email = get("acmeEmail", str, None)
+    if acme_email is not None and not EMAIL.match(acme_email):
+        raise ConfigError("services.acmeEmail", f"must be an email address (the ACME account's), got {acme_email!r}")
+    acme_server = get("acmeServer", str, LETSENCRYPT)
+    if not re.match(r"^https://[^\s/]+/\S*$", acme_server):
+        raise ConfigError("services.acmeServer", f"must be an ACME directory https:// URL, got {acme_server!r}")
+
     secret_store = get("secretStore", str, "aws" if public else "fake")
     if secret_store not in ("aws", "fake"):
         raise ConfigError("services.secretStore", f"must be aws or fake, got {secret_store!r}")
@@ -105,4 +115,4 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
         rollout=rollout, redis_in_cluster=redis == "in-cluster", redis_storage=redis_storage, redis_image=redis_image,
         secret_store=secret_store,
         aws_region=aws_region,
-        load_balancer_cidrs=tuple(lb_cidrs))
+        load_balancer_cidrs=tuple(lb_cidrs), acme_email=acme_email, acme_server=acme_server)

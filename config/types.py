@@ -134,6 +134,8 @@ class ServicesConfig:
     aws_region: str | None
     # The load balancer's ranges: the only peers whose X-Forwarded-For nginx believes (empty: it believes none)
     load_balancer_cidrs: tuple[str, ...] = ()
+    acme_email: str | None = None  # the ClusterIssuer's ACME account (where the program installs cert-manager)
+    acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
 
 
 @dataclass(frozen=True)
@@ -158,10 +160,16 @@ class AwsConfig:
 @dataclass(frozen=True)
 class OpsConfig:
     """What `python -m ops preflight/verify` check beyond the resources (docs/ops.md)."""
-    secret_rotation_days: int = 90        # a secret older than this (since its last rotation) fails preflight
-    max_backup_age_hours: int = 6         # the guide: mainnet backups every 6 hours and before each deployment
+    # Stricter limits than preflight's defaults (each secret's tonsurance:rotation-days tag; the network's backup
+    # cadence, components/backup_schedule.py CADENCES); None: those defaults.
+    secret_rotation_days: int | None = None
+    max_backup_age_hours: int | None = None
     release_branch: str = "main"          # preflight wants a clean tree on this branch
-    api_url: str | None = None            # verify checks /health and a premium quote when set
+    api_url: str | None = None            # verify's API; default https://api.<services.domain>
+    # Where `ops watch` reaches the stack's Prometheus (default services.prometheusUrl) and Alertmanager
+    # (default: none, firing alerts then come from Prometheus) from the operator's machine or CI runner.
+    watch_prometheus_url: str | None = None
+    watch_alertmanager_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import sys
 
 # command -> module of this package with add_arguments(parser) and run(args) -> exit code
 COMMANDS = {"preflight": "ops.preflight", "verify": "ops.verify", "record": "ops.records", "rollback": "ops.rollback",
-            "network-config": "ops.network_config", "multisig": "ops.multisig", "unlock": "ops.locks"}
+            "network-config": "ops.network_config", "multisig": "ops.multisig", "unlock": "ops.locks", "watch": "ops.watch"}
 
 
 def build_parser() -> argparse.ArgumentParser:

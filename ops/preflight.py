@@ -8,9 +8,11 @@
   Secrets Manager on mainnet, as the providers read it)
 - deployer balance: both deployer wallets cover the estimated cost of this update, measured by executing
   every still-needed contract and shard deploy on a private TVM (ops/estimate.py)
-- secrets: every Secrets Manager secret the pods read (components/service_catalog) exists and was rotated
-  (or created) within tonsurance:secretRotationDays
-- backup: the newest verified backup in tonsurance:backupStore is younger than tonsurance:maxBackupAgeHours
+- secrets: every Secrets Manager secret the pods read (components/services/catalog.py), and the deployer
+  mnemonic where it lives there, has a current value set within its rotation period: its
+  tonsurance:rotation-days tag (wallet keys 30 days, database passwords and API keys 90: the guide's table)
+- backup: the newest verified backup in tonsurance:backupStore is younger than the network's backup cadence
+  plus an hour (mainnet 6 h, testnet 24 h: components/backup_schedule.py CADENCES)
 - git: the work tree is clean and on tonsurance:releaseBranch
 Exit code 0 only when every check passes.
 """
@@ -27,7 +29,7 @@ from pytoniq_core import Address
 
 from chain.connect import connect
 from chain.wallets import deployer_wallet_addresses
-from config import StackConfig, role_conflicts
+from config import SecretReference, StackConfig, role_conflicts
 from contracts.base import TON
 from contracts.multisig import MULTISIG_V2_CODE_HASH, Multisig
 from database.child_env import minimal_env
@@ -35,6 +37,8 @@ from ops.checks import Check, contracts_args, deployer_words, report, run_check,
 from ops.stack import ROOT, open_stack
 
 REQUIRED_THRESHOLD, REQUIRED_SIGNERS = 3, 5
+BACKUP_JOB_GRACE = timedelta(hours=1)  # a scheduled backup's job starts and finishes within it (CronJob deadlines)
+UNSCHEDULED_MAX_AGE = timedelta(hours=6)  # localnet: no CronJob; the guide's mainnet cadence
 
 
 def multisig_admin(cfg: StackConfig, client) -> tuple[bool, str]:
@@ -87,32 +91,77 @@ def deployer_roles(cfg: StackConfig) -> tuple[bool, str]:
     return True, "admin, treasury and claims processor are none of the deployer's wallets"
 
 
-def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
-    """Every Secrets Manager secret the stack's pods read (components/services/catalog.py) exists and is fresh."""
+def checked_secrets(cfg: StackConfig) -> dict[str, str]:
+    """name -> Secrets Manager id of each secret whose age preflight checks: every secret the pods (and the
+    monitoring chart's Grafana) read (components/services/catalog.py) and the deployer mnemonic where the
+    providers read it from Secrets Manager."""
+    from components.aws import DEPLOYER_MNEMONIC
+    from components.platform_charts import grafana_namespace
     from components.services.catalog import secret_id, secret_names
 
+    grafana = grafana_namespace(cfg.platform.charts) is not None
+    ids = {name: secret_id(cfg.stack, name) for name in secret_names(cfg.services.redis_in_cluster, grafana=grafana)}
+    if isinstance(cfg.ton.deployer_mnemonic, SecretReference):
+        ids[DEPLOYER_MNEMONIC] = cfg.ton.deployer_mnemonic.secret_id
+    return ids
+
+
+def rotation_days(name: str, tags: list[dict], cfg: StackConfig) -> tuple[int, str]:
+    """(limit in days, where it comes from): the secret's tonsurance:rotation-days tag (components/aws.py sets
+    it from the guide's table), else that table; tonsurance:secretRotationDays when stricter."""
+    from components.aws import ROTATION_DAYS_TAG, SECRET_KINDS, secret_kind
+
+    tagged = {t["Key"]: t["Value"] for t in tags}.get(ROTATION_DAYS_TAG)
+    days, source = (int(tagged), "tag") if tagged and tagged.isdigit() else (
+        SECRET_KINDS[secret_kind(name)].rotation_days, f"no {ROTATION_DAYS_TAG} tag: the guide's table")
+    if cfg.ops.secret_rotation_days is not None and cfg.ops.secret_rotation_days < days:
+        return cfg.ops.secret_rotation_days, "tonsurance:secretRotationDays"
+    return days, source
+
+
+def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
+    """Each secret's current value was set within its rotation period (checked_secrets, rotation_days)."""
     if cfg.services.secret_store != "aws":  # pragma: allowlist secret (config allows this on localnet only)
         return True, f"secret store is {cfg.services.secret_store!r} on {cfg.ton.network}: no Secrets Manager to check"
     import boto3
     from botocore.exceptions import ClientError
 
     client = boto3.client("secretsmanager", region_name=cfg.services.aws_region)
-    limit = timedelta(days=cfg.ops.secret_rotation_days)
-    problems, ages = [], []
-    for name in secret_names(cfg.services.redis_in_cluster):
-        secret = secret_id(cfg.stack, name)
+    problems, fresh = [], []
+    for name, secret in checked_secrets(cfg).items():
         try:
-            described = client.describe_secret(SecretId=secret)
+            tags = client.describe_secret(SecretId=secret).get("Tags", [])
+            versions = client.list_secret_version_ids(SecretId=secret)["Versions"]
         except ClientError as error:
             problems.append(f"{secret}: {error.response.get('Error', {}).get('Code', 'error')}")
             continue
-        age = now - (described.get("LastRotatedDate") or described.get("CreatedDate"))
-        ages.append(age)
+        current = [v["CreatedDate"] for v in versions if "AWSCURRENT" in v.get("VersionStages", [])]
+        limit, source = rotation_days(name, tags, cfg)
+        if not current:
+            problems.append(f"{secret}: has no value (set it out of band: README, Security)")
+            continue
+        age = (now - current[0]).days
         if age > limit:
-            problems.append(f"{secret}: last rotated {age.days} days ago (limit {limit.days})")
+            problems.append(f"{secret}: value set {age} days ago, rotation every {limit} days ({source})")
+        else:
+            fresh.append((limit - age, f"{secret} {age} of {limit} days"))
     if problems:
         return False, "; ".join(problems)
-    return True, f"{len(ages)} secret(s) exist, the oldest rotated {max(ages).days} days ago (limit {limit.days})"
+    return True, f"{len(fresh)} secret(s) within their rotation periods; closest to its limit: {min(fresh)[1]}"
+
+
+def backup_age_limit(cfg: StackConfig) -> tuple[timedelta, str]:
+    """The network's backup cadence (the CronJob's schedule) plus an hour for the job to finish;
+    tonsurance:maxBackupAgeHours when stricter. Localnet has no CronJob: UNSCHEDULED_MAX_AGE."""
+    from components.backup_schedule import CADENCES
+
+    cadence = CADENCES.get(cfg.ton.network)
+    limit, source = ((timedelta(hours=cadence.every_hours) + BACKUP_JOB_GRACE, f"backups every {cadence.every_hours} h")
+                     if cadence else (UNSCHEDULED_MAX_AGE, "no backup schedule on this network"))
+    override = cfg.ops.max_backup_age_hours
+    if override is not None and (cadence is None or timedelta(hours=override) < limit):
+        return timedelta(hours=override), "tonsurance:maxBackupAgeHours"
+    return limit, source
 
 
 def backup_recent(cfg: StackConfig, now: datetime, work_dir: Path) -> tuple[bool, str]:
@@ -127,9 +176,10 @@ def backup_recent(cfg: StackConfig, now: datetime, work_dir: Path) -> tuple[bool
         return False, f"no verified backup in {cfg.database.backup_store}"
     manifest = load_manifest(store, newest, backup_signer(cfg, work_dir))  # signed by the stack's key, or refused
     age = now - datetime.fromisoformat(manifest.created_at.replace("Z", "+00:00"))
-    limit = timedelta(hours=cfg.ops.max_backup_age_hours)
+    limit, source = backup_age_limit(cfg)
     hours = age.total_seconds() / 3600
-    return age <= limit, f"newest verified backup {newest} is {hours:.1f} h old (limit {limit.total_seconds() / 3600:.0f} h)"
+    return age <= limit, (f"newest verified backup {newest} is {hours:.1f} h old "
+                          f"(limit {limit.total_seconds() / 3600:g} h: {source})")
 
 
 def git_clean(cfg: StackConfig, work_dir: Path) -> tuple[bool, str]:

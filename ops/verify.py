@@ -8,9 +8,12 @@
 - oracle freshness: the oracle's last price update is under 300 s old (chain time)
 - sales: whether the vault is paused, reported as such (not a failure: the mainnet vault is deployed paused and
   its first multisig order is the unpause; the pause is also the incident response)
-- api: GET <tonsurance:apiUrl>/health and a premium quote answer, when the URL is configured
+- api: GET <API>/health and a premium quote answer; the API is tonsurance:apiUrl, by default
+  https://api.<services.domain> (on localnet, where no ingress serves it, skipped unless apiUrl is set)
 - test policy (localnet): a policy bought through the router at the oracle's price is found in the shard it
-  routes to (a faucet-backed test LP deposits first when the vault lacks capacity)
+  routes to (a faucet-backed test LP deposits first when the vault lacks capacity); skipped elsewhere
+A skipped check prints SKIP with its reason. On mainnet a skipped check fails unless waived:
+`--waive 'test policy' --reason 'bought by hand from the ops wallet'` (the reason is in the output).
 Exit code 0 only when every check passes.
 """
 from __future__ import annotations
@@ -30,7 +33,7 @@ from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault
 from contracts.policy_router import MIN_COVERAGE, PolicyRouter
 from contracts.policy_shard import PolicyShard
 from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
-from ops.checks import Check, contracts_args, report, run_check, stack_config
+from ops.checks import Check, Skipped, contracts_args, hold_skips, report, run_check, stack_config
 from ops.stack import ROOT, open_stack, plain_outputs
 
 TEST_POLICY_HOLDER = Address("0:" + "7e" * 32)  # localnet only: the faucet-backed buyer of the test policy
@@ -106,9 +109,18 @@ def sales_state(cfg: StackConfig, outputs: dict[str, Any], client) -> tuple[bool
                   "approve it (docs/ops.md, multisig)"), {"vault_paused": True}
 
 
+def api_url(cfg: StackConfig) -> str | None:
+    """tonsurance:apiUrl, else the API's public host (api.<domain>, components/services/catalog.py)."""
+    from components.services.catalog import SERVICES_BY_NAME
+
+    if cfg.ops.api_url or cfg.ton.network == "localnet":
+        return cfg.ops.api_url
+    return f"https://{SERVICES_BY_NAME['api-v2'].public_host}.{cfg.services.domain}"
+
+
 def api_healthy(api_url: str | None) -> tuple[bool, str]:
     if api_url is None:
-        return True, "no tonsurance:apiUrl configured: skipped"
+        raise Skipped("localnet: no ingress serves the API; set tonsurance:apiUrl to check one")
     base = api_url.rstrip("/")
     with urllib.request.urlopen(f"{base}/health", timeout=10) as answer:
         if answer.status != 200:
@@ -122,7 +134,7 @@ def api_healthy(api_url: str | None) -> tuple[bool, str]:
 
 def policy_round_trip(cfg: StackConfig, outputs: dict[str, Any], client) -> tuple[bool, str]:
     if cfg.ton.network != "localnet":
-        return True, f"skipped on {cfg.ton.network}: a test policy there costs real TON (buy one from a wallet)"
+        raise Skipped(f"a test policy on {cfg.ton.network} costs real TON: buy one from a wallet")
     run = client.run_get_method
     oracle = PricingOracle(Address(outputs["pricing_oracle_address"]))
     vault = MultiTrancheVault(Address(outputs["multi_tranche_vault_address"]))
@@ -157,7 +169,7 @@ def verify(cfg: StackConfig, outputs: dict[str, Any], work_dir: Path = ROOT) -> 
             run_check("contracts", lambda: contracts_match(outputs, client)),
             run_check("oracle freshness", lambda: oracle_fresh(outputs, client)),
             run_check("sales", lambda: sales_state(cfg, outputs, client)),
-            run_check("api", lambda: api_healthy(cfg.ops.api_url)),
+            run_check("api", lambda: api_healthy(api_url(cfg))),
             run_check("test policy", lambda: policy_round_trip(cfg, outputs, client)),
         ]
 
@@ -166,8 +178,20 @@ def verify(cfg: StackConfig, outputs: dict[str, Any], work_dir: Path = ROOT) -> 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the checks as JSON (for CI)")
+    parser.add_argument("--waive", action="append", default=[], metavar="CHECK",
+                        help="accept that CHECK is skipped (mainnet fails a skipped check otherwise); repeatable")
+    parser.add_argument("--reason", help="why the waived checks may be skipped (required with --waive; recorded)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.waive and not (args.reason or "").strip():
+        print("ops verify: --waive needs --reason '<why the check may be skipped>' (it is recorded in the output)")
+        return 2
     stack = open_stack(args.stack)
-    return report(f"verify of stack {args.stack}", verify(stack_config(stack), plain_outputs(stack)), args.json)
+    cfg = stack_config(stack)
+    try:
+        checks = hold_skips(verify(cfg, plain_outputs(stack)), cfg.is_mainnet, dict.fromkeys(args.waive, args.reason))
+    except ValueError as error:
+        print(f"ops verify: {error}")
+        return 2
+    return report(f"verify of stack {args.stack}", checks, args.json)

@@ -34,7 +34,7 @@ from ton_deploy.plan import Deployer, TonsuranceContractsArgs
 
 MNEMONIC = " ".join(mnemonic_new(24))
 IMAGES = {key: f"ghcr.io/tonsurance/{key.lower()}:1.0.0" for key in IMAGE_KEYS}
-PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod",
+PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod", "acmeEmail": "ops@tonsurance.com",
                    "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090"}
 OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/0A1B2C3D4E5F"
 BACKUP_IMAGE = "ghcr.io/tonsurance/db-tools:1.0.0"

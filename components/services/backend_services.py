@@ -40,6 +40,8 @@ class BackendServicesArgs:
     catalog: Sequence[ServiceSpec] = SERVICES
     # Public stacks: the IAM role of each secret set (components/aws.py), assumed by that set's secret store.
     secrets_role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Where the monitoring chart's Grafana runs (platform_charts.grafana_namespace): its admin Secret is made there.
+    grafana_namespace: str | None = None
 
 
 def checksum(data: Mapping[str, str]) -> str:
@@ -76,9 +78,10 @@ class BackendServices(pulumi.ComponentResource):
                                                      storage=settings.redis_storage, clients=clients,
                                                      prebound_volume=args.network == "localnet"), child)
         secrets = ServiceSecrets(f"{name}-secrets", ServiceSecretsArgs(
-            stack=args.stack, namespace=args.namespace, sets=secret_sets(settings.redis_in_cluster),
+            stack=args.stack, namespace=args.namespace, sets=secret_sets(settings.redis_in_cluster, grafana=args.grafana_namespace is not None),
             store=settings.secret_store, aws_region=settings.aws_region, redis_host=redis.host if redis else None,
-            aws_role_arns=args.secrets_role_arns), child)
+            aws_role_arns=args.secrets_role_arns,
+            grafana_namespace=args.grafana_namespace), child)
 
         rollout = settings.rollout
         templates: tuple[str, ...] = ()

@@ -34,6 +34,7 @@ METRICS_PORT_NAME = "metrics"
 METRICS_PATH = "/metrics"
 HEALTH_PATH = "/health"
 CONTRACT_ADDRESSES = "contract-addresses"  # the ConfigMap built from the contracts' keeper_config
+INGRESS_CLASS = "nginx"  # the ingress-nginx chart's class: the ingresses name it, the ACME solver uses it
 
 
 @dataclass(frozen=True)
@@ -125,19 +126,24 @@ def selector_labels(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "tonsurance"}
 
 
-def secret_names(redis_in_cluster: bool) -> tuple[str, ...]:
+def secret_names(redis_in_cluster: bool, grafana: bool = False) -> tuple[str, ...]:
     """Every secret name the stack's pods read from Secrets Manager, sorted. With in-cluster Redis the
-    `redis-url` Secret is rendered from `redis-password`; with a managed Redis it is stored whole."""
+    `redis-url` Secret is rendered from `redis-password`; with a managed Redis it is stored whole. With the
+    monitoring chart's Grafana (`grafana`), its admin password too."""
     names = {name for service in SERVICES for name in service.secret_names} | {PAGERDUTY_ROUTING_KEY.name}
     if redis_in_cluster:
         names = (names - {REDIS_URL.name}) | {REDIS_PASSWORD.name}
-    return tuple(sorted(names))
+    return tuple(sorted(names | ({GRAFANA_ADMIN} if grafana else set())))
 
 
 SHARED_SET = "shared"  # the reader set of secrets that more than one workload (or none) reads
+# kube-prometheus-stack's Grafana reads its admin from the Secret `grafana-admin` in its own namespace
+# (components/platform_charts.py, existingSecret): a set of its own, whose store admits that namespace only.
+GRAFANA_ADMIN = "grafana-admin"
+GRAFANA_SET = "grafana"
 
 
-def secret_sets(redis_in_cluster: bool) -> dict[str, tuple[str, ...]]:
+def secret_sets(redis_in_cluster: bool, grafana: bool = False) -> dict[str, tuple[str, ...]]:
     """The stack's secrets grouped by who may read them: a secret only one workload reads is in that workload's
     set (its keeper mnemonic, its market data keys); every other one is in the shared set. Each set has its own
     store, service account and IAM role (components/services/secrets.py, components/aws.py), so the role that
@@ -148,6 +154,8 @@ def secret_sets(redis_in_cluster: bool) -> dict[str, tuple[str, ...]]:
     for name in names:
         owner = next(iter(readers[name])) if len(readers[name]) == 1 else SHARED_SET
         sets.setdefault(owner, []).append(name)
+    if grafana:
+        sets[GRAFANA_SET] = [GRAFANA_ADMIN]
     return {owner: tuple(members) for owner, members in sorted(sets.items())}
 
 

@@ -34,6 +34,21 @@ def latency_p99_query() -> str:
             f"(rate(http_request_duration_seconds_bucket{{{_SELECTOR}}}[{WINDOW}])))")
 
 
+@dataclass(frozen=True)
+class Gate:
+    """One AnalysisTemplate's measurement: a measurement passes while it is below `limit`."""
+    metric: str  # the template's name
+    query: str  # with Argo's {{args.service}} and {{args.namespace}}
+    limit: float
+    unit: str  # of the result, for reports
+
+
+def gates(max_error_rate: float, max_p99_ms: int) -> tuple[Gate, ...]:
+    """The canary's gates; `ops watch` measures the same after a deploy."""
+    return (Gate(ERROR_RATE, error_rate_query(), max_error_rate, "of requests"),
+            Gate(LATENCY_P99, latency_p99_query(), max_p99_ms / 1000, "s"))
+
+
 def render_args(query: str, service: str, namespace: str) -> str:
     """The query as Argo sends it for one Rollout."""
     return query.replace("{{args.service}}", service).replace("{{args.namespace}}", namespace)
@@ -54,10 +69,7 @@ class RolloutAnalysis(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RolloutAnalysisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("tonsurance:services:RolloutAnalysis", name, None, opts)
-        gates = {
-            ERROR_RATE: (error_rate_query(), f"result[0] < {args.max_error_rate}"),
-            LATENCY_P99: (latency_p99_query(), f"result[0] < {args.max_p99_ms / 1000}"),
-        }
+        conditions = {g.metric: (g.query, f"result[0] < {g.limit}") for g in gates(args.max_error_rate, args.max_p99_ms)}
         self.templates = [
             k8s.apiextensions.CustomResource(
                 f"{name}-{metric}", api_version="argoproj.io/v1alpha1", kind="AnalysisTemplate",
@@ -71,6 +83,6 @@ class RolloutAnalysis(pulumi.ComponentResource):
                     }],
                 },
                 opts=pulumi.ResourceOptions(parent=self))
-            for metric, (query, condition) in gates.items()
+            for metric, (query, condition) in conditions.items()
         ]
         self.register_outputs({})

@@ -18,13 +18,15 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.services.catalog import (REDIS_PASSWORD, REDIS_URL, secret_id, secret_reader_account,
-                                         secret_readers_namespace)
+from components.services.catalog import (GRAFANA_ADMIN, GRAFANA_SET, REDIS_PASSWORD, REDIS_URL, secret_id,
+                                         secret_reader_account, secret_readers_namespace)
 from components.services.pod_security import RESTRICTED_NAMESPACE_LABELS
 
 API_VERSION = "external-secrets.io/v1"
 SECRET_KEY = "value"  # the one key of every Secret the ExternalSecrets make
 REFRESH = "1h"  # how soon a rotated value reaches the Secret
+# The keys kube-prometheus-stack's Grafana reads from its existingSecret (components/platform_charts.py).
+GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY, GRAFANA_USER = "admin-user", "admin-password", "admin"
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,21 @@ class ServiceSecretsArgs:
     redis_host: pulumi.Input[str] | None = None
     # Public stacks: each set's IAM role (components/aws.py); its store authenticates as the set's service account.
     aws_role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # The Grafana admin set's namespace (the monitoring chart's), when the stack installs that chart.
+    grafana_namespace: str | None = None
 
 
 def fake_value(name: str) -> str:
     return f"throwaway-local-{name}"
+
+
+def set_namespace(args: ServiceSecretsArgs, secret_set: str) -> pulumi.Input[str]:
+    """Where a set's Secrets live and the only namespace its store admits: the stack's; Grafana's its chart's."""
+    if secret_set == GRAFANA_SET:
+        if args.grafana_namespace is None:
+            raise ValueError("the grafana secret set needs ServiceSecretsArgs.grafana_namespace")
+        return args.grafana_namespace
+    return args.namespace
 
 
 def store_name(namespace: str, secret_set: str) -> str:
@@ -72,7 +85,7 @@ class ServiceSecrets(pulumi.ComponentResource):
             target = {"name": secret, "creationPolicy": "Owner", **({"template": template} if template else {})}
             return k8s.apiextensions.CustomResource(
                 f"{name}-{secret}", api_version=API_VERSION, kind="ExternalSecret",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=secret, namespace=args.namespace,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=secret, namespace=set_namespace(args, secret_set),
                                                     labels={"app.kubernetes.io/part-of": "tonsurance"}),
                 spec={"refreshInterval": REFRESH,
                       "secretStoreRef": {"kind": "ClusterSecretStore",
@@ -83,8 +96,13 @@ class ServiceSecrets(pulumi.ComponentResource):
         self.secrets = {
             secret: external_secret(secret, secret_set,
                                     [{"secretKey": SECRET_KEY, "remoteRef": {"key": secret_id(args.stack, secret)}}])
-            for secret, secret_set in store_of.items()
+            for secret, secret_set in store_of.items() if secret != GRAFANA_ADMIN
         }
+        if GRAFANA_ADMIN in store_of:  # the chart's keys: admin-user (fixed) and admin-password (the stored value)
+            self.secrets[GRAFANA_ADMIN] = external_secret(
+                GRAFANA_ADMIN, GRAFANA_SET,
+                [{"secretKey": "password", "remoteRef": {"key": secret_id(args.stack, GRAFANA_ADMIN)}}],
+                {"engineVersion": "v2", "data": {GRAFANA_USER_KEY: GRAFANA_USER, GRAFANA_PASSWORD_KEY: "{{ .password }}"}})
         if args.redis_host:
             url = pulumi.Output.concat("redis://:{{ .password | urlquery }}@", args.redis_host, ":6379/0")
             self.secrets[REDIS_URL.name] = external_secret(
@@ -111,5 +129,5 @@ class ServiceSecrets(pulumi.ComponentResource):
             f"{name}-store-{secret_set}", api_version=API_VERSION, kind="ClusterSecretStore",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace.apply(lambda n: store_name(n, secret_set))),
             # Cluster-scoped, so limited to this stack's namespace: another stack's pods cannot read it.
-            spec={"provider": provider, "conditions": [{"namespaces": [namespace]}]},
+            spec={"provider": provider, "conditions": [{"namespaces": [set_namespace(args, secret_set)]}]},
             opts=pulumi.ResourceOptions(parent=self))

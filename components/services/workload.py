@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.services.catalog import (CONTRACT_ADDRESSES, DATABASE_URL, HEALTH_PATH, HTTP_PORT_NAME,
+from components.services.catalog import (CONTRACT_ADDRESSES, DATABASE_URL, HEALTH_PATH, HTTP_PORT_NAME, INGRESS_CLASS,
                                          METRICS_PORT_NAME, REDIS_URL, ServiceSpec, selector_labels)
 from components.services.pod_security import container_security, pod_security, tmp_volume
 from components.services.redis import LABELS as REDIS_LABELS, PORT as REDIS_PORT
@@ -200,7 +200,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         backend = net.IngressBackendArgs(service=net.IngressServiceBackendArgs(
             name=spec.name, port=net.ServiceBackendPortArgs(name=HTTP_PORT_NAME)))
         return net.Ingress(f"{name}-ingress", metadata=metadata(annotations=annotations), spec=net.IngressSpecArgs(
-            ingress_class_name="nginx",
+            ingress_class_name=INGRESS_CLASS,
             tls=[net.IngressTLSArgs(hosts=[host], secret_name=f"{spec.name}-tls")],
             rules=[net.IngressRuleArgs(host=host, http=net.HTTPIngressRuleValueArgs(paths=[
                 net.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend)]))]),

@@ -6,7 +6,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.database import BackupPolicy, Database, DatabaseArgs
+from components.database import BackupPolicy, Database, DatabaseArgs, backup_trigger
 from database.migrations import migration_set_checksum
 from resource_types import DATABASE_BACKUP as BACKUP, SQL_MIGRATIONS as MIGRATIONS
 from tests.database.conftest import REPO
@@ -51,6 +51,13 @@ def test_migrations_take_the_id_of_the_backup_they_wait_for(mocks, migrations):
         assert schema_version == 4 and applied == [m.name for m in migrations]
 
     return pulumi.Output.all(database.backup_id, database.schema_version, database.applied_migrations).apply(check)
+
+
+def test_mainnet_backs_up_before_every_update_others_before_new_migrations(migrations):
+    checksum = migration_set_checksum(migrations)
+    assert backup_trigger(checksum, every_update=False) == checksum  # unchanged migrations: no new backup
+    first, second = backup_trigger(checksum, True), backup_trigger(checksum, True)
+    assert first.startswith(f"{checksum}; before the update of ") and first != second  # each run: a new backup
 
 
 @pulumi.runtime.test

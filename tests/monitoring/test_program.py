@@ -24,7 +24,7 @@ NEEDS_CHARTS = ("monitoring.coreos.com/v1:PrometheusRule", "monitoring.coreos.co
 def program(pulumi_mocks, monkeypatch):
     """program(network, **config overrides) runs __main__.py under mocks and returns {name: (type, options)}
     of every resource it registers."""
-    mocks = RecordingMocks(ton_answer)  # shard batches answered like their provider
+    mocks = RecordingMocks(ton_answer)  # shard batches and AWS ARNs answered like their providers
     pulumi_mocks(mocks)
     # As if Pulumi.<stack>.yaml named a KMS secrets provider (config/ requires one on mainnet).
     monkeypatch.setattr("config.loader.stack_secrets_provider", lambda stack: "awskms://alias/tonsurance-test")
@@ -48,6 +48,9 @@ def program(pulumi_mocks, monkeypatch):
     run.mocks = mocks  # the inputs of every registration, as the engine received them
     yield run
     pulumi.runtime.set_all_config({}, [])
+    # __main__.py registered stack transformations (the pinned field manager) on the root resource: later tests
+    # get a new root from their mocks instead of inheriting them.
+    pulumi.runtime.settings.ROOT.set(None)
 
 
 def releases(registered) -> set[str]:

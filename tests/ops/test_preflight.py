@@ -94,21 +94,59 @@ def secretsmanager(monkeypatch):
     server.stop()
 
 
-def test_secrets_exist_and_are_younger_than_rotation(secretsmanager):
-    from components.services.catalog import secret_id, secret_names
+def create_tagged(secretsmanager, cfg, value: str | None = "x", skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every secret preflight checks, as components/aws.py creates the containers (the rotation tag), with a value
+    as an operator sets it; returns name -> id."""
+    from components.aws import ROTATION_DAYS_TAG, SECRET_KINDS, secret_kind
 
-    cfg = parse(raw_config("mainnet", secretRotationDays="30"))
-    ids = [secret_id(cfg.stack, name) for name in secret_names(cfg.services.redis_in_cluster)]
-    for secret in ids[1:]:
-        secretsmanager.create_secret(Name=secret, SecretString="x")
-    now = datetime.now(timezone.utc)
+    ids = preflight.checked_secrets(cfg)
+    for name, secret in ids.items():
+        if name in skip:
+            continue
+        tags = [{"Key": ROTATION_DAYS_TAG, "Value": str(SECRET_KINDS[secret_kind(name)].rotation_days)}]
+        secretsmanager.create_secret(Name=secret, Tags=tags, **({"SecretString": value} if value else {}))
+    return ids
+
+
+def test_the_checked_secrets_include_the_deployer_mnemonic_where_secrets_manager_holds_it():
+    mainnet = preflight.checked_secrets(parse(raw_config("mainnet")))
+    assert mainnet["deployer-mnemonic"] == "tonsurance/mainnet/deployer-mnemonic"
+    assert {"database-url", "pricing-keeper-mnemonic", "jwt-secret"} <= set(mainnet)
+    # testnet's deployer mnemonic is Pulumi config (encrypted in the stack): Secrets Manager holds no value to age
+    assert "deployer-mnemonic" not in preflight.checked_secrets(parse(raw_config("testnet")))
+
+
+def test_each_secret_ages_against_its_own_rotation_tag(secretsmanager):
+    cfg = parse(raw_config("mainnet"))
+    ids = create_tagged(secretsmanager, cfg, skip=("database-url",))
+    now = datetime.now(timezone.utc) + timedelta(hours=1)  # clear of moto's clock and of the day boundaries
     passed, detail = preflight.secrets_fresh(cfg, now)
-    assert not passed and detail == f"{ids[0]}: ResourceNotFoundException"
-    secretsmanager.create_secret(Name=ids[0], SecretString="x")
+    assert not passed and detail == f"{ids['database-url']}: ResourceNotFoundException"
+    create_tagged(secretsmanager, cfg, skip=tuple(n for n in ids if n != "database-url"))
     passed, detail = preflight.secrets_fresh(cfg, now)
-    assert passed and f"{len(ids)} secret(s) exist" in detail
+    assert passed and f"{len(ids)} secret(s) within their rotation periods" in detail
+    # 31 days on: the wallet keys (30 days, the deployer's included) are due, the 90-day secrets are not.
     passed, detail = preflight.secrets_fresh(cfg, now + timedelta(days=31))
-    assert not passed and "last rotated 31 days ago (limit 30)" in detail
+    assert not passed
+    assert "tonsurance/mainnet/deployer-mnemonic: value set 31 days ago, rotation every 30 days (tag)" in detail
+    assert f"{ids['pricing-keeper-mnemonic']}: value set 31 days ago" in detail
+    assert "database-url" not in detail and "jwt-secret" not in detail
+    passed, detail = preflight.secrets_fresh(cfg, now + timedelta(days=91))
+    assert f"{ids['database-url']}: value set 91 days ago, rotation every 90 days (tag)" in detail
+
+
+def test_a_stricter_config_limit_and_an_untagged_or_empty_secret(secretsmanager):
+    cfg = parse(raw_config("mainnet", secretRotationDays="20"))
+    ids = create_tagged(secretsmanager, cfg, skip=("jwt-secret", "redis-url"))
+    secretsmanager.create_secret(Name=ids["jwt-secret"], SecretString="x")  # no tag: the guide's 90 days
+    secretsmanager.create_secret(Name=ids["redis-url"])  # a container with no value yet
+    passed, detail = preflight.secrets_fresh(cfg, datetime.now(timezone.utc) + timedelta(days=21, hours=1))
+    assert not passed
+    assert f"{ids['database-url']}: value set 21 days ago, rotation every 20 days " \
+           "(tonsurance:secretRotationDays)" in detail
+    assert f"{ids['redis-url']}: has no value (set it out of band: README, Security)" in detail
+    assert preflight.rotation_days("jwt-secret", [], parse(raw_config("mainnet"))) == (
+        90, "no tonsurance:rotation-days tag: the guide's table")
 
 
 def test_localnet_fake_secret_store_has_nothing_to_check():
@@ -128,11 +166,11 @@ def write_backup(directory: Path, backup_id: str, created_at: datetime, signed: 
 
 
 def test_backup_recent(tmp_path):
-    cfg = parse(raw_config(backupStore="backups", backupBeforeMigrate="true", maxBackupAgeHours="6"))
+    cfg = parse(raw_config(backupStore="backups", backupBeforeMigrate="true"))
     assert preflight.backup_recent(cfg, NOW, tmp_path) == (False, "no verified backup in backups")
     write_backup(tmp_path / "backups", "20261129-100000-aaaa", NOW - timedelta(hours=10))
     passed, detail = preflight.backup_recent(cfg, NOW, tmp_path)
-    assert not passed and "20261129-100000-aaaa is 10.0 h old (limit 6 h)" in detail
+    assert not passed and "20261129-100000-aaaa is 10.0 h old (limit 6 h: no backup schedule on this network)" in detail
     write_backup(tmp_path / "backups", "20261129-180000-bbbb", NOW - timedelta(hours=2))
     (tmp_path / "backups" / "20261129-190000-cccc.dump").write_bytes(b"incomplete: no manifest")
     passed, detail = preflight.backup_recent(cfg, NOW, tmp_path)
@@ -140,6 +178,43 @@ def test_backup_recent(tmp_path):
     write_backup(tmp_path / "backups", "20261129-200000-dddd", NOW - timedelta(hours=1), signed=False)
     with pytest.raises(BackupVerificationError, match="20261129-200000-dddd is refused: .*not signed"):
         preflight.backup_recent(cfg, NOW, tmp_path)  # an unsigned newest backup is no verified backup
+
+
+@pytest.mark.parametrize("network, hours, fresh, limit", [
+    ("testnet", 20, True, "25 h: backups every 24 h"),   # testnet backs up daily: a day-old backup is current
+    ("testnet", 26, False, "25 h: backups every 24 h"),
+    ("mainnet", 5, True, "7 h: backups every 6 h"),
+    ("mainnet", 10, False, "7 h: backups every 6 h"),
+])
+def test_backup_freshness_follows_the_networks_backup_schedule(secretsmanager, tmp_path, network, hours, fresh, limit):
+    """The backup in the stack's S3 bucket, its manifest signed by the stack's KMS key (both moto), the limit from
+    the CronJob's cadence (components/backup_schedule.py)."""
+    import boto3
+
+    from ops.backups import backup_signer, backup_store
+
+    cfg = parse(raw_config(network))
+    boto3.client("s3", region_name="eu-central-1").create_bucket(
+        Bucket=cfg.aws.backup_bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    kms = boto3.client("kms", region_name="eu-central-1")
+    key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=backup_signer(cfg, tmp_path).key, TargetKeyId=key)
+    backup_id = "20261129-100000-aaaa"
+    manifest = BackupManifest(backup_id=backup_id, created_at=(NOW - timedelta(hours=hours)).isoformat(), source="x",
+                              size_bytes=4, sha256="0", row_counts={}, checksums={}, extensions=[], dump_version_id=None)
+    (tmp_path / "dump").write_bytes(b"dump")
+    store = backup_store(cfg, tmp_path)
+    store.put_dump(backup_id, tmp_path / "dump")
+    store.put_manifest(backup_id, manifest.signed_json(backup_signer(cfg, tmp_path)))
+    passed, detail = preflight.backup_recent(cfg, NOW, tmp_path)
+    assert passed is fresh and detail.endswith(f"is {hours}.0 h old (limit {limit})"), detail
+
+
+def test_a_stricter_backup_age_in_config_wins():
+    limit, source = preflight.backup_age_limit(parse(raw_config("testnet", maxBackupAgeHours="12")))
+    assert limit == timedelta(hours=12) and source == "tonsurance:maxBackupAgeHours"
+    # a looser one does not: the schedule's promise is the limit
+    assert preflight.backup_age_limit(parse(raw_config("mainnet", maxBackupAgeHours="48")))[0] == timedelta(hours=7)
 
 
 def test_git_clean_on_release_branch(tmp_path):

@@ -97,8 +97,8 @@ def test_secret_containers_are_named_per_stack_tagged_with_rotation_and_hold_no_
     outputs = build(network)
 
     secrets = {r.inputs["name"]: r.inputs for r in mocks.of_type(SECRET)}
-    names = {"deployer-mnemonic", *secret_names(redis_in_cluster=False)}
-    assert {"pricing-keeper-mnemonic", "database-url", "jwt-secret", "redis-url"} <= names
+    names = {"deployer-mnemonic", *secret_names(redis_in_cluster=False, grafana=True)}  # public: the chart's Grafana
+    assert {"pricing-keeper-mnemonic", "database-url", "jwt-secret", "redis-url", "grafana-admin"} <= names
     assert set(secrets) == {f"tonsurance/{network}/{n}" for n in names}
     assert outputs["secret_ids"] == {n: f"tonsurance/{network}/{n}" for n in names}
     rotation = {name.rsplit("/", 1)[1]: int(s["tags"]["tonsurance:rotation-days"]) for name, s in secrets.items()}
@@ -122,8 +122,8 @@ def test_roles_trust_one_service_account_and_grant_only_their_own_resources(mock
     secrets_arn = f"arn:aws:secretsmanager:eu-central-1:123456789012:secret:tonsurance/{network}/"
 
     roles = {r.inputs["name"]: r.inputs for r in mocks.of_type(ROLE)}
-    sets = secret_sets(redis_in_cluster=False)
-    assert set(roles) == {f"tonsurance-{network}-secrets-{s}" for s in sets} | {f"tonsurance-{network}-backup"}
+    sets = secret_sets(redis_in_cluster=False, grafana=True)  # public stacks install the monitoring chart's Grafana
+    assert "grafana" in sets and set(roles) == {f"tonsurance-{network}-secrets-{s}" for s in sets} | {f"tonsurance-{network}-backup"}
     accounts = {f"tonsurance-{network}-backup": (namespace, "tonsurance-backup"),
                 **{f"tonsurance-{network}-secrets-{s}": (f"{namespace}-secrets", f"secrets-{s}") for s in sets}}
     for role, (account_namespace, account) in accounts.items():
@@ -210,6 +210,6 @@ def test_mainnet_resources_are_protected_and_retained(mocks, network, protected)
     children = {name: o for name, o in options.options.items() if name not in ("aws", "aws-provider")}
     # backup role and policy; key, alias, bucket and its six settings; signing key and alias; deployer key; secrets
     # and the deployer's policy; one role and policy per secret set
-    assert len(children) == 2 + 9 + 2 + 1 + len(secret_names(redis_in_cluster=False)) + 1 + 1 + 2 * len(
-        secret_sets(redis_in_cluster=False))
+    assert len(children) == 2 + 9 + 2 + 1 + len(secret_names(redis_in_cluster=False, grafana=True)) + 1 + 1 + 2 * len(
+        secret_sets(redis_in_cluster=False, grafana=True))
     assert all(bool(o.protect) is protected and bool(o.retain_on_delete) is protected for o in children.values())

@@ -189,6 +189,19 @@ def test_deploy_steps_follow_the_guide():
     assert workflow()["defaults"]["run"]["shell"] == "bash"
 
 
+def test_every_ops_command_the_workflow_runs_parses():
+    """`python -m ops ...` lines of the deploy job, shell variables given values, parse with the real parser."""
+    from ops.__main__ import build_parser
+
+    runs = [line.strip() for s in workflow()["jobs"]["deploy"]["steps"] for line in s.get("run", "").splitlines()
+            if "python -m ops " in line]
+    assert any(" watch " in line for line in runs) and any(" verify " in line for line in runs)
+    for line in runs:
+        argv = line.split("python -m ops ", 1)[1].split("|")[0].split("--json")[0]
+        argv = argv.replace('"$STACK"', "mainnet").split()
+        assert build_parser().parse_args(argv).module, line
+
+
 def test_records_are_named_by_the_ops_command_not_a_fixed_path():
     deploy = workflow()["jobs"]["deploy"]
     upload = next(s for s in steps(deploy) if s.get("uses", "").startswith("actions/upload-artifact@"))
