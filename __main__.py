@@ -87,6 +87,7 @@ services = BackendServices("services", BackendServicesArgs(
 Exporters("exporters", ExportersArgs(
     namespace=platform.namespace, prometheus_namespace=cfg.services.prometheus_namespace,
     database_port=cfg.database.port, redis_in_cluster=cfg.services.redis_in_cluster,
+    images=cfg.services.exporter_images,
 ), pulumi.ResourceOptions(provider=platform.provider, depends_on=[services]))
 
 pulumi.export("network", cfg.ton.network)

@@ -29,8 +29,8 @@ NOBODY = 65534  # both images run as an unprivileged user; any non-root uid will
 
 @dataclass(frozen=True)
 class ExporterSpec:
-    name: str  # Deployment, Service and ServiceMonitor name, hence the `job` of its series
-    image: str  # pinned release
+    name: str  # Deployment, Service and ServiceMonitor name, hence the `job` of its series (and its image's key
+    # in tonsurance:services.exporterImages)
     port: int
     health_path: str
     secret: SecretSpec  # the connection string it reads
@@ -39,10 +39,8 @@ class ExporterSpec:
 
 
 EXPORTERS: tuple[ExporterSpec, ...] = (
-    ExporterSpec("postgres-exporter", "quay.io/prometheuscommunity/postgres-exporter:v0.20.1", 9187, "/",
-                 DATABASE_URL, "DATA_SOURCE_NAME", "database"),
-    ExporterSpec("redis-exporter", "oliver006/redis_exporter:v1.90.0", 9121, "/health",
-                 REDIS_URL, "REDIS_ADDR", "redis"),
+    ExporterSpec("postgres-exporter", 9187, "/", DATABASE_URL, "DATA_SOURCE_NAME", "database"),
+    ExporterSpec("redis-exporter", 9121, "/health", REDIS_URL, "REDIS_ADDR", "redis"),
 )
 
 
@@ -56,6 +54,7 @@ class ExportersArgs:
     prometheus_namespace: str  # scrapes the metrics port
     database_port: int
     redis_in_cluster: bool
+    images: dict[str, str]  # exporter name -> pinned image (config.ServicesConfig.exporter_images)
 
 
 class Exporters(pulumi.ComponentResource):
@@ -75,7 +74,7 @@ class Exporters(pulumi.ComponentResource):
             probe = core.ProbeArgs(http_get=core.HTTPGetActionArgs(path=spec.health_path, port=METRICS_PORT_NAME),
                                    period_seconds=30)
             container = core.ContainerArgs(
-                name=spec.name, image=spec.image,
+                name=spec.name, image=args.images[spec.name],
                 ports=[core.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=spec.port)],
                 env=[core.EnvVarArgs(name=spec.env, value_from=core.EnvVarSourceArgs(
                     secret_key_ref=core.SecretKeySelectorArgs(name=spec.secret.name, key=SECRET_KEY)))],

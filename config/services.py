@@ -12,11 +12,14 @@ from config.types import ConfigError, RolloutConfig, ServicesConfig
 
 SERVICES_KEYS = ("domain", "tlsIssuer", "rateLimitRps", "ingressNamespace", "prometheusNamespace", "replicas",
                  "pauseSeconds", "analysis", "prometheusUrl", "maxErrorRate", "maxP99Ms", "redis", "redisStorage",
-                 "redisImage", "secretStore", "loadBalancerCidrs", "acmeEmail", "acmeServer")
+                 "redisImage", "exporterImages", "secretStore", "loadBalancerCidrs", "acmeEmail", "acmeServer")
 # Defaults per network: (replicas, pause seconds). Mainnet is the guide's 2/10, 5/10, 10/10 with 5 min pauses.
 ROLLOUT_DEFAULTS = {"localnet": (2, 10), "testnet": (2, 60), "mainnet": (10, 300)}
 ANALYSIS_WINDOW_SECONDS = 300  # both analyses measure over 5 min
 REDIS_IMAGE = "redis:7.4.1-alpine"
+# The PostgreSQL and Redis exporters (components/exporters.py) by name; mainnet names each by digest in config.
+EXPORTER_IMAGES = {"postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
+                   "redis-exporter": "oliver006/redis_exporter:v1.90.0"}
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 HOST = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
@@ -77,6 +80,13 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
     redis_image = get("redisImage", str, REDIS_IMAGE)
     # Only an in-cluster Redis runs this image: a managed one leaves it unused, so no digest is needed then.
     check_image("services.redisImage", redis_image, "testnet" if network == "mainnet" and redis != "in-cluster" else network)
+    exporter_images = get("exporterImages", dict, {})
+    unknown = sorted(set(exporter_images) - set(EXPORTER_IMAGES))
+    if unknown:
+        raise ConfigError(f"services.exporterImages.{unknown[0]}", f"is not an exporter; they are {', '.join(EXPORTER_IMAGES)}")
+    exporter_images = {**EXPORTER_IMAGES, **exporter_images}
+    for name, image in exporter_images.items():
+        check_image(f"services.exporterImages.{name}", image, network)
 
     # Who may tell nginx the client's address (X-Forwarded-For): the load balancer's ranges only; none by default.
     lb_cidrs = get("loadBalancerCidrs", list, [])
@@ -113,6 +123,7 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
         ingress_namespace=label("ingressNamespace", "ingress-nginx"),
         prometheus_namespace=label("prometheusNamespace", "monitoring"),
         rollout=rollout, redis_in_cluster=redis == "in-cluster", redis_storage=redis_storage, redis_image=redis_image,
+        exporter_images=exporter_images,
         secret_store=secret_store,
         aws_region=aws_region,
         load_balancer_cidrs=tuple(lb_cidrs), acme_email=acme_email, acme_server=acme_server)

@@ -130,6 +130,7 @@ class ServicesConfig:
     redis_in_cluster: bool  # True: a StatefulSet with a PVC; False: a managed Redis, URL from `redis-url`
     redis_storage: str
     redis_image: str
+    exporter_images: dict[str, str]  # exporter name -> image (config/services.py EXPORTER_IMAGES)
     secret_store: str  # aws: Secrets Manager; fake: throwaway values in the store itself (local only)
     aws_region: str | None
     # The load balancer's ranges: the only peers whose X-Forwarded-For nginx believes (empty: it believes none)

@@ -25,6 +25,7 @@ from pytoniq_core.crypto.keys import mnemonic_new
 from chain.client import ChainSettings
 from chain.liteserver import ZERO_STATE_ROOT_HASHES
 from config import ConfigError, StackConfig, parse_stack_config, read_stack_config
+from config.services import EXPORTER_IMAGES
 from config.types import IMAGE_KEYS
 from resource_types import TON_SHARD_BATCH
 from tests.chain.conftest import keypair
@@ -34,12 +35,13 @@ from ton_deploy.plan import Deployer, TonsuranceContractsArgs
 
 MNEMONIC = " ".join(mnemonic_new(24))
 IMAGES = {key: f"ghcr.io/tonsurance/{key.lower()}:1.0.0" for key in IMAGE_KEYS}
-PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod", "acmeEmail": "ops@tonsurance.com",
-                   "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090"}
 OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/0A1B2C3D4E5F"
 BACKUP_IMAGE = "ghcr.io/tonsurance/db-tools:1.0.0"
 DEPLOY_ROLE_ARN = "arn:aws:iam::123456789012:role/tonsurance-deploy"
 DIGEST = "@sha256:" + "5e" * 32  # mainnet names every image by digest (config/rules.py, check_image)
+PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod", "acmeEmail": "ops@tonsurance.com",
+                   "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090",
+                   "exporterImages": {name: image + DIGEST for name, image in EXPORTER_IMAGES.items()}}
 SECRETS = {"deployerMnemonic", "databasePassword"}
 
 NETWORK_CONFIGS = Path(tempfile.mkdtemp(prefix="tonsurance-network-configs-"))

@@ -18,6 +18,7 @@ import pytest
 from pytoniq_core.crypto.keys import mnemonic_new
 
 from components.exporters import EXPORTERS
+from config.services import EXPORTER_IMAGES
 from components.services.backend_services import checksum
 from components.services.catalog import SERVICES, secret_names, secret_sets
 from components.services.secrets import store_name
@@ -77,7 +78,7 @@ def test_services_render_from_the_contract_outputs_and_roll_on_a_new_oracle(loca
     assert {n: (d["spec"]["replicas"], d["spec"]["strategy"]["type"]) for n, d in keepers.items()} == {
         "pricing-keeper": (1, "Recreate"), "bridge-health-keeper": (1, "Recreate")}
     assert {n: objects["Deployment"][n]["spec"]["template"]["spec"]["containers"][0]["image"] for n in
-            {e.name for e in EXPORTERS}} == {e.name: e.image for e in EXPORTERS}
+            {e.name for e in EXPORTERS}} == EXPORTER_IMAGES   # the defaults (tonsurance:services.exporterImages)
     assert "AnalysisTemplate" not in objects  # local has no Prometheus: analysis is off, said so in the README
     assert set(objects["ExternalSecret"]) == set(secret_names(redis_in_cluster=True)) | {"redis-url"}
     # one store per secret set, named after the stack's namespace

@@ -12,6 +12,7 @@ from components.exporters import EXPORTERS, Exporters, ExportersArgs, exporter_s
 from components.monitoring import workload_scrape_targets
 from components.services.catalog import DATABASE_URL, REDIS_URL, selector_labels
 from config import check_image
+from config.services import EXPORTER_IMAGES
 from localcluster.servers import SERVERS
 from resource_types import K8S_DEPLOYMENT as DEPLOYMENT
 from tests.support import RecordingMocks, run_backend_services
@@ -27,10 +28,14 @@ def mocks(pulumi_mocks) -> RecordingMocks:
     return recording
 
 
+# As a mainnet stack names them: by digest (tonsurance:services.exporterImages).
+MAINNET = {name: f"{image}@sha256:{'ab' * 32}" for name, image in EXPORTER_IMAGES.items()}
+
+
 def build(mocks: RecordingMocks, redis_in_cluster: bool) -> None:
     @pulumi.runtime.test
     def program() -> None:
-        Exporters("exporters", ExportersArgs(namespace="tonsurance", prometheus_namespace="monitoring",
+        Exporters("exporters", ExportersArgs(namespace="tonsurance", prometheus_namespace="monitoring", images=MAINNET,
                                              database_port=5432, redis_in_cluster=redis_in_cluster))
     program()
 
