@@ -19,7 +19,7 @@ from chain.liteserver import LiteserverClient
 from chain.records import raw_address
 from chain.sandbox import Sandbox
 from chain.trust import PINNED_KEY_BLOCKS, block_ref, trusted_key_block
-from chain.wallets import HighloadWalletV3, SendError, WalletKey
+from chain.wallets import EXPIRY_MARGIN_SECONDS, HighloadWalletV3, JournalFence, SendError, WalletKey
 from tests.chain.conftest import TON, address_of, counter_state_init, deploy_transfers
 from tests.liteserver.fixtures import chain, liteserver_settings, liteservers, network, settings_for  # noqa: F401
 from tests.liteserver.network import FakeTonNetwork
@@ -184,6 +184,27 @@ def test_a_message_is_signed_again_only_30_seconds_after_valid_until(client, cha
     assert result.attempts == 2
     assert all(chain.account(t.destination).status == "active" for t in transfers)
     assert externals(chain, wallet.address) == 1
+
+
+def test_a_lost_journal_fences_the_wallet_up_to_and_including_its_fence(client, chain, tmp_path):
+    """A journal that does not know an active wallet: a message signed from another journal may be in flight, valid
+    `timeout` s after it was signed and visible up to the margin later; nothing is signed until chain time is past
+    that fence. The chain's clock stands still here, so each side of the boundary is exact."""
+    key = WalletKey.from_seed(b"\x0d" * 32)
+    wallet = HighloadWalletV3(client, key, tmp_path / "journal.json")
+    chain.fund(wallet.address, 50 * TON)
+    wallet.send(deploy_transfers(600, 1), wait_seconds=10)             # the wallet is active
+    lost = HighloadWalletV3(client, key, tmp_path / "another-journal.json")
+    transfers = deploy_transfers(610, 2)
+    with pytest.raises(JournalFence) as fenced:
+        lost.send(transfers, wait_seconds=10)
+    assert fenced.value.fence_until == chain.now + lost.timeout_seconds + EXPIRY_MARGIN_SECONDS
+    chain.now = fenced.value.fence_until
+    with pytest.raises(JournalFence):
+        lost.send(transfers, wait_seconds=10)
+    chain.now += 1
+    assert lost.send(transfers, wait_seconds=10).transfers_sent == 2
+    assert externals(chain, wallet.address) == 2
 
 
 @pytest.mark.parametrize("change, network_name, message", [
