@@ -255,7 +255,12 @@ def test_a_v4r2_message_that_never_landed_is_signed_again_with_its_seqno(localne
     AmbiguousSend: test_a_seqno_used_behind_the_journals_back_is_never_signed_over)."""
     wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x05" * 32), tmp_path / "journal.json")
     localnet.fund(wallet.address, 10 * TON)
-    wallet.send(deploy_transfers(9600, 1), intent_id="first")              # deploys the wallet: seqno 1 next
+    localnet.set_faults(drop_external=1)                                   # the wallet's first message: lost
+    with pytest.raises(MessageTimeout):
+        wallet.send(deploy_transfers(9600, 1), intent_id="first", wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.advance_time(wallet.ttl_seconds + EXPIRY_MARGIN_SECONDS + 2)
+    assert wallet.send(deploy_transfers(9600, 1), intent_id="first", wait_seconds=10).attempts == 2
+    assert wallet.seqno() == 1                                             # deployed by it: seqno 1 next
     localnet.set_faults(drop_external=1)
     with pytest.raises(MessageTimeout):
         wallet.send(deploy_transfers(9610, 1), intent_id="second", wait_seconds=0.2, rebroadcast_seconds=5)
