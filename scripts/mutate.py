@@ -8,7 +8,7 @@ A target runs in a scratch project of its own, `.state/mutation/<target>/`: mutm
 and the tests into its `mutants/` folder, where every other folder of the project is a link to this checkout.
 Results stay there, so a second run retests only what changed. The report gives killed / survived per target,
 its mutation score (mutants detected / mutants tested: killed and timed out over those plus survivors and
-mutants no test reaches), the time it took and every survivor; it fails when a target's score is under its
+mutants no test reaches, less the survivors docs/testing.md shows to be equivalent), the time it took and every survivor; it fails when a target's score is under its
 floor or, with --strict (CI), when a survivor is not listed in docs/testing.md with its reason.
 
     scripts/mutate.py                     # every target
@@ -90,9 +90,11 @@ class Outcome:
     def undetected(self) -> int:
         return sum(self.counts.get(s, 0) for s in UNDETECTED)
 
+    equivalent: int = 0          # survivors docs/testing.md shows to be equivalent
+
     @property
     def score(self) -> float:
-        tested = self.detected + self.undetected
+        tested = self.detected + self.undetected - self.equivalent
         return self.detected / tested if tested else 0.0
 
 
@@ -140,13 +142,16 @@ def refresh_copies(work: Path, target: Target) -> None:
         meta.write_text(json.dumps(data, indent=4))
 
 
-def run(target: Target, jobs: int) -> Outcome:
+def run(target: Target, jobs: int, survivors_only: bool = False) -> Outcome:
     work = prepare(target)
+    again = [name.split(" ")[0] for name in results(work, target)[1]] if survivors_only else []
+    if survivors_only and not again:
+        raise SystemExit(f"no survivors kept for target {target.name}: run it first")
     refresh_copies(work, target)
     started = time.monotonic()
     mutmut = Path(sys.executable).parent / "mutmut"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(["nice", str(mutmut), "run", "--max-children", str(jobs)], cwd=work, env=env,
+    done = subprocess.run(["nice", str(mutmut), "run", "--max-children", str(jobs), *again], cwd=work, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seconds = time.monotonic() - started
     log = work / "mutmut-run.log"
@@ -179,9 +184,21 @@ def show(work: Path, mutant: str) -> str:
                      and not line.startswith(("+++", "---")))
 
 
+MUTANT_NAME = r"`([\w.]+(?:ǁ\w+ǁ\w+|\.x_\w+)__mutmut_\d+)`"
+
+
 def documented() -> set[str]:
     """Mutant names docs/testing.md lists as survivors with a reason."""
-    return set(re.findall(r"`([\w.]+(?:ǁ\w+ǁ\w+|\.x_\w+)__mutmut_\d+)`", DOCS.read_text())) if DOCS.exists() else set()
+    return set(re.findall(MUTANT_NAME, DOCS.read_text())) if DOCS.exists() else set()
+
+
+def equivalent() -> set[str]:
+    """Mutant names docs/testing.md lists on a line whose reason starts "Equivalent": they behave as the code does,
+    so no test can kill them, and the score leaves them out."""
+    if not DOCS.exists():
+        return set()
+    lines = [line for line in DOCS.read_text().splitlines() if re.match(r"- \*\*[^*]+\*\* — Equivalent", line)]
+    return {name for line in lines for name in re.findall(MUTANT_NAME, line)}
 
 
 def changed_targets(since: str) -> list[Target]:
@@ -199,6 +216,8 @@ def main() -> int:
                         help="mutants tested at once (default 2, or MUTATE_JOBS)")
     parser.add_argument("--strict", action="store_true", help="fail on a survivor docs/testing.md does not list")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results: test every mutant again")
+    parser.add_argument("--survivors", action="store_true",
+                        help="test again only the mutants that survived the last run (after adding tests)")
     parser.add_argument("--report", action="store_true",
                         help="report the results kept from earlier runs (an interrupted one included); run nothing")
     parser.add_argument("--list", action="store_true", help="list the targets and exit")
@@ -228,15 +247,19 @@ def main() -> int:
                 raise SystemExit(f"no results kept for target {target.name}: run scripts/mutate.py {target.name}")
             outcomes.append(Outcome(target, *results(work, target), 0.0))
         else:
-            outcomes.append(run(target, args.jobs))
+            outcomes.append(run(target, args.jobs, args.survivors))
 
-    print("\n| target | module | mutants | killed | timeout | survived | no tests | not run | score | floor | time |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    same = equivalent()
+    for o in outcomes:
+        o.equivalent = sum(1 for survivor in o.survivors if survivor.split(" ")[0] in same)
+    print("\n| target | module | mutants | killed | timeout | survived | no tests | equivalent | not run | score | floor "
+          "| time |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for o in outcomes:
         c = o.counts
         print(f"| {o.target.name} | {o.target.module} | {sum(c.values())} | {c.get('killed', 0)} | "
-              f"{c.get('timeout', 0)} | {c.get('survived', 0)} | {c.get('no tests', 0)} | {c.get('not checked', 0)} | "
-              f"{o.score:.1%} | {o.target.floor:.0%} | {o.seconds / 60:.1f} min |")
+              f"{c.get('timeout', 0)} | {c.get('survived', 0)} | {c.get('no tests', 0)} | {o.equivalent} | "
+              f"{c.get('not checked', 0)} | {o.score:.1%} | {o.target.floor:.0%} | {o.seconds / 60:.1f} min |")
     known = documented()
     failed = False
     for o in outcomes:

@@ -70,3 +70,14 @@ def test_documented_survivors_are_read_from_docs_testing(mutate):
     names = mutate.documented()
     assert names, "docs/testing.md lists no surviving mutant by name"
     assert all("__mutmut_" in name for name in names)
+
+
+def test_survivors_shown_equivalent_leave_the_score(mutate, tmp_path, monkeypatch):
+    docs = tmp_path / "testing.md"
+    docs.write_text("- **f** — Equivalent: SQL keywords are case-insensitive. `database.migrations.x_f__mutmut_1`\n"
+                    "- **g** — message wording. `database.migrations.x_g__mutmut_2`\n")
+    monkeypatch.setattr(mutate, "DOCS", docs)
+    assert mutate.equivalent() == {"database.migrations.x_f__mutmut_1"}
+    assert mutate.documented() == {"database.migrations.x_f__mutmut_1", "database.migrations.x_g__mutmut_2"}
+    outcome = mutate.Outcome(mutate.BY_NAME["migrations"], {"killed": 8, "survived": 2}, [], 0.0, equivalent=1)
+    assert outcome.score == pytest.approx(8 / 9)
