@@ -17,7 +17,7 @@ LOCAL_CLUSTER := scripts/cluster start
 # started, or restarted where one died, before `pulumi up`, so the sync follows the objects it changes.
 LOCAL_SERVERS := scripts/servers start
 
-.PHONY: up down preview destroy test bootstrap lock kubectl
+.PHONY: up down preview destroy test bootstrap lock kubectl mutate
 
 bootstrap:
 	scripts/bootstrap
@@ -55,6 +55,11 @@ kubectl:
 
 test: bootstrap
 	. scripts/env.sh && .venv/bin/python -m pytest
+
+# Mutation testing of the safety-critical modules, each against its own tests (scripts/mutate.py, docs/testing.md);
+# minutes, not part of `make test`. Some targets: make mutate TARGETS="wallet migrations".
+mutate: bootstrap
+	. scripts/env.sh && .venv/bin/python scripts/mutate.py $(TARGETS)
 
 # Re-pin every Python dependency, with its file's hash, after changing requirements.txt.
 lock:

@@ -75,6 +75,26 @@ def test_delayed_batch_then_a_smaller_batch_for_the_same_contracts_lands_once(lo
     assert sorted(r["status"] for r in sends.values()) == ["confirmed", "confirmed"]   # no record left `sent`
 
 
+def test_an_open_message_for_the_same_contracts_is_found_behind_an_unrelated_one(localnet, tmp_path):
+    """Every other open message is looked at before signing: one for other contracts that has not landed comes
+    first in the journal, and the one that may still reach the same contracts is behind it."""
+    wallet = wallet_on(localnet, tmp_path / "journal.json")
+    warm_up(wallet)
+    unrelated, transfers = deploy_transfers(150, 2), deploy_transfers(160, 4)
+    localnet.set_faults(delay_seconds=20)                        # both sit in the network
+    with pytest.raises(MessageTimeout):
+        wallet.send(unrelated, intent_id="unrelated", wait_seconds=0.3, rebroadcast_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, intent_id="batch", wait_seconds=0.3, rebroadcast_seconds=5)
+    with pytest.raises(OpenMessagePending, match="may still reach 4 of the same address"):
+        wallet.send(transfers, intent_id="batch-again", wait_seconds=0.3, rebroadcast_seconds=5)
+    localnet.advance_time(21)
+    localnet.set_faults(delay_seconds=0)
+    assert deploy_missing(wallet, unrelated + transfers) == 0
+    assert deploy_counts(localnet, unrelated + transfers) == [1] * 6
+    assert external_count(localnet, wallet) == 3                 # the warm-up and the two batches, nothing else
+
+
 def test_an_earlier_batch_that_lands_while_waited_for_supersedes_the_new_intent(localnet, tmp_path):
     wallet = wallet_on(localnet, tmp_path / "journal.json")
     warm_up(wallet)

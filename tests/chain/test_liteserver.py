@@ -12,14 +12,14 @@ import pytest
 from pytoniq_core import Address, Cell
 from pytoniq_core.tlb.transaction import ExternalMsgInfo, MessageAny
 
-from chain.client import ChainSettings, ConfigError, MessageRejected, NetworkError
+from chain.client import ChainSettings, ConfigError, MessageRejected, MessageTimeout, NetworkError
 from chain.connect import connect
 from chain.errors import GetMethodError, LiteserversBehind, UnprovenAnswer
 from chain.liteserver import LiteserverClient
 from chain.records import raw_address
 from chain.sandbox import Sandbox
 from chain.trust import PINNED_KEY_BLOCKS, block_ref, trusted_key_block
-from chain.wallets import HighloadWalletV3, WalletKey
+from chain.wallets import EXPIRY_MARGIN_SECONDS, HighloadWalletV3, JournalFence, SendError, WalletKey
 from tests.chain.conftest import TON, address_of, counter_state_init, deploy_transfers
 from tests.liteserver.fixtures import chain, liteserver_settings, liteservers, network, settings_for  # noqa: F401
 from tests.liteserver.network import FakeTonNetwork
@@ -110,6 +110,17 @@ def test_transient_failures_are_retried(client, liteservers, chain, user):
     assert client.account(user).balance == TON
 
 
+# Every way a liteserver fails a request: a lost connection, and the codes it answers while a block is not ready,
+# not yet in its database, or it is overloaded. Listed here, not read from the module, so that a failure that
+# stops being retried (a narrowed except, a code set without one of them, no retry at all) fails a test.
+@pytest.mark.parametrize("failure", ["drop", "651", "652", "-400", "-503"])
+def test_each_transient_liteserver_failure_is_retried(client, liteservers, chain, failure):
+    liteservers.servers[0].behaviour.failures["getMasterchainInfo"] = [failure]
+    assert client.now() == chain.now
+    # Both liteservers of the quorum, twice: the attempt one of them failed, and the retry.
+    assert liteservers.requests("getMasterchainInfo") == 4
+
+
 def test_retries_run_out_into_a_network_error(tmp_path, network, liteservers, user):
     settings = settings_for(network, liteservers.config_file(tmp_path), retries=1)
     for server in liteservers.servers:
@@ -144,6 +155,56 @@ def test_the_journaled_wallet_runs_unchanged_over_liteservers(client, chain, tmp
     assert result.transfers_sent == 12
     assert all(chain.account(t.destination).status == "active" for t in transfers)
     assert wallet.send(transfers, wait_seconds=10).reused
+
+
+def test_a_message_is_signed_again_only_30_seconds_after_valid_until(client, chain, liteservers, tmp_path):
+    """Past valid-until a message may still sit in a shard block the masterchain does not show yet: "it can never
+    land" is a safe verdict only 30 s later (EXPIRY_MARGIN_SECONDS, pinned here by its value), and only then is
+    the intent signed again. The chain's clock stands still here, so each side of the boundary is exact."""
+    journal = tmp_path / "journal.json"
+    wallet = HighloadWalletV3(client, WalletKey.from_seed(b"\x0c" * 32), journal)
+    chain.fund(wallet.address, 50 * TON)
+    transfers = deploy_transfers(500, 3)
+    for server in liteservers.servers:      # every attempt of the first broadcast is lost on the way
+        server.behaviour.failures["sendMessage"] = ["drop"] * 3
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, wait_seconds=0.2, rebroadcast_seconds=5)
+    for server in liteservers.servers:
+        server.behaviour.failures.clear()
+    (first,) = json.loads(journal.read_text())["sends"].values()
+    assert externals(chain, wallet.address) == 0
+
+    chain.now = first["valid_until"] + 30   # refused by the wallet now, but the verdict is not yet safe
+    with pytest.raises(SendError, match="refuses the recorded message .*; nothing new was signed"):
+        wallet.send(transfers, wait_seconds=0.2, rebroadcast_seconds=5)
+    assert json.loads(journal.read_text())["sends"][first["intent"]]["attempt"] == 1
+
+    chain.now += 1                          # 31 s past valid-until: it can never land; signed again
+    result = wallet.send(transfers, wait_seconds=10)
+    assert result.attempts == 2
+    assert all(chain.account(t.destination).status == "active" for t in transfers)
+    assert externals(chain, wallet.address) == 1
+
+
+def test_a_lost_journal_fences_the_wallet_up_to_and_including_its_fence(client, chain, tmp_path):
+    """A journal that does not know an active wallet: a message signed from another journal may be in flight, valid
+    `timeout` s after it was signed and visible up to the margin later; nothing is signed until chain time is past
+    that fence. The chain's clock stands still here, so each side of the boundary is exact."""
+    key = WalletKey.from_seed(b"\x0d" * 32)
+    wallet = HighloadWalletV3(client, key, tmp_path / "journal.json")
+    chain.fund(wallet.address, 50 * TON)
+    wallet.send(deploy_transfers(600, 1), wait_seconds=10)             # the wallet is active
+    lost = HighloadWalletV3(client, key, tmp_path / "another-journal.json")
+    transfers = deploy_transfers(610, 2)
+    with pytest.raises(JournalFence) as fenced:
+        lost.send(transfers, wait_seconds=10)
+    assert fenced.value.fence_until == chain.now + lost.timeout_seconds + EXPIRY_MARGIN_SECONDS
+    chain.now = fenced.value.fence_until
+    with pytest.raises(JournalFence):
+        lost.send(transfers, wait_seconds=10)
+    chain.now += 1
+    assert lost.send(transfers, wait_seconds=10).transfers_sent == 2
+    assert externals(chain, wallet.address) == 2
 
 
 @pytest.mark.parametrize("change, network_name, message", [

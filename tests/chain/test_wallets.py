@@ -219,6 +219,59 @@ def test_an_unreadable_journal_stops_the_send(localnet, journal):
     assert len(external_txs(localnet, wallet)) == 0
 
 
+def test_settle_open_records_what_landed_and_what_expired_and_names_what_is_still_open(localnet, journal):
+    wallet = highload(localnet, journal)
+    other = WalletV4R2(localnet, WalletKey.from_seed(b"\x08" * 32), journal)   # another wallet, the same journal
+    localnet.fund(other.address, 10 * TON)
+    lost, late, others = deploy_transfers(9500, 2), deploy_transfers(9510, 2), deploy_transfers(9520, 1)
+    localnet.set_faults(drop_external=2)
+    for sender, transfers, intent in ((wallet, lost, "lost"), (other, others, "other-wallet")):
+        with pytest.raises(MessageTimeout):
+            sender.send(transfers, intent_id=intent, wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send(late, intent_id="late", wait_seconds=0.2, rebroadcast_seconds=5)
+    assert wallet.settle_open() == ["lost", "late"]             # neither landed yet; the other wallet's is not ours
+
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                    # the late message lands
+    assert wallet.settle_open() == ["lost"]
+    sends = json.loads(journal.read_text())["sends"]
+    assert sends["late"]["status"] == "confirmed" and sends["late"]["transfers_sent"] == 2
+    assert all(localnet.account(t.destination).status == "active" for t in late)
+
+    localnet.advance_time(sends["lost"]["valid_until"] - localnet.now() + EXPIRY_MARGIN_SECONDS + 2)
+    assert wallet.settle_open() == []                           # past valid-until and the margin: it can never land
+    sends = json.loads(journal.read_text())["sends"]
+    assert sends["lost"]["status"] == "expired" and sends["late"]["status"] == "confirmed"
+    assert sends["other-wallet"]["status"] in ("signed", "sent")   # another wallet's record is left to it
+    assert other.settle_open() == [] and json.loads(journal.read_text())["sends"]["other-wallet"]["status"] == "expired"
+    assert all(localnet.account(t.destination).status == "nonexist" for t in lost + others)
+    assert len(external_txs(localnet, wallet)) == 1
+
+
+def test_a_v4r2_message_that_never_landed_is_signed_again_with_its_seqno(localnet, tmp_path):
+    """Expired and its seqno still unused on chain: signed again for the same seqno (a used seqno would be
+    AmbiguousSend: test_a_seqno_used_behind_the_journals_back_is_never_signed_over)."""
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x05" * 32), tmp_path / "journal.json")
+    localnet.fund(wallet.address, 10 * TON)
+    localnet.set_faults(drop_external=1)                                   # the wallet's first message: lost
+    with pytest.raises(MessageTimeout):
+        wallet.send(deploy_transfers(9600, 1), intent_id="first", wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.advance_time(wallet.ttl_seconds + EXPIRY_MARGIN_SECONDS + 2)
+    assert wallet.send(deploy_transfers(9600, 1), intent_id="first", wait_seconds=10).attempts == 2
+    assert wallet.seqno() == 1                                             # deployed by it: seqno 1 next
+    localnet.set_faults(drop_external=1)
+    with pytest.raises(MessageTimeout):
+        wallet.send(deploy_transfers(9610, 1), intent_id="second", wait_seconds=0.2, rebroadcast_seconds=5)
+    first = json.loads((tmp_path / "journal.json").read_text())["sends"]["second"]
+    assert first["seqno"] == 1 and wallet.seqno() == 1
+    localnet.advance_time(wallet.ttl_seconds + EXPIRY_MARGIN_SECONDS + 2)
+    result = wallet.send(deploy_transfers(9610, 1), intent_id="second", wait_seconds=10)
+    assert result.attempts == 2 and wallet.seqno() == 2
+    assert localnet.account(deploy_transfers(9610, 1)[0].destination).status == "active"
+
+
 def test_a_seqno_used_behind_the_journals_back_is_never_signed_over(localnet, tmp_path):
     key = WalletKey.from_seed(b"\x06" * 32)
     ours = WalletV4R2(localnet, key, tmp_path / "ours.json")

@@ -204,15 +204,19 @@ def replace_sources(work_dir: Path, keep: tuple[str, ...] = ()) -> None:
 
 
 def stack_copy(dest: Path, stack_name: str = "local", commit: str | None = None,
-               backend_url: str | None = None) -> StackCopy:
+               backend_url: str | None = None, secrets_provider: str | None = None,
+               env: dict[str, str] | None = None) -> StackCopy:
     """A fresh stack named `stack_name` in a copy of the project (this work tree, or the tree at `commit`),
     using the copy's Pulumi.<stack>.yaml; its state in the copy's folder or at `backend_url` (the process
-    environment must then reach that backend, e.g. tests/moto_server.py's `aws_env`)."""
+    environment must then reach that backend, e.g. tests/moto_server.py's `aws_env`); created with
+    `secrets_provider` (default: the passphrase), the engine run with `env` added (e.g. AWS settings for a KMS
+    secrets provider)."""
     work_dir = copy_project(dest) if commit is None else copy_project_at(commit, dest)
     workspace = auto.LocalWorkspace(
         work_dir=str(work_dir),
         pulumi_command=auto.PulumiCommand(root=str(TOOLS)),
-        env_vars=engine_env(work_dir, backend_url),
+        env_vars={**engine_env(work_dir, backend_url), **(env or {})},
+        secrets_provider=secrets_provider,
     )
     stack = auto.Stack.create_or_select(stack_name, workspace)
     return StackCopy(work_dir=work_dir, stack=stack, backend_url=backend_url)

@@ -5,16 +5,29 @@ and a mandatory violation stops `preview` with the rule's message.
   stack passes; one whose admin is the deployer wallet is stopped; with policy/advisory.json it only warns.
 - a one-Deployment program (tests/e2e/policy_workload, real Kubernetes provider rendering to a folder): an
   image `:latest` or a container without probes is stopped; a pinned, hardened one passes.
+- a copy of the mainnet stack, set up as Pulumi.mainnet.yaml says (KMS secrets provider, the deployer mnemonic
+  in Secrets Manager: both served by moto on loopback; mainnet's liteserver config, which a preview never
+  dials), its composition root cut to the TON part (tests/e2e/policy_mainnet: the AWS provider plugin may be
+  missing here): the mainnet rules run on its mainnet resources, the compliant stack passes every mandatory rule
+  (its contracts are protected: the pack reads the engine's `protect`), and an admin that is the deployer's
+  wallet is stopped, the words read from Secrets Manager.
 """
 from __future__ import annotations
 
 import shutil
+import uuid
 
+import boto3
 import pytest
 from pulumi import automation as auto
+from pytoniq_core import Address
+from pytoniq_core.crypto.keys import mnemonic_new
 
 from chain.wallets import deployer_wallet_addresses
-from tests.e2e.harness import ROOT, TOOLS, engine_env
+from resource_types import TON_RESOURCES
+from tests.e2e.harness import ROOT, TOOLS, StackCopy, engine_env, stack_copy
+from tests.moto_server import REGION, moto_endpoint, moto_environment, secrets_manager  # noqa: F401
+from tests.support import OIDC_ARN, mnemonic_leaks, network_config, raw_config
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +95,63 @@ def test_workload_rules_stop_latest_image_and_missing_probes(workload_stack):
     workload_stack.set_config("probes", auto.ConfigValue("false"))
     message = stopped_by_policy(workload_stack)
     assert "workloads-hardened" in message and "lacks livenessProbe, readinessProbe" in message
+
+
+def mainnet_address(seed: int) -> str:
+    return Address((0, bytes([seed]) * 32)).to_str(is_user_friendly=True, is_bounceable=True, is_test_only=False)
+
+
+@pytest.fixture
+def mainnet_stack(project_dir, tmp_path, moto_endpoint) -> tuple[StackCopy, str]:
+    """A copy of the mainnet stack with every key an operator sets (Pulumi.mainnet.yaml), AWS served by moto."""
+    aws = moto_environment(moto_endpoint)
+    mnemonic = " ".join(mnemonic_new(24))
+    run = uuid.uuid4().hex[:8]
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in aws.items():
+            patch.setenv(key, value)
+        kms = boto3.client("kms", region_name=REGION)
+        alias = f"alias/tonsurance-mainnet-{run}"
+        kms.create_alias(AliasName=alias, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+        secret_id = f"tonsurance/mainnet-{run}/deployer-mnemonic"
+        secrets_manager().create_secret(Name=secret_id, SecretString=mnemonic)
+    copy = stack_copy(project_dir, "mainnet", secrets_provider=f"awskms://{alias}?region={REGION}", env=aws)
+    shutil.copy(ROOT / "tests" / "e2e" / "policy_mainnet" / "__main__.py", copy.work_dir / "__main__.py")
+    copy.set_config("tonsurance:deployerMnemonicSecretId", secret_id)
+    copy.set_config("tonsurance:databasePassword", "a-database-password", secret=True)
+    copy.set_config("tonsurance:eksOidcProviderArn", OIDC_ARN)
+    release = raw_config("mainnet")     # what the release sets: every image by digest, and the deploy role
+    for key in ("images", "backupJobImage", "deployRoleArn"):
+        copy.set_config(f"tonsurance:{key}", release[key])
+    for key, seed in (("adminAddress", 1), ("treasuryAddress", 2), ("claimsProcessorAddress", 3)):
+        copy.set_config(f"tonsurance:{key}", mainnet_address(seed))
+    copy.set_config("tonsurance:keeperAddresses[0]", mainnet_address(4), path=True)
+    target = copy.work_dir / "config" / "mainnet-global.config.json"
+    shutil.copy(network_config(tmp_path, "mainnet"), target)
+    return copy, mnemonic
+
+
+def test_mainnet_rules_run_on_a_mainnet_stack_and_stop_a_deployer_admin(mainnet_stack):
+    copy, mnemonic = mainnet_stack
+    assert copy.stack.get_config("tonsurance:network").value == "mainnet"
+    lines: list[str] = []
+    preview = copy.stack.preview(policy_packs=[POLICY], on_output=lines.append, diff=False)
+    output = "".join(lines)
+    assert "tonsurance@v1.0.0" in output and "mandatory" not in output.lower()   # every rule passed...
+    # ...on the real thing: mainnet's 9 contracts, 256 shards in 4 batches and the deployment that sends them,
+    # each protected by the component (the pack reads the engine's `protect`: read wrongly, this preview stops).
+    assert all(t in output for t in TON_RESOURCES) and "contracts-policy-shards-192-255" in output
+    assert preview.change_summary["create"] == 16
+
+    copy.set_config("policyTest:unprotect", "true")     # one contract registered without protect: stopped
+    message = stopped_by_policy(copy.stack)
+    assert "ton-contracts-protected" in message and "contracts-pricing-oracle is not protected" in message
+    assert "contracts-policy-router is not protected" not in message
+    copy.stack.remove_config("policyTest:unprotect")
+
+    deployer = deployer_wallet_addresses(mnemonic)["highload_wallet_v3"]
+    copy.set_config("tonsurance:adminAddress", deployer.to_str(is_user_friendly=True, is_test_only=False))
+    message = stopped_by_policy(copy.stack)
+    assert "contract-admin-is-multisig" in message and "[mandatory]" in message
+    assert "is the deployer's highload_wallet_v3 address; the admin must be the multisig" in message
+    assert mnemonic_leaks(message, mnemonic) == []   # the pack read the words from Secrets Manager; never shows them

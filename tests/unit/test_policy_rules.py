@@ -58,6 +58,8 @@ def test_admin_equal_to_a_deployer_wallet_is_refused(wallet):
     deployer = deployer_wallet_addresses(MNEMONIC)[wallet].to_str(is_user_friendly=False)
     violations = check(rules.contract_admins, ton_resources(admin=deployer))
     assert sorted(urn for urn, _ in violations) == ["urn:deployment"] * 3 + ["urn:oracle", "urn:router", "urn:vault"]
+    # Resources without an admin (a workload, here listed first) are passed over, not the end of the search.
+    assert check(rules.contract_admins, [workload()] + ton_resources(admin=deployer)) == violations
     assert all(f"is the deployer's {wallet} address" in message for _, message in violations)
     assert all(MNEMONIC.split()[0] not in message.split() for _, message in violations)
 
