@@ -14,6 +14,7 @@ and a mandatory violation stops `preview` with the rule's message.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 
@@ -123,6 +124,8 @@ def mainnet_stack(project_dir, tmp_path, moto_endpoint) -> tuple[StackCopy, str]
     release = raw_config("mainnet")     # what the release sets: every image by digest, and the deploy role
     for key in ("images", "backupJobImage", "deployRoleArn"):
         copy.set_config(f"tonsurance:{key}", release[key])
+    for name, image in json.loads(release["services"])["exporterImages"].items():
+        copy.set_config(f"tonsurance:services.exporterImages.{name}", image, path=True)
     for key, seed in (("adminAddress", 1), ("treasuryAddress", 2), ("claimsProcessorAddress", 3)):
         copy.set_config(f"tonsurance:{key}", mainnet_address(seed))
     copy.set_config("tonsurance:keeperAddresses[0]", mainnet_address(4), path=True)
