@@ -40,6 +40,7 @@ OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-central-1.amazon
 BACKUP_IMAGE = "ghcr.io/tonsurance/db-tools:1.0.0"
 DEPLOY_ROLE_ARN = "arn:aws:iam::123456789012:role/tonsurance-deploy"
 DIGEST = "@sha256:" + "5e" * 32  # mainnet names every image by digest (config/rules.py, check_image)
+LOCAL_PROMETHEUS = "http://127.0.0.1:9090"  # what a running local Prometheus gives (config/services.py)
 SECRETS = {"deployerMnemonic", "databasePassword"}
 
 NETWORK_CONFIGS = Path(tempfile.mkdtemp(prefix="tonsurance-network-configs-"))
@@ -72,6 +73,8 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
         "database": json.dumps({"host": "127.0.0.1", "port": 5432, "name": "tonsurance", "user": "tonsurance"}),
         "databasePassword": "s3cret-db-password",
     }
+    if network == "localnet":  # the URL a running local Prometheus would give (tests/unit/test_config_services.py)
+        raw["services"] = json.dumps({"prometheusUrl": LOCAL_PROMETHEUS})
     if network != "localnet":
         raw["liteserverConfig"] = liteserver_config(network if network in ("testnet", "mainnet") else "testnet")
         raw["services"] = json.dumps(PUBLIC_SERVICES)
