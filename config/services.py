@@ -48,10 +48,8 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
     replicas_default, pause_default = ROLLOUT_DEFAULTS[network]
     analysis = get("analysis", bool, True)
     prometheus_url = get("prometheusUrl", str, None)
-    if analysis and prometheus_url is None:
-        if public:
-            raise ConfigError("services.prometheusUrl", f"is required on {network}: the Prometheus address the analyses query")
-        prometheus_url = local_prometheus_url()
+    if analysis and prometheus_url is None and public:  # local: the loader takes the checkout's (config/loader.py)
+        raise ConfigError("services.prometheusUrl", f"is required on {network}: the Prometheus address the analyses query")
     if prometheus_url is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", prometheus_url):
         raise ConfigError("services.prometheusUrl", f"must be an http(s):// URL, got {prometheus_url!r}")
     rollout = RolloutConfig(
@@ -125,22 +123,3 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
         aws_region=aws_region,
         load_balancer_cidrs=tuple(lb_cidrs))
 
-
-def local_prometheus_url(state_dir: str = ".state") -> str:
-    """The checkout's own Prometheus, as `make up` started it: its port recorded in .state/ports.json, and
-    something listening there (the local stack leaves services.prometheusUrl unset)."""
-    import json
-    import os
-
-    from localcluster import ports
-
-    try:
-        with open(os.path.join(state_dir, "ports.json")) as recorded:
-            port = int(json.load(recorded)[PROMETHEUS_PORT_NAME])
-    except (OSError, ValueError, KeyError, TypeError):
-        port = None
-    if port is None or ports.is_free(port):
-        raise ConfigError("services.prometheusUrl", "is not set and no local Prometheus runs for this checkout to take "
-                                                    "it from: start it with `make up` (or set services.prometheusUrl, "
-                                                    "or services.analysis to false)")
-    return f"http://127.0.0.1:{port}"

@@ -16,15 +16,27 @@ from config import NAMESPACE, SecretReference, StackConfig, read_stack_config
 @dataclass(frozen=True)
 class Check:
     name: str
-    ok: bool
+    ok: bool                      # False only when the check failed (a skipped check did not fail)
     detail: str
     figures: dict | None = None   # numbers a CI job may read (--json)
+    skipped: bool = False         # the check does not apply here; `detail` says why
+
+    @property
+    def status(self) -> str:
+        return "SKIP" if self.skipped else "PASS" if self.ok else "FAIL"
+
+
+class Skipped(Exception):
+    """Raised by a check that does not apply (no URL configured, a public network): reported as SKIP with
+    the reason, never as PASS."""
 
 
 def run_check(name: str, check: Callable[[], tuple[bool, str] | tuple[bool, str, dict]]) -> Check:
     """Run one check; an exception is that check's failure (named), never the end of the report."""
     try:
         return Check(name, *check())
+    except Skipped as reason:
+        return Check(name, True, str(reason), skipped=True)
     except Exception as error:  # noqa: BLE001 - reported, with its type, as this check's failure
         return Check(name, False, f"{type(error).__name__}: {error}")
 
@@ -33,13 +45,16 @@ def report(title: str, checks: list[Check], as_json: bool) -> int:
     """Print the table (or JSON) and return the exit code: 0 when every check passed."""
     passed = all(c.ok for c in checks)
     if as_json:
-        print(json.dumps({"title": title, "passed": passed, "checks": [asdict(c) for c in checks]}, indent=2))
+        print(json.dumps({"title": title, "passed": passed,
+                          "checks": [{**asdict(c), "status": c.status} for c in checks]}, indent=2))
     else:
         width = max(len(c.name) for c in checks)
         print(title)
         for c in checks:
-            print(f"  {'PASS' if c.ok else 'FAIL'}  {c.name.ljust(width)}  {c.detail}")
-        print("all checks passed" if passed else f"{sum(not c.ok for c in checks)} check(s) failed")
+            print(f"  {c.status}  {c.name.ljust(width)}  {c.detail}")
+        skipped = sum(c.skipped for c in checks)
+        print(("all checks passed" if passed else f"{sum(not c.ok for c in checks)} check(s) failed")
+              + (f" ({skipped} skipped)" if skipped else ""))
     return 0 if passed else 1
 
 

@@ -298,9 +298,14 @@ def read_status(paths: Paths) -> dict:
         return {"standins": []}
 
 
-def service_url(paths: Paths, service: str) -> str | None:
-    """The http address of a running stand-in of `service` (what `ops verify` calls on the local stack)."""
-    for entry in read_status(paths)["standins"]:
-        if entry["service"] == service:
+def service_url(paths: Paths, service: str, namespace: str) -> str | None:
+    """The http address of a running stand-in of `service` in `namespace` (what `ops verify` calls on the
+    local stack); None when the controller is not running or runs none."""
+    status = read_status(paths)
+    pid = status.get("pid")
+    if status.get("namespace") != namespace or not pid or not Path(f"/proc/{pid}").exists():
+        return None
+    for entry in status["standins"]:
+        if entry["service"] == service and Path(f"/proc/{entry['pid']}").exists():
             return entry["http"]
     return None

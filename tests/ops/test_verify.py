@@ -4,6 +4,7 @@ wrong output, an API that fails."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -68,9 +69,9 @@ def keeper_updates_price(cfg, outputs, client) -> None:
                          body=PricingOracle.build_update_price_body(CoverageType.DEPEG, 20_000_000, 1))
 
 
-def checks_by_name(cfg, outputs, client, api_url=None):
+def checks_by_name(cfg, outputs, client):
     return {"contracts": verify.contracts_match(outputs, client), "oracle": verify.oracle_fresh(outputs, client),
-            "api": verify.api_healthy(api_url), "policy": verify.policy_round_trip(cfg, outputs, client)}
+            "policy": verify.policy_round_trip(cfg, outputs, client)}
 
 
 def test_verify_passes_after_deploy_and_a_keeper_price_update(deployed, chain):
@@ -156,4 +157,27 @@ def test_api_health_and_quote(api):
     handler.health = 503
     check = verify.run_check("api", lambda: verify.api_healthy(url))
     assert not check.ok and "503" in check.detail
-    assert verify.api_healthy(None) == (True, "no tonsurance:apiUrl configured: skipped")
+    skipped = verify.run_check("api", lambda: verify.api_healthy(None))
+    assert (skipped.status, skipped.ok, skipped.detail) == ("SKIP", True, "no tonsurance:apiUrl configured")
+
+
+def test_a_skipped_check_prints_skip_with_its_reason_never_pass(capsys):
+    checks = [verify.Check("contracts", True, "all active"), verify.Check("api", True, "no URL", skipped=True)]
+    assert verify.report("verify", checks, as_json=False) == 0
+    out = capsys.readouterr().out
+    assert "  SKIP  api        no URL" in out and "PASS  api" not in out and "(1 skipped)" in out
+    assert verify.report("verify", checks, as_json=True) == 0
+    assert [c["status"] for c in json.loads(capsys.readouterr().out)["checks"]] == ["PASS", "SKIP"]
+
+
+def test_the_local_api_check_calls_a_running_api_stand_in_of_the_checkout(api, tmp_path):
+    url, _ = api
+    cfg = parse(raw_config())
+    assert verify.run_check("api", lambda: verify.api_healthy(verify.api_url(cfg, tmp_path))).skipped
+    status = tmp_path / ".state" / "standins-controller" / "status.json"
+    status.parent.mkdir(parents=True)
+    status.write_text(json.dumps({"namespace": cfg.kubernetes.namespace, "pid": os.getpid(), "standins": [
+        {"service": "websocket-v2", "pid": os.getpid(), "http": "http://127.0.0.1:1"},
+        {"service": "api-v2", "pid": os.getpid(), "http": url}]}))
+    assert verify.api_url(cfg, tmp_path) == url
+    assert verify.api_healthy(verify.api_url(cfg, tmp_path))[0]

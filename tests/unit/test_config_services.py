@@ -5,7 +5,8 @@ import socket
 
 import pytest
 
-from tests.support import IMAGES, LOCAL_PROMETHEUS, PUBLIC_SERVICES, error_for, parse, raw_config
+from config import ConfigError
+from tests.support import IMAGES, LOCAL_PROMETHEUS, PUBLIC_SERVICES, error_for, parse, raw_config, read
 
 
 def services(network: str, **changes) -> dict[str, str]:
@@ -37,16 +38,20 @@ def test_local_prometheus_url_is_the_running_servers_recorded_port(checkout):
         server.listen()
         port = server.getsockname()[1]
         (checkout / ".state" / "ports.json").write_text(json.dumps({"prometheus": port, "postgres": 1}))
-        assert parse(services("localnet")).services.rollout.prometheus_url == f"http://127.0.0.1:{port}"
+        assert read(services("localnet")).services.rollout.prometheus_url == f"http://127.0.0.1:{port}"
     # The server stopped: the program refuses to gate against nothing, and says how to start it.
-    err = error_for(services("localnet"))
+    with pytest.raises(ConfigError) as info:
+        read(services("localnet"))
+    err = info.value
     assert err.key == "tonsurance:services.prometheusUrl" and "make up" in str(err)
 
 
 def test_local_prometheus_never_recorded_is_a_clear_error(checkout):
-    err = error_for(services("localnet"))
-    assert err.key == "tonsurance:services.prometheusUrl" and "no local Prometheus runs" in str(err)
-    assert parse(services("localnet", analysis=False)).services.rollout.prometheus_url is None
+    assert parse(services("localnet")).services.rollout.prometheus_url is None  # parsing reads no file
+    with pytest.raises(ConfigError) as info:
+        read(services("localnet"))
+    assert info.value.key == "tonsurance:services.prometheusUrl" and "no local Prometheus runs" in str(info.value)
+    assert read(services("localnet", analysis=False)).services.rollout.prometheus_url is None
 
 
 def test_mainnet_keeps_the_guides_five_minute_window():
