@@ -10,32 +10,43 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
 import sys
 from pathlib import Path
 
+import yaml
+
 from localcluster.standins.controller import ROOT, Controller, Paths, read_status, set_override
 
 
 def _stack_settings(stack: str):
-    """The stack's config as the program validates it (secrets decrypted through the Pulumi CLI)."""
+    """The stack's config as the program validates it (secrets decrypted through the Pulumi CLI, with the
+    backend and passphrase of the environment), read from the project directory as `pulumi up` does."""
     from ops.checks import stack_config
     from ops.stack import open_stack
-    return stack_config(open_stack(stack))
+    with contextlib.chdir(ROOT):
+        return stack_config(open_stack(stack))
+
+
+def _stack_file(stack: str) -> dict:
+    """Plain values of Pulumi.<stack>.yaml: what the controller needs before the stack has ever been deployed."""
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def _run(args, paths: Paths) -> int:
     from localcluster.standins.kube import Kube
     if args.stack:
-        cfg = _stack_settings(args.stack)
-        namespace = args.namespace or cfg.kubernetes.namespace
-        kubeconfig = Path(args.kubeconfig or ROOT / cfg.kubernetes.kubeconfig)
-        localnet = args.localnet or str(ROOT / cfg.ton.localnet_path)
+        plain = _stack_file(args.stack)
+        namespace = args.namespace or plain["tonsurance:namespace"]
+        kubeconfig = Path(args.kubeconfig or ROOT / plain["tonsurance:kubeconfig"])
+        localnet = args.localnet or str(ROOT / plain["tonsurance:localnetPath"])
 
         def keeper_words(index: int) -> str:
-            mnemonics = _stack_settings(args.stack).ton.keeper_mnemonics  # read again: rotated words apply
+            # Read when a keeper pod starts (the stack exists by then), so rotated words apply too.
+            mnemonics = _stack_settings(args.stack).ton.keeper_mnemonics
             if index >= len(mnemonics):
                 raise ValueError(f"tonsurance:keeperMnemonics has no entry {index} (the keeper at "
                                  f"tonsurance:keeperAddresses[{index}]): the keeper stand-in cannot sign")
@@ -53,10 +64,7 @@ def _run(args, paths: Paths) -> int:
     controller = Controller(Kube(kubeconfig), namespace, paths, localnet, keeper_words, args.keeper_interval)
     signal.signal(signal.SIGTERM, lambda *_: controller.stopping.set())
     logging.getLogger("standins").info("watching pods in %s through %s", namespace, controller.kube.server)
-    try:
-        controller.run()
-    except KeyboardInterrupt:
-        pass
+    controller.run()
     return 0
 
 

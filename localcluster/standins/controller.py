@@ -111,6 +111,7 @@ class Controller:
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> None:
         self.end_leftovers()
+        self._write_status()  # readiness: the controller is up (scripts/servers waits for this file)
         threading.Thread(target=self._watch, daemon=True).start()
         try:
             while not self.stopping.is_set():
@@ -275,6 +276,9 @@ class Controller:
             running.targets = targets.scrape_targets(monitors, services, pod, f"127.0.0.1:{running.metrics_port}")
             entries.extend(running.targets)
         targets.write_targets(self.paths.targets / f"{self.namespace}.json", entries)
+        self._write_status()
+
+    def _write_status(self) -> None:
         status = {"namespace": self.namespace, "pid": os.getpid(), "standins": [
             {"pod": r.pod["metadata"]["name"], "service": r.service, "image": r.image, "pid": r.process.pid,
              "http": f"http://127.0.0.1:{r.http_port}", "metrics": f"http://127.0.0.1:{r.metrics_port}/metrics",

@@ -55,6 +55,7 @@ def target_labels(monitor: dict, endpoint: dict, service: dict, pod: dict) -> di
     }
     if endpoint.get("port"):
         labels["endpoint"] = endpoint["port"]
+    labels["__metrics_path__"] = endpoint.get("path", "/metrics")  # a scrape setting: Prometheus drops the label
     for key in spec.get("targetLabels") or []:
         if key in service_labels:
             labels[label_name(key)] = service_labels[key]

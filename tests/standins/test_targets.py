@@ -41,7 +41,7 @@ def test_every_workload_pod_gets_one_target_with_the_promised_labels():
         assert entries[0]["targets"] == ["127.0.0.1:41234"]
         assert entries[0]["labels"] == {"namespace": NAMESPACE, "service": spec.name, "pod": f"{spec.name}-7c9d5f-x1",
                                         "container": spec.name, "job": spec.name, "endpoint": "metrics",
-                                        CANARY_LABEL: "7c9d5f"}
+                                        CANARY_LABEL: "7c9d5f", "__metrics_path__": "/metrics"}
 
 
 def test_the_canary_gates_select_the_label_the_service_monitors_copy():
