@@ -2,8 +2,8 @@
 
     run --stack local            the controller (make up starts it; the stack's config names the namespace,
                                  cluster, chain and the keepers' secret words)
-    induce SERVICE FAULT         a drill: every pod of SERVICE behaves as fault FAULT (faults.py) until cleared
-    clear SERVICE                end the drill's fault
+    induce SERVICE FAULT         a drill: every pod of SERVICE also behaves as fault FAULT (faults.py)
+    clear SERVICE                end the drill's faults on SERVICE
     status                       the running stand-ins and their loopback addresses
 """
 

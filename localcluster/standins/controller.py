@@ -73,8 +73,8 @@ class Running:
     targets: list[dict] = field(default_factory=list)
 
 
-def read_overrides(paths: Paths) -> dict[str, str]:
-    """'<namespace>/<service>' -> fault name, as the drills set them."""
+def read_overrides(paths: Paths) -> dict[str, list[str]]:
+    """'<namespace>/<service>' -> the fault names a drill set on it."""
     try:
         return json.loads(paths.overrides.read_text())
     except (OSError, ValueError):
@@ -82,6 +82,7 @@ def read_overrides(paths: Paths) -> dict[str, str]:
 
 
 def set_override(paths: Paths, namespace: str, service: str, fault: str | None) -> None:
+    """Add `fault` to the service's drill faults; None clears them all."""
     from chain.files import exclusive_lock, write_json_atomically
     if fault is not None and fault not in faults.FAULTS:
         raise ValueError(f"unknown fault {fault!r}; known: {', '.join(faults.FAULTS)}")
@@ -89,9 +90,9 @@ def set_override(paths: Paths, namespace: str, service: str, fault: str | None) 
         raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICES_BY_NAME)}")
     with exclusive_lock(paths.overrides):
         current = read_overrides(paths)
-        current.pop(f"{namespace}/{service}", None)
+        names = current.pop(f"{namespace}/{service}", [])
         if fault:
-            current[f"{namespace}/{service}"] = fault
+            current[f"{namespace}/{service}"] = [*names, fault] if fault not in names else names
         write_json_atomically(paths.overrides, current)
 
 
@@ -167,7 +168,8 @@ class Controller:
             if not self._wanted(pod, overrides):
                 continue
             service = pod["metadata"]["labels"][NAME_LABEL]
-            self._write_behaviour(pod, faults.behaviour_for(self._image(pod), overrides.get(f"{self.namespace}/{service}")))
+            self._write_behaviour(pod, faults.behaviour_for(self._image(pod),
+                                                            tuple(overrides.get(f"{self.namespace}/{service}", ()))))
             current = self.running.get(uid)
             if current is not None and current.process.poll() is not None:
                 log.warning("stand-in of pod %s exited with %s; starting it again", pod["metadata"]["name"],
@@ -190,7 +192,7 @@ class Controller:
             return False
         if pod.get("status", {}).get("phase") != "Running":
             return False
-        return faults.behaviour_for(self._image(pod), overrides.get(f"{self.namespace}/{service}")).serving
+        return faults.behaviour_for(self._image(pod), tuple(overrides.get(f"{self.namespace}/{service}", ()))).serving
 
     @staticmethod
     def _image(pod: dict) -> str:

@@ -69,9 +69,14 @@ def fault_of_tag(tag: str) -> str | None:
     return max(names, key=len) if names else None
 
 
-def behaviour_for(image: str, override: str | None = None) -> Behaviour:
-    """The behaviour of a pod running `image`; a drill's `override` (a fault name) takes precedence."""
-    name = override or fault_of_tag(image_tag(image))
-    return FAULTS[name] if name else HEALTHY
+def behaviour_for(image: str, overrides: tuple[str, ...] = ()) -> Behaviour:
+    """The behaviour of a pod running `image`: its tag's fault, then a drill's faults on top (each changes only
+    what its row changes, so a drill can combine them: a stalled pool and a slow release at once)."""
+    merged = {}
+    for name in (fault_of_tag(image_tag(image)), *overrides):
+        if name:
+            merged.update({key: value for key, value in FAULTS[name].as_dict().items()
+                           if value != getattr(HEALTHY, key)})
+    return Behaviour(**{**HEALTHY.as_dict(), **merged})
 
 

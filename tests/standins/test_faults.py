@@ -24,8 +24,11 @@ def test_the_longest_matching_name_wins_and_the_registry_port_is_not_a_tag():
     assert image_tag("registry:5000/tonsurance/api-v2:1.2.3-slow@sha256:" + "b" * 64) == "1.2.3-slow"
 
 
-def test_a_drill_override_replaces_the_tags_behaviour():
-    assert behaviour_for("ghcr.io/tonsurance/api-v2:1.0.1-slow", "bad-errors") == FAULTS["bad-errors"]
+def test_drill_faults_combine_with_the_tags():
+    combined = behaviour_for("ghcr.io/tonsurance/api-v2:1.0.1-slow", ("bad-errors", "db-pool-exhausted"))
+    assert (combined.slow_every, combined.error_every, combined.db_pool_exhausted) == (20, 20, True)
+    assert combined.requests_per_second == HEALTHY.requests_per_second
+    assert behaviour_for("ghcr.io/tonsurance/api-v2:1.0.1", ("stopped",)).serving is False
 
 
 def test_the_bad_releases_of_the_drill_cross_the_guides_gates():
