@@ -5,6 +5,8 @@
     induce SERVICE FAULT         a drill: every pod of SERVICE also behaves as fault FAULT (faults.py)
     clear SERVICE                end the drill's faults on SERVICE
     status                       the running stand-ins and their loopback addresses
+    wait --stack local           until every workload pod has its stand-in and the oracle has a fresh price
+                                 (make up ends with it, so `ops verify` right after passes)
 """
 
 from __future__ import annotations
@@ -22,31 +24,32 @@ import yaml
 from localcluster.standins.controller import ROOT, Controller, Paths, read_status, set_override
 
 
-def _stack_settings(stack: str):
+def _stack_settings(stack: str, project: Path):
     """The stack's config as the program validates it (secrets decrypted through the Pulumi CLI, with the
     backend and passphrase of the environment), read from the project directory as `pulumi up` does."""
     from ops.checks import stack_config
     from ops.stack import open_stack
-    with contextlib.chdir(ROOT):
-        return stack_config(open_stack(stack))
+    with contextlib.chdir(project):
+        return stack_config(open_stack(stack, work_dir=project))
 
 
-def _stack_file(stack: str) -> dict:
+def _stack_file(stack: str, project: Path) -> dict:
     """Plain values of Pulumi.<stack>.yaml: what the controller needs before the stack has ever been deployed."""
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def _run(args, paths: Paths) -> int:
     from localcluster.standins.kube import Kube
     if args.stack:
-        plain = _stack_file(args.stack)
+        project = paths.state.parent  # the project whose .state this is: its stack file, backend and chain
+        plain = _stack_file(args.stack, project)
         namespace = args.namespace or plain["tonsurance:namespace"]
-        kubeconfig = Path(args.kubeconfig or ROOT / plain["tonsurance:kubeconfig"])
-        localnet = args.localnet or str(ROOT / plain["tonsurance:localnetPath"])
+        kubeconfig = Path(args.kubeconfig or project / plain["tonsurance:kubeconfig"])
+        localnet = args.localnet or str(project / plain["tonsurance:localnetPath"])
 
         def keeper_words(index: int) -> str:
             # Read when a keeper pod starts (the stack exists by then), so rotated words apply too.
-            mnemonics = _stack_settings(args.stack).ton.keeper_mnemonics
+            mnemonics = _stack_settings(args.stack, project).ton.keeper_mnemonics
             if index >= len(mnemonics):
                 raise ValueError(f"tonsurance:keeperMnemonics has no entry {index} (the keeper at "
                                  f"tonsurance:keeperAddresses[{index}]): the keeper stand-in cannot sign")
@@ -68,10 +71,53 @@ def _run(args, paths: Paths) -> int:
     return 0
 
 
+def _wait(args, paths: Paths) -> int:
+    """Wait for the stand-ins of every running workload pod and for the pricing keeper's fresh price."""
+    import time
+
+    from pytoniq_core import Address
+
+    from chain.client import ChainSettings, connect
+    from components.service_catalog import CONTRACT_ADDRESSES, SERVICES_BY_NAME
+    from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
+    from localcluster.standins.chainview import ORACLE
+    from localcluster.standins.controller import NAME_LABEL, PART_OF
+    from localcluster.standins.kube import Kube
+
+    project = paths.state.parent
+    plain = _stack_file(args.stack, project)
+    namespace = plain["tonsurance:namespace"]
+    kube = Kube(project / plain["tonsurance:kubeconfig"])
+    deadline = time.monotonic() + args.timeout
+    waiting = "the stand-in controller"
+    while time.monotonic() < deadline:
+        status = read_status(paths)
+        pods = {p["metadata"]["name"] for p in kube.items(f"/api/v1/namespaces/{namespace}/pods", labelSelector=PART_OF)
+                if (p["metadata"].get("labels") or {}).get(NAME_LABEL) in SERVICES_BY_NAME
+                and p.get("status", {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")}
+        missing = pods - {s["pod"] for s in status.get("standins", [])}
+        if status.get("namespace") != namespace or missing:
+            waiting = f"stand-ins of {', '.join(sorted(missing)) or 'the pods'}"
+        else:
+            addresses = (kube.get(f"/api/v1/namespaces/{namespace}/configmaps/{CONTRACT_ADDRESSES}") or {}).get("data", {})
+            with connect(ChainSettings("localnet", localnet_path=str(project / plain["tonsurance:localnetPath"]))) as chain:
+                last = PricingOracle(Address(addresses[ORACLE])).get_last_update(chain.run_get_method)
+                if last and chain.now() - last < MAX_STALENESS:
+                    print(f"standins: {len(pods)} stand-ins serve; the oracle's last price is {chain.now() - last} s old",
+                          file=sys.stderr)
+                    return 0
+            waiting = "the pricing keeper's first price on chain"
+        time.sleep(2)
+    print(f"standins: still waiting for {waiting} after {args.timeout:.0f}s; see "
+          f"{paths.own / 'logs'} and `python -m localcluster.standins status`", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcluster.standins", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--state-dir", type=Path, default=ROOT / ".state", help="the checkout's .state")
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".state",
+                        help="the .state of the project whose stack runs (default: this checkout's)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="the controller")
     run.add_argument("--stack", help="read namespace, kubeconfig, chain and keeper keys from this stack's config")
@@ -87,11 +133,16 @@ def main(argv: list[str] | None = None) -> int:
             drill.add_argument("fault")
         drill.add_argument("--namespace", default="tonsurance-local")
     sub.add_parser("status", help="the running stand-ins")
+    wait = sub.add_parser("wait", help="until every workload pod has its stand-in and the oracle a fresh price")
+    wait.add_argument("--stack", default="local")
+    wait.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     paths = Paths(args.state_dir.resolve())
     if args.command == "run":
         return _run(args, paths)
+    if args.command == "wait":
+        return _wait(args, paths)
     if args.command in ("induce", "clear"):
         try:
             set_override(paths, args.namespace, args.service, getattr(args, "fault", None))
