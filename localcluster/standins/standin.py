@@ -227,15 +227,20 @@ class StandIn:
     def pricing_keeper_loop(self, keeper) -> None:
         while True:
             behaviour = self.reload_behaviour()
-            if behaviour.keeper_updates:
-                outcome = keeper.update(stale_sequence=behaviour.keeper_stale_sequence)
-                (self.updates_ok if outcome.ok else self.updates_failed).inc()
-                self.update_latency.observe(outcome.seconds)
-                log.info("price update %s in %.2fs (fees %.6f TON)", outcome.detail, outcome.seconds, outcome.fees_ton)
-                average = keeper.average_gas_ton()
-                if average is not None:
-                    self.gas.set(average)
-            self.wallet_balance.set(keeper.balance_ton())
+            try:
+                if behaviour.keeper_updates:
+                    outcome = keeper.update(stale_sequence=behaviour.keeper_stale_sequence)
+                    (self.updates_ok if outcome.ok else self.updates_failed).inc()
+                    self.update_latency.observe(outcome.seconds)
+                    log.info("price update %s in %.2fs (fees %.6f TON)", outcome.detail, outcome.seconds,
+                             outcome.fees_ton)
+                    average = keeper.average_gas_ton()
+                    if average is not None:
+                        self.gas.set(average)
+                self.wallet_balance.set(keeper.balance_ton())
+            except Exception as err:  # noqa: BLE001 - a failed round is counted and retried, as a keeper does
+                self.updates_failed.inc()
+                log.warning("price update failed: %s: %s", type(err).__name__, err)
             time.sleep(self.spec.get("keeper_interval", KEEPER_INTERVAL_SECONDS))
 
     def bridge_keeper_loop(self, wallet_address) -> None:
@@ -248,8 +253,11 @@ class StandIn:
             if behaviour.keeper_updates:
                 self.updates_ok.inc()
                 self.update_latency.observe(time.monotonic() - started)
-            with self.chain_lock:
-                self.wallet_balance.set(chainview.balance_ton(self.client, wallet_address))
+            try:
+                with self.chain_lock:
+                    self.wallet_balance.set(chainview.balance_ton(self.client, wallet_address))
+            except Exception as err:  # noqa: BLE001 - the balance series keeps its last value
+                log.warning("wallet balance unreadable: %s", err)
             time.sleep(self.spec.get("keeper_interval", KEEPER_INTERVAL_SECONDS))
 
 
