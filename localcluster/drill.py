@@ -188,8 +188,9 @@ class Drill:
         watch = RolloutWatch(self.kube, self.namespace, self.service, self.standins_status)
         before = watch.rollout().get("status", {}).get("currentPodHash")
         self.run.set_image(self.service, image)
-        watch.note(f"pulumi up with {self.service} {image} (was {image_tag(stable_image)})")
+        watch.started = time.monotonic()  # the figures count from `pulumi up`
         up = self.run.start_up(self.logs / f"up-{case}.log")
+        watch.note(f"pulumi up with {self.service} {image} (was {image_tag(stable_image)})")
         result, new_hash, rollout = None, None, {}
         while result is None and time.monotonic() - watch.started < self.timeout:
             rollout = watch.poll()
