@@ -50,7 +50,10 @@ def apply(cluster, namespace: str, image: str) -> None:
 def wait_for(condition, timeout: float = 120, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
-        value = condition()
+        try:
+            value = condition()
+        except OSError:  # a stand-in still starting refuses connections
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
