@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from localcluster.standins.faults import image_tag
-from localcluster.standins.kube import Kube
+from localcluster.kubeapi import KubeApi
 
 API = "/apis/argoproj.io/v1alpha1/namespaces/{namespace}/{kind}"
 IMAGE_KEYS = {"ocaml-backend": "backend", "api-v2": "apiV2", "websocket-v2": "websocketV2"}
@@ -53,7 +53,7 @@ class Outcome:
 class RolloutWatch:
     """Polls the Rollout and the AnalysisRuns of its canary once a second; records what changed."""
 
-    def __init__(self, kube: Kube, namespace: str, service: str, standins_status: Path):
+    def __init__(self, kube: KubeApi, namespace: str, service: str, standins_status: Path):
         self.kube, self.namespace, self.service, self.standins_status = kube, namespace, service, standins_status
         self.started = time.monotonic()
         self.timeline: list[str] = []
@@ -64,10 +64,11 @@ class RolloutWatch:
         self.timeline.append(f"+{time.monotonic() - self.started:6.1f}s  {what}")
 
     def rollout(self) -> dict:
-        found = self.kube.get(API.format(namespace=self.namespace, kind="rollouts") + f"/{self.service}")
-        if found is None:
+        found = self.kube.get(API.format(namespace=self.namespace, kind="rollouts"),
+                              fieldSelector=f"metadata.name={self.service}")["items"]
+        if not found:
             raise RuntimeError(f"rollout {self.service} not found in {self.namespace}")
-        return found
+        return found[0]
 
     def poll(self) -> dict:
         rollout = self.rollout()
@@ -78,7 +79,7 @@ class RolloutWatch:
         self._change("rollout", state)
         if status.get("message"):
             self._change("message", status["message"])
-        for run in self.kube.items(API.format(namespace=self.namespace, kind="analysisruns")):
+        for run in self.kube.get(API.format(namespace=self.namespace, kind="analysisruns"))["items"]:
             if not run["metadata"]["name"].startswith(f"{self.service}-"):
                 continue
             results = [f"{r['name']} {r.get('phase')} ({r.get('count', 0)} measured, last value "
@@ -173,7 +174,7 @@ class StackRun:
 @dataclass
 class Drill:
     run: StackRun
-    kube: Kube
+    kube: KubeApi
     namespace: str
     prometheus: str
     standins_status: Path
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     state = root / ".state"
     logs = state / "drill"
     logs.mkdir(parents=True, exist_ok=True)
-    drill = Drill(run, Kube(root / config["tonsurance:kubeconfig"]), config["tonsurance:namespace"],
+    drill = Drill(run, KubeApi(root / config["tonsurance:kubeconfig"]), config["tonsurance:namespace"],
                   f"http://127.0.0.1:{ports.recorded_port(state, 'prometheus')}", Paths(state).status, logs,
                   service=args.service)
     outcomes = run_cases(drill)

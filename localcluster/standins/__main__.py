@@ -34,18 +34,22 @@ def _stack_settings(stack: str, project: Path):
 
 
 def _stack_file(stack: str, project: Path) -> dict:
-    """Plain values of Pulumi.<stack>.yaml: what the controller needs before the stack has ever been deployed."""
-    return yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
+    """Plain values of Pulumi.<stack>.yaml: what the controller needs before the stack has ever been deployed
+    ({} where the project has no such file: the caller then names namespace and cluster itself)."""
+    path = project / f"Pulumi.{stack}.yaml"
+    return yaml.safe_load(path.read_text())["config"] if path.exists() else {}
 
 
 def _run(args, paths: Paths) -> int:
-    from localcluster.standins.kube import Kube
     if args.stack:
         project = paths.state.parent  # the project whose .state this is: its stack file, backend and chain
         plain = _stack_file(args.stack, project)
+        if not (args.namespace or plain) or not (args.kubeconfig or plain):
+            print(f"run: {project} has no Pulumi.{args.stack}.yaml: give --namespace and --kubeconfig", file=sys.stderr)
+            return 2
         namespace = args.namespace or plain["tonsurance:namespace"]
         kubeconfig = Path(args.kubeconfig or project / plain["tonsurance:kubeconfig"])
-        localnet = args.localnet or str(project / plain["tonsurance:localnetPath"])
+        localnet = args.localnet or (str(project / plain["tonsurance:localnetPath"]) if plain else None)
 
         def keeper_words(index: int) -> str:
             # Read when a keeper pod starts (the stack exists by then), so rotated words apply too.
@@ -64,9 +68,9 @@ def _run(args, paths: Paths) -> int:
             if not args.keeper_keys_file:
                 raise ValueError("no --keeper-keys-file: the keeper stand-ins cannot sign")
             return json.loads(Path(args.keeper_keys_file).read_text())[index]
-    controller = Controller(Kube(kubeconfig), namespace, paths, localnet, keeper_words, args.keeper_interval)
+    controller = Controller(kubeconfig, namespace, paths, localnet, keeper_words, args.keeper_interval)
     signal.signal(signal.SIGTERM, lambda *_: controller.stopping.set())
-    logging.getLogger("standins").info("watching pods in %s through %s", namespace, controller.kube.server)
+    logging.getLogger("standins").info("watching pods in %s (kubeconfig %s)", namespace, kubeconfig)
     controller.run()
     return 0
 
@@ -78,28 +82,29 @@ def _wait(args, paths: Paths) -> int:
     from pytoniq_core import Address
 
     from chain.client import ChainSettings, connect
-    from components.service_catalog import CONTRACT_ADDRESSES, SERVICES_BY_NAME
+    from components.service_catalog import SERVICES_BY_NAME
     from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
     from localcluster.standins.chainview import ORACLE
     from localcluster.standins.controller import NAME_LABEL, PART_OF
-    from localcluster.standins.kube import Kube
+    from localcluster.kubeapi import KubeApi
+    from localcluster.standins.controller import contract_addresses
 
     project = paths.state.parent
     plain = _stack_file(args.stack, project)
     namespace = plain["tonsurance:namespace"]
-    kube = Kube(project / plain["tonsurance:kubeconfig"])
+    kube = KubeApi(project / plain["tonsurance:kubeconfig"])
     deadline = time.monotonic() + args.timeout
     waiting = "the stand-in controller"
     while time.monotonic() < deadline:
         status = read_status(paths)
-        pods = {p["metadata"]["name"] for p in kube.items(f"/api/v1/namespaces/{namespace}/pods", labelSelector=PART_OF)
+        pods = {p["metadata"]["name"] for p in kube.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=PART_OF)["items"]
                 if (p["metadata"].get("labels") or {}).get(NAME_LABEL) in SERVICES_BY_NAME
                 and p.get("status", {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")}
         missing = pods - {s["pod"] for s in status.get("standins", [])}
         if status.get("namespace") != namespace or missing:
             waiting = f"stand-ins of {', '.join(sorted(missing)) or 'the pods'}"
         else:
-            addresses = (kube.get(f"/api/v1/namespaces/{namespace}/configmaps/{CONTRACT_ADDRESSES}") or {}).get("data", {})
+            addresses = contract_addresses(kube, namespace)
             with connect(ChainSettings("localnet", localnet_path=str(project / plain["tonsurance:localnetPath"]))) as chain:
                 last = PricingOracle(Address(addresses[ORACLE])).get_last_update(chain.run_get_method)
                 if last and chain.now() - last < MAX_STALENESS:

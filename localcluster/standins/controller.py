@@ -27,7 +27,7 @@ from typing import Callable
 from components.service_catalog import CONTRACT_ADDRESSES, SERVICES_BY_NAME
 from localcluster.ports import free_port
 from localcluster.standins import faults, targets
-from localcluster.standins.kube import Kube, KubeError
+from localcluster.kubeapi import KubeApi, KubeApiError
 
 log = logging.getLogger("standins")
 
@@ -96,9 +96,10 @@ def set_override(paths: Paths, namespace: str, service: str, fault: str | None) 
 
 
 class Controller:
-    def __init__(self, kube: Kube, namespace: str, paths: Paths, localnet: str | None,
+    def __init__(self, kubeconfig: Path, namespace: str, paths: Paths, localnet: str | None,
                  keeper_words: Callable[[int], str], keeper_interval: int | None = None):
-        self.kube, self.namespace, self.paths, self.localnet = kube, namespace, paths, localnet
+        self.kubeconfig, self.namespace, self.paths, self.localnet = kubeconfig, namespace, paths, localnet
+        self._kube: KubeApi | None = None
         self.keeper_words = keeper_words
         self.keeper_interval = keeper_interval
         self.running: dict[str, Running] = {}  # pod uid -> stand-in
@@ -107,6 +108,17 @@ class Controller:
         self.stopping = threading.Event()
         for directory in (paths.targets, paths.own / "behaviour", paths.own / "logs", paths.own / "journals"):
             directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def kube(self) -> KubeApi:
+        """The API server's client, made on first use: the controller starts (and waits) before the cluster does."""
+        if self._kube is None:
+            try:
+                self._kube = KubeApi(self.kubeconfig)
+            except (OSError, ValueError, KeyError, StopIteration) as err:
+                raise KubeApiError(f"cannot read the kubeconfig {self.kubeconfig}: {err}; start the cluster "
+                                   "(scripts/cluster start)") from None
+        return self._kube
 
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -132,15 +144,16 @@ class Controller:
         path = f"/api/v1/namespaces/{self.namespace}/pods"
         while not self.stopping.is_set():
             try:
-                listed = self.kube.get(path, labelSelector=PART_OF) or {"items": [], "metadata": {}}
+                listed = self.kube.get(path, labelSelector=PART_OF)
                 self.events.put(("LIST", listed["items"]))
                 version = listed["metadata"].get("resourceVersion", "0")
-                for event in self.kube.watch(path, version, labelSelector=PART_OF):
-                    if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                for event in self.kube.watch(path, version, timeout_seconds=240):
+                    labels = (event.get("object", {}).get("metadata") or {}).get("labels") or {}
+                    if event["type"] in ("ADDED", "MODIFIED", "DELETED") and labels.get("app.kubernetes.io/part-of") == "tonsurance":
                         self.events.put((event["type"], event["object"]))
                     elif event["type"] == "ERROR":
                         break  # e.g. 410 Gone: the version is too old; list again
-            except (KubeError, OSError, ValueError) as err:
+            except (KubeApiError, OSError, ValueError) as err:
                 log.warning("watching pods in %s: %s; retrying", self.namespace, err)
                 self.stopping.wait(TICK_SECONDS)
 
@@ -178,7 +191,7 @@ class Controller:
             if current is None:
                 try:
                     self._start(uid, pod)
-                except (KubeError, OSError, ValueError) as err:
+                except (KubeApiError, OSError, ValueError) as err:
                     log.error("cannot start the stand-in of pod %s: %s", pod["metadata"]["name"], err)
                     continue
                 changed = True
@@ -210,7 +223,7 @@ class Controller:
 
     def _start(self, uid: str, pod: dict) -> None:
         name, service = pod["metadata"]["name"], pod["metadata"]["labels"][NAME_LABEL]
-        addresses = (self.kube.get(f"/api/v1/namespaces/{self.namespace}/configmaps/{CONTRACT_ADDRESSES}") or {}).get("data") or {}
+        addresses = contract_addresses(self.kube, self.namespace)
         spec = {"service": service, "pod": name, "namespace": self.namespace,
                 "http_port": free_port(), "metrics_port": free_port(),
                 "behaviour_file": str(self._behaviour_file(pod)), "contract_addresses": addresses,
@@ -266,9 +279,9 @@ class Controller:
     def publish(self) -> None:
         """Rewrite the file_sd targets (labels from the ServiceMonitors and Services as deployed) and status."""
         try:
-            monitors = self.kube.items(f"/apis/monitoring.coreos.com/v1/namespaces/{self.namespace}/servicemonitors")
-            services = self.kube.items(f"/api/v1/namespaces/{self.namespace}/services")
-        except KubeError as err:
+            monitors = self.kube.get(f"/apis/monitoring.coreos.com/v1/namespaces/{self.namespace}/servicemonitors")["items"]
+            services = self.kube.get(f"/api/v1/namespaces/{self.namespace}/services")["items"]
+        except KubeApiError as err:
             log.warning("cannot read ServiceMonitors and Services (%s); keeping the last targets", err)
             return
         entries = []
@@ -287,6 +300,12 @@ class Controller:
             for r in self.running.values()]}
         from chain.files import write_json_atomically
         write_json_atomically(self.paths.status, status)
+
+
+def contract_addresses(kube: KubeApi, namespace: str) -> dict[str, str]:
+    """The data of the namespace's contract-addresses ConfigMap (what the pods read as environment); {} if none."""
+    found = kube.get(f"/api/v1/namespaces/{namespace}/configmaps", fieldSelector=f"metadata.name={CONTRACT_ADDRESSES}")
+    return (found["items"][0].get("data") or {}) if found["items"] else {}
 
 
 def _terminate(pid: int) -> None:

@@ -38,7 +38,7 @@ from localcluster.alert_sink import read_notifications
 from localcluster.drill import CASES, Drill, StackRun, report, run_cases
 from localcluster.servers import LocalServers
 from localcluster.standins.controller import Paths, read_status, set_override
-from localcluster.standins.kube import Kube
+from localcluster.kubeapi import KubeApi
 from monitoring import dashboards
 from monitoring.alerts import ALERTS_BY_NAME
 from ops import verify
@@ -63,7 +63,7 @@ def wait_for(condition, what: str, timeout: float = 300, interval: float = 2.0):
 
 
 class Living:
-    def __init__(self, copy, servers: LocalServers, kube: Kube):
+    def __init__(self, copy, servers: LocalServers, kube: KubeApi):
         self.copy, self.servers, self.kube = copy, servers, kube
         self.namespace = copy.namespace
         self.paths = Paths(copy.work_dir / ".state")
@@ -99,7 +99,7 @@ def living(kube_cluster, tmp_path_factory):
     try:
         servers.start()
         copy.stack.up(on_output=lambda _line: None)
-        living = Living(copy, servers, Kube(kube_cluster.kubeconfig))
+        living = Living(copy, servers, KubeApi(kube_cluster.kubeconfig))
         wait_for(lambda: {s["service"] for s in living.standins()} >= {"api-v2", "ocaml-backend", "pricing-keeper"},
                  "a stand-in for every workload")
         wait_for(lambda: living.query(f'pricing_oracle_last_update_timestamp{{namespace="{copy.namespace}"}} > 0'),
@@ -147,9 +147,9 @@ def test_the_canary_drill(living, tmp_path):
 
 def test_the_analysis_templates_in_the_cluster_are_what_argo_ran(living):
     base = f"/apis/argoproj.io/v1alpha1/namespaces/{living.namespace}"
-    templates = {t["metadata"]["name"]: t for t in living.kube.items(f"{base}/analysistemplates")}
+    templates = {t["metadata"]["name"]: t for t in living.kube.get(f"{base}/analysistemplates")["items"]}
     assert set(templates) == {"error-rate", "latency-p99"}
-    runs = living.kube.items(f"{base}/analysisruns")
+    runs = living.kube.get(f"{base}/analysisruns")["items"]
     compared = 0
     for run in runs:
         args = {a["name"]: a.get("value", "") for a in run["spec"].get("args", [])}
