@@ -44,6 +44,7 @@ class Outcome:
     canary_hash: str | None
     canary_errors: float | None = None  # canary requests answered 5xx before the outcome
     canary_requests: float | None = None
+    weight: int | None = None  # the canary weight when the outcome came
     stable_probe_failures: int = 0
     stable_probes: int = 0
     message: str = ""
@@ -58,7 +59,9 @@ class RolloutWatch:
         self.started = time.monotonic()
         self.timeline: list[str] = []
         self._last: dict[str, str] = {}
+        self._earlier_runs: set[str] | None = None  # AnalysisRuns of earlier releases: not this case's
         self.probes = self.probe_failures = 0
+        self.weight: int | None = None  # the canary weight of the Rollout's current step
 
     def note(self, what: str) -> None:
         self.timeline.append(f"+{time.monotonic() - self.started:6.1f}s  {what}")
@@ -73,14 +76,20 @@ class RolloutWatch:
     def poll(self) -> dict:
         rollout = self.rollout()
         status = rollout.get("status", {})
-        canary = status.get("canary", {}).get("weights", {}).get("canary", {})
-        state = (f"phase {status.get('phase')}, step {status.get('currentStepIndex')}, canary "
-                 f"{status.get('currentPodHash')} weight {canary.get('weight', '-')}, stable {status.get('stableRS')}")
+        if status.get("phase") != "Degraded":  # an abort resets the step index; keep the weight it aborted at
+            self.weight = current_weight(rollout)
+        state = (f"phase {status.get('phase')}, step {status.get('currentStepIndex')} (weight {self.weight}%), "
+                 f"{status.get('updatedReplicas', 0)} of {rollout['spec'].get('replicas')} pods updated; canary "
+                 f"{status.get('currentPodHash')}, stable {status.get('stableRS')}")
         self._change("rollout", state)
         if status.get("message"):
             self._change("message", status["message"])
-        for run in self.kube.get(API.format(namespace=self.namespace, kind="analysisruns"))["items"]:
-            if not run["metadata"]["name"].startswith(f"{self.service}-"):
+        runs = [r for r in self.kube.get(API.format(namespace=self.namespace, kind="analysisruns"))["items"]
+                if r["metadata"]["name"].startswith(f"{self.service}-")]
+        if self._earlier_runs is None:
+            self._earlier_runs = {r["metadata"]["name"] for r in runs}
+        for run in runs:
+            if run["metadata"]["name"] in self._earlier_runs:
                 continue
             results = [f"{r['name']} {r.get('phase')} ({r.get('count', 0)} measured, last value "
                        f"{(r.get('measurements') or [{}])[-1].get('value', '-')})"
@@ -114,6 +123,16 @@ class RolloutWatch:
             if not ok:
                 self.probe_failures += 1
                 self.note(f"stable pod {standin['pod']} did not answer /health")
+
+
+def current_weight(rollout: dict) -> int:
+    """The canary weight set by the Rollout's steps up to its current one (100 once they are done)."""
+    steps = rollout["spec"].get("strategy", {}).get("canary", {}).get("steps", [])
+    index = rollout.get("status", {}).get("currentStepIndex")
+    if index is None or index >= len(steps):
+        return 100
+    weights = [step["setWeight"] for step in steps[:index + 1] if "setWeight" in step]
+    return weights[-1] if weights else 0
 
 
 def outcome_of(rollout: dict, new_hash: str) -> str | None:
@@ -201,7 +220,7 @@ class Drill:
                 result = outcome_of(rollout, new_hash)
             time.sleep(1)
         seconds = time.monotonic() - watch.started
-        outcome = Outcome(case, tag, result or "timeout", seconds, new_hash,
+        outcome = Outcome(case, tag, result or "timeout", seconds, new_hash, weight=watch.weight,
                           message=rollout.get("status", {}).get("message", ""),
                           stable_probes=watch.probes, stable_probe_failures=watch.probe_failures)
         watch.note(f"outcome: {outcome.result}")
@@ -228,7 +247,8 @@ class Drill:
 def report(outcome: Outcome) -> str:
     lines = [f"== {outcome.case} (tag {outcome.tag})"]
     lines += [f"  {line}" for line in outcome.timeline]
-    lines.append(f"  result: {outcome.result} after {outcome.seconds_to_outcome:.1f}s from pulumi up")
+    lines.append(f"  result: {outcome.result} at weight {outcome.weight}% after {outcome.seconds_to_outcome:.1f}s "
+                 "from pulumi up")
     if outcome.canary_requests is not None:
         lines.append(f"  canary requests: {outcome.canary_requests:.0f}, answered with an error: {outcome.canary_errors:.0f}")
     lines.append(f"  stable pods probed {outcome.stable_probes} times, {outcome.stable_probe_failures} without answer")

@@ -17,11 +17,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from pytoniq_core import Address
@@ -81,11 +84,11 @@ class Living:
 
 
 @pytest.fixture(scope="module")
-def living(kube_cluster, tmp_path_factory):
+def living(kube_cluster):
     """`make up` in a copy of the checkout, on the session's cluster: PostgreSQL on the copy's recorded port,
     its servers (with the stand-in controller), then `pulumi up` with the canary gates on."""
-    base = tmp_path_factory.mktemp("living")
-    base.chmod(0o755)  # the postgres user traverses it
+    base = Path(tempfile.mkdtemp(prefix="tonsurance-living-"))
+    base.chmod(0o755)  # the postgres user traverses it (pytest's tmp_path is private)
     copy = stack_copy(base / "project")
     copy.use_cluster(kube_cluster)
     copy.set_config("tonsurance:services.analysis", "true", path=True)
@@ -110,6 +113,7 @@ def living(kube_cluster, tmp_path_factory):
         with contextlib.suppress(Exception):
             copy.stack.destroy(on_output=lambda _line: None)
         subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", str(postgres)], timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_verify_passes_every_check_on_the_living_stack(living):
@@ -134,6 +138,9 @@ def test_the_canary_drill(living, tmp_path):
     results = {o.case: o for o in outcomes}
     assert [o.result for o in outcomes] == [expected for _c, _s, expected in CASES], \
         "\n\n".join(report(o) for o in outcomes)
+    assert results["good release"].weight == 100
+    for case in ("bad release: 5% errors", "bad release: p99 over 500 ms", "quiet release"):
+        assert results[case].weight == 20, report(results[case])  # stopped at the first step
     for case in ("bad release: 5% errors", "bad release: p99 over 500 ms"):
         outcome = results[case]
         assert outcome.stable_probes > 0 and outcome.stable_probe_failures == 0  # the stable pods kept serving
