@@ -213,18 +213,30 @@ def _vault_over_cap(living: Living, start: bool) -> None:
 def _redis(living: Living, command: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", living.servers.port("redis")), timeout=10) as connection:
         connection.sendall(command)
-        return connection.recv(256)
+        return connection.recv(1 << 16)
+
+
+def _redis_used_fraction(living: Living) -> float:
+    info = dict(line.split(":", 1) for line in _redis(living, b"INFO memory\r\n").decode().splitlines()
+                if ":" in line)
+    return int(info["used_memory"]) / int(info["maxmemory"])
 
 
 def _redis_fill(living: Living, start: bool) -> None:
+    """Fill the local Redis (maxmemory 64 MiB, noeviction) to over 90% in 256 KiB values."""
     if not start:
         assert _redis(living, b"FLUSHALL\r\n").startswith(b"+OK")
         return
-    chunk = b"x" * (1 << 20)
-    for i in range(60):  # 60 MiB of 64 MiB: over 90%, under maxmemory (noeviction would refuse more)
+    chunk = b"x" * (1 << 18)
+    for i in range(400):
+        if _redis_used_fraction(living) > 0.92:
+            return
         key = f"drill:{i}".encode()
-        frame = b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(chunk), chunk)
-        assert _redis(living, frame).startswith(b"+OK")
+        answer = _redis(living, b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(chunk), chunk))
+        if answer.startswith(b"-OOM"):
+            break
+        assert answer.startswith(b"+OK"), answer
+    assert _redis_used_fraction(living) > 0.9
 
 
 _held_connections: list = []
