@@ -71,15 +71,15 @@ def local_prometheus_url(state_dir: str = ".state") -> str:
     """The checkout's own Prometheus, as `make up` started it: its port recorded in .state/ports.json, and
     something listening there (the local stack leaves services.prometheusUrl unset)."""
     import json
-
-    from localcluster import ports
+    import socket
 
     try:
         with open(os.path.join(state_dir, "ports.json")) as recorded:
             port = int(json.load(recorded)[PROMETHEUS_PORT_NAME])
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()  # a server listens there
     except (OSError, ValueError, KeyError, TypeError):
         port = None
-    if port is None or ports.is_free(port):
+    if port is None:
         raise ConfigError("services.prometheusUrl", "is not set and no local Prometheus runs for this checkout to take "
                                                     "it from: start it with `make up` (or set services.prometheusUrl, "
                                                     "or services.analysis to false)")

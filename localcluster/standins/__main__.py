@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
+import os
 import logging
 import signal
 import sys
@@ -24,13 +24,21 @@ import yaml
 from localcluster.standins.controller import ROOT, Controller, Paths, read_status, set_override
 
 
-def _stack_settings(stack: str, project: Path):
-    """The stack's config as the program validates it (secrets decrypted through the Pulumi CLI, with the
-    backend and passphrase of the environment), read from the project directory as `pulumi up` does."""
-    from ops.checks import stack_config
-    from ops.stack import open_stack
-    with contextlib.chdir(project):
-        return stack_config(open_stack(stack, work_dir=project))
+def _keeper_mnemonics(stack: str, project: Path):
+    """tonsurance:keeperMnemonics of the stack, decrypted through the project's Pulumi CLI (backend and
+    passphrase from the environment) and checked by config/ against the keeper addresses."""
+    from pulumi import automation as auto
+
+    from config.parse import parse_stack_config
+    tools = project / ".tools"
+    workspace = auto.LocalWorkspace(
+        work_dir=str(project), pulumi_command=auto.PulumiCommand(root=str(tools)),
+        env_vars={"PATH": f"{tools / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+                  "PULUMI_HOME": str(tools / "pulumi-home"), "PULUMI_SKIP_UPDATE_CHECK": "true"})
+    values = auto.Stack.select(stack, workspace).get_all_config()
+    raw = {k.split(":", 1)[1]: v.value for k, v in values.items() if k.startswith("tonsurance:")}
+    secrets = {k.split(":", 1)[1] for k, v in values.items() if k.startswith("tonsurance:") and v.secret}
+    return parse_stack_config(stack, raw, secrets).ton.keeper_mnemonics
 
 
 def _stack_file(stack: str, project: Path) -> dict:
@@ -53,7 +61,7 @@ def _run(args, paths: Paths) -> int:
 
         def keeper_words(index: int) -> str:
             # Read when a keeper pod starts (the stack exists by then), so rotated words apply too.
-            mnemonics = _stack_settings(args.stack, project).ton.keeper_mnemonics
+            mnemonics = _keeper_mnemonics(args.stack, project)
             if index >= len(mnemonics):
                 raise ValueError(f"tonsurance:keeperMnemonics has no entry {index} (the keeper at "
                                  f"tonsurance:keeperAddresses[{index}]): the keeper stand-in cannot sign")
@@ -81,11 +89,12 @@ def _wait(args, paths: Paths) -> int:
 
     from pytoniq_core import Address
 
-    from chain.client import ChainSettings, connect
-    from components.service_catalog import SERVICES_BY_NAME
+    from chain.client import ChainSettings
+    from chain.connect import connect
     from contracts.pricing_oracle import MAX_STALENESS, PricingOracle
     from localcluster.standins.chainview import ORACLE
     from localcluster.standins.controller import NAME_LABEL, PART_OF
+    from localcluster.standins.workloads import SERVICES
     from localcluster.kubeapi import KubeApi
     from localcluster.standins.controller import contract_addresses
 
@@ -98,7 +107,7 @@ def _wait(args, paths: Paths) -> int:
     while time.monotonic() < deadline:
         status = read_status(paths)
         pods = {p["metadata"]["name"] for p in kube.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=PART_OF)["items"]
-                if (p["metadata"].get("labels") or {}).get(NAME_LABEL) in SERVICES_BY_NAME
+                if (p["metadata"].get("labels") or {}).get(NAME_LABEL) in SERVICES
                 and p.get("status", {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")}
         missing = pods - {s["pod"] for s in status.get("standins", [])}
         if status.get("namespace") != namespace or missing:

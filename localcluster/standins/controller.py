@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from components.service_catalog import CONTRACT_ADDRESSES, SERVICES_BY_NAME
 from localcluster.ports import free_port
 from localcluster.standins import faults, targets
+from localcluster.standins.workloads import CONTRACT_ADDRESSES, SERVICES
 from localcluster.kubeapi import KubeApi, KubeApiError
 
 log = logging.getLogger("standins")
@@ -85,8 +85,8 @@ def set_override(paths: Paths, namespace: str, service: str, fault: str | None) 
     from chain.files import exclusive_lock, write_json_atomically
     if fault is not None and fault not in faults.FAULTS:
         raise ValueError(f"unknown fault {fault!r}; known: {', '.join(faults.FAULTS)}")
-    if service not in SERVICES_BY_NAME:
-        raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICES_BY_NAME)}")
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
     with exclusive_lock(paths.overrides):
         current = read_overrides(paths)
         names = current.pop(f"{namespace}/{service}", [])
@@ -200,7 +200,7 @@ class Controller:
     def _wanted(self, pod: dict, overrides: dict[str, str]) -> bool:
         labels = pod["metadata"].get("labels") or {}
         service = labels.get(NAME_LABEL)
-        if service not in SERVICES_BY_NAME or pod["metadata"].get("deletionTimestamp"):
+        if service not in SERVICES or pod["metadata"].get("deletionTimestamp"):
             return False
         if pod.get("status", {}).get("phase") != "Running":
             return False

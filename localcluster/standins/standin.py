@@ -36,6 +36,7 @@ from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, dis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from localcluster.standins.faults import Behaviour
+from localcluster.standins.workloads import API_SERVICES, DATABASE_SERVICES, KEEPERS
 
 log = logging.getLogger("standin")
 disable_created_metrics()  # no *_created series: only the names of monitoring/metrics.py
@@ -46,9 +47,6 @@ POOL_SIZE = 10  # database pool of the services that read DATABASE_URL
 POOL_WAIT_SECONDS = 0.5
 CHAIN_REFRESH_SECONDS = 20
 KEEPER_INTERVAL_SECONDS = 60
-API_SERVICES = ("ocaml-backend", "api-v2", "websocket-v2")
-DATABASE_SERVICES = ("ocaml-backend", "api-v2")  # the rows of the service catalog that read DATABASE_URL
-KEEPERS = ("pricing-keeper", "bridge-health-keeper")
 BREAKERS = ("polymarket", "binance", "allianz")
 SYNTHETIC_PATH = {"ocaml-backend": "/prices", "api-v2": "/v2/status", "websocket-v2": "/ws/status"}
 
@@ -81,7 +79,8 @@ class StandIn:
         self.lock = threading.Lock()
         self.client = None
         if spec.get("localnet"):
-            from chain.client import ChainSettings, connect
+            from chain.client import ChainSettings
+            from chain.connect import connect
             self.client = connect(ChainSettings("localnet", localnet_path=spec["localnet"]))
         self.addresses: dict[str, str] = spec.get("contract_addresses") or {}
         self.chain_lock = threading.Lock()  # one chain read at a time per process

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from components.monitoring import ScrapeTarget, service_monitor_spec
-from components.rollout_analysis import CANARY_LABEL
-from components.service_catalog import selector_labels
+from components.services.rollout_analysis import CANARY_LABEL
+from components.services.catalog import selector_labels
 from localcluster.standins.controller import Paths, read_status, set_override
 from tests.kube import get_object
 

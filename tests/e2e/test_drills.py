@@ -29,8 +29,9 @@ from pathlib import Path
 import pytest
 from pytoniq_core import Address
 
-from chain.client import ChainSettings, connect
-from components.rollout_analysis import render_args
+from chain.client import ChainSettings
+from chain.connect import connect
+from components.services.rollout_analysis import render_args
 from contracts.base import TON
 from contracts.multi_tranche_vault import TRANCHES, MultiTrancheVault
 from contracts.policy_router import PolicyRouter

@@ -2,7 +2,7 @@
 canary-only query sees a failing canary that the whole service would hide, returns nothing for a canary
 with too few requests, and measures the canary's p99."""
 
-from components.rollout_analysis import (CANARY_HASH_ARG, CANARY_LABEL, GateTiming, error_rate_query,
+from components.services.rollout_analysis import (CANARY_HASH_ARG, CANARY_LABEL, GateTiming, error_rate_query,
                                          latency_p99_query, render_args)
 from tests.monitoring.conftest import write_yaml
 from tests.unit.test_rollout_analysis import measurement

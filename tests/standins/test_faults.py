@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.unit.test_config import parse, raw_config
+from tests.support import parse, raw_config
 from localcluster.standins.faults import FAULTS, HEALTHY, behaviour_for, fault_of_tag, image_tag
 
 

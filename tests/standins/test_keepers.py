@@ -10,17 +10,18 @@ import pytest
 from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_new
 
-from chain.client import ChainSettings, connect
+from chain.client import ChainSettings
+from chain.connect import connect
 from chain.wallets import WalletKey, WalletV4R2
-from components.contracts import keeper_config, plan_contracts
 from contracts.base import CoverageType
 from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.pricing_oracle import PricingOracle
-from dynamic_providers.ton_contract import TonContractProvider, contract_inputs
 from localcluster.standins import chainview
 from localcluster.standins.keepers import FAUCET_BELOW, PricingKeeper
 from ops.checks import contracts_args
-from tests.unit.test_config import parse, raw_config
+from tests.support import parse, raw_config
+from ton_deploy.contract import TonContractProvider, contract_inputs
+from ton_deploy.plan import keeper_config, plan_contracts
 
 KEEPER_WORDS = " ".join(mnemonic_new(24))
 
@@ -38,7 +39,7 @@ def deployed(tmp_path_factory):
     plan = plan_contracts(contracts_args(cfg, work))
     oracle = TonContractProvider().create(contract_inputs(plan.oracle)).outs["address"]
     vault = TonContractProvider().create(contract_inputs(plan.vault)).outs["address"]
-    addresses = keeper_config("localnet", None, oracle, vault, "", {}, 16)
+    addresses = keeper_config("localnet", oracle, vault, "", {}, 16)
     return work, addresses
 
 

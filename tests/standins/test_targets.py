@@ -5,8 +5,8 @@ canary gates and the alerts select on."""
 import promql_parser
 
 from components.monitoring import service_monitor_spec, workload_scrape_targets
-from components.rollout_analysis import CANARY_LABEL
-from components.service_catalog import SERVICES, selector_labels
+from components.services.rollout_analysis import CANARY_LABEL
+from components.services.catalog import SERVICES, selector_labels
 from localcluster.standins.targets import label_name, scrape_targets, selects
 from monitoring.alerts import ALERTS_BY_NAME, CLAIMS_PROCESSOR_JOB
 
@@ -83,3 +83,13 @@ def test_label_selector_expressions():
     assert not selects({"matchExpressions": [{"key": "b", "operator": "NotIn", "values": ["2"]}]}, labels)
     assert not selects({"matchExpressions": [{"key": "c", "operator": "Exists"}]}, labels)
     assert selects({"matchExpressions": [{"key": "c", "operator": "DoesNotExist"}]}, labels)
+
+
+def test_the_stand_ins_answer_for_every_workload_of_the_catalog():
+    from components.services.catalog import CONTRACT_ADDRESSES, DATABASE_URL
+    from localcluster.standins import workloads
+    assert set(workloads.SERVICES) == {s.name for s in SERVICES}
+    assert set(workloads.KEEPERS) == {s.name for s in SERVICES if s.kind == "singleton"}
+    assert set(workloads.DATABASE_SERVICES) == {s.name for s in SERVICES if DATABASE_URL.name in s.secret_names} - {
+        "bridge-health-keeper"}  # a keeper: it reports no request pool
+    assert workloads.CONTRACT_ADDRESSES == CONTRACT_ADDRESSES
