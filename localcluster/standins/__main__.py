@@ -30,7 +30,7 @@ def _keeper_mnemonics(stack: str, project: Path):
     from pulumi import automation as auto
 
     from config.parse import parse_stack_config
-    tools = project / ".tools"
+    tools = ROOT / ".tools"  # the CLI this checkout's bootstrap built (a project copy may have none)
     workspace = auto.LocalWorkspace(
         work_dir=str(project), pulumi_command=auto.PulumiCommand(root=str(tools)),
         env_vars={"PATH": f"{tools / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
