@@ -57,14 +57,16 @@ def oracle_last_update(client: ChainClient, addresses: dict[str, str]) -> int:
 
 def quote(client: ChainClient, addresses: dict[str, str], coverage_type: int, coverage: int, days: int) -> dict | None:
     """The premium quote the API answers, from the oracle's current price; None when that price is stale or
-    unpublished. The stand-in hedges nothing, so hedge_cost is 0 and the total is the on-chain premium."""
+    unpublished. The stand-in hedges nothing, so hedge_cost is 0 and the total is the least premium the vault
+    accepts (risk premium plus the policy's storage rent, contracts.base.premium_due)."""
     oracle = PricingOracle(Address(addresses[ORACLE]))
     run = client.run_get_method
     price = oracle.get_price(run, CoverageType(coverage_type))
     now = client.now()
     if price.price == 0 or now - price.updated_at >= oracle.get_max_staleness(run):
         return None
-    base = premium_due(coverage, price.price, days)
+    rent = MultiTrancheVault(Address(addresses[VAULT])).get_policy_rent(run, days)
+    base = premium_due(coverage, price.price, days, rent)
     return {"base_premium": base, "hedge_cost": 0, "total_premium": base,
             "valid_until": price.updated_at + oracle.get_max_staleness(run)}
 

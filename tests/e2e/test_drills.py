@@ -123,7 +123,8 @@ def test_verify_passes_every_check_on_the_living_stack(living):
     outputs = living.copy.outputs()
     checks = verify.verify(cfg, outputs, living.copy.work_dir)
     assert [(c.name, c.status) for c in checks] == [
-        ("contracts", "PASS"), ("oracle freshness", "PASS"), ("api", "PASS"), ("test policy", "PASS")], \
+        ("contracts", "PASS"), ("oracle freshness", "PASS"), ("sales", "PASS"), ("api", "PASS"),
+        ("test policy", "PASS")], \
         [(c.name, c.status, c.detail) for c in checks]
     api = next(c for c in checks if c.name == "api")
     assert "premium quote total" in api.detail
@@ -205,7 +206,7 @@ def _vault_over_cap(living: Living, start: bool) -> None:
         oracle = PricingOracle(Address(outputs["pricing_oracle_address"]))
         price = oracle.get_price(run, CoverageType.SMART_CONTRACT)
         coverage = int(vault.get_total_capital(run) * 0.85) - vault.get_total_coverage_sold(run)
-        premium = premium_due(coverage, price.price, 1)
+        premium = premium_due(coverage, price.price, 1, router.get_policy_rent(run, 1))
         chain.send_internal(sender=BUYER, to=router.address, value=premium + router.get_policy_fee(run),
                             body=router.build_create_policy_body(CoverageType.SMART_CONTRACT, coverage, 1, premium))
         assert vault.get_total_coverage_sold(run) * 10_000 > vault.get_total_capital(run) * 8000

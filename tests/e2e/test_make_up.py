@@ -66,7 +66,8 @@ def test_make_up_twice_kubectl_and_down(project_dir):
         verified = make_env_run(work, ".venv/bin/python", "-m", "ops", "verify", "--stack", "local", "--json")
         assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-3000:]
         statuses = {c["name"]: c["status"] for c in json.loads(verified.stdout)["checks"]}
-        assert statuses == {"contracts": "PASS", "oracle freshness": "PASS", "api": "PASS", "test policy": "PASS"}
+        assert statuses == {"contracts": "PASS", "oracle freshness": "PASS", "sales": "PASS", "api": "PASS",
+                            "test policy": "PASS"}
         wait_for(lambda: query(servers, 'sum by (job) (rate(http_requests_total{namespace="tonsurance-local"}[1m])) > 0'),
                  "request rates of the stand-ins in Prometheus")
 
