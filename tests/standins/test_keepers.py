@@ -13,7 +13,8 @@ from pytoniq_core.crypto.keys import mnemonic_new
 from chain.client import ChainSettings
 from chain.connect import connect
 from chain.wallets import WalletKey, WalletV4R2
-from contracts.base import CoverageType
+from contracts.admin_actions import keeper_messages
+from contracts.base import TON, CoverageType
 from contracts.multi_tranche_vault import MultiTrancheVault
 from contracts.pricing_oracle import PricingOracle
 from localcluster.standins import chainview
@@ -32,13 +33,19 @@ def wallet_address(words: str) -> str:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
-    """The oracle and the vault deployed on a localnet with our keeper among the oracle's keepers."""
+    """The oracle and the vault deployed on a localnet, then our keeper made one of the oracle's keepers by the
+    admin's message (keepers are a role set after deploy: ton_deploy/roles.py)."""
     work = tmp_path_factory.mktemp("keepers")
     cfg = parse(raw_config(localnetPath="chain.json",
                            keeperAddresses=json.dumps([wallet_address(KEEPER_WORDS), raw_config()["adminAddress"]])))
     plan = plan_contracts(contracts_args(cfg, work))
     oracle = TonContractProvider().create(contract_inputs(plan.oracle)).outs["address"]
     vault = TonContractProvider().create(contract_inputs(plan.vault)).outs["address"]
+    with connect(ChainSettings("localnet", localnet_path=str(work / "chain.json"))) as chain:
+        for message in keeper_messages(Address(oracle), [], [Address(k) for k in cfg.ton.keeper_addresses]):
+            chain.send_internal(sender=Address(cfg.ton.admin_address), to=message.destination, value=TON // 10,
+                                body=message.body)
+        assert len(PricingOracle(Address(oracle)).get_keepers(chain.run_get_method)) == 2
     addresses = keeper_config("localnet", oracle, vault, "", {}, 16)
     return work, addresses
 
