@@ -131,7 +131,7 @@ def standins_ready(servers: "LocalServers", server: "Server") -> bool:
 def _stack_backend(s: "LocalServers") -> dict[str, str]:
     # The stand-in controller reads the keepers' words from the stack's secret config, as `make up` does: the
     # checkout's file backend, and the local passphrase (it protects only throwaway localnet keys; see Makefile).
-    return {"PULUMI_BACKEND_URL": f"file://{s.state / 'pulumi'}",
+    return {"PULUMI_BACKEND_URL": f"file://{s.state / 'pulumi'}?metadata=skip",  # as the Makefile's LOCAL_ENV
             "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", "tonsurance-local")}
 
 
