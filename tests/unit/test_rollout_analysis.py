@@ -12,25 +12,16 @@ from components.services.rollout_analysis import (ARGS, CANARY_HASH_ARG, CANARY_
                                                   GateTiming, conditions, error_rate_query, latency_p99_query,
                                                   render_args)
 from resource_types import ARGO_ANALYSIS_TEMPLATE as ANALYSIS, ARGO_ROLLOUT as ROLLOUT
-from tests.support import run_backend_services
+from tests.support import argo_measurement, run_backend_services
 
 LOCAL = GateTiming(window_seconds=60, interval_seconds=15, count=4, min_requests=30)
 SENT_ARGS = {"service": "api-v2", "namespace": "tonsurance", CANARY_HASH_ARG: "6d4f8b"}
 
 
-def argo_condition(condition: str, result: list[float]) -> bool:
-    """Argo's expr conditions of the form the gates use (len(result), result[0], comparisons, &&), in Python."""
-    assert re.fullmatch(r"[\sa-z0-9_.\[\]()<>=&|]+", condition), condition
-    return bool(eval(condition.replace("&&", " and ").replace("||", " or "),  # noqa: S307 - checked above
-                     {"__builtins__": {}, "len": len}, {"result": result}))
-
-
 def measurement(threshold: float, result: list[float]) -> str:
-    """Argo's EvaluateResult with both conditions set: failure wins, then success, else Inconclusive."""
+    """The phase Argo gives one measurement of a gate with `threshold` whose query returned `result`."""
     success, failure = conditions(threshold)
-    if argo_condition(failure, result):
-        return "Failed"
-    return "Successful" if argo_condition(success, result) else "Inconclusive"
+    return argo_measurement({"successCondition": success, "failureCondition": failure}, result)
 
 
 def run_phase(metric: dict, phases: list[str]) -> str:
