@@ -17,7 +17,7 @@ LOCAL_CLUSTER := scripts/cluster start
 # started, or restarted where one died, before `pulumi up`, so the sync follows the objects it changes.
 LOCAL_SERVERS := scripts/servers start
 
-.PHONY: up down preview destroy test bootstrap lock kubectl mutate
+.PHONY: up down preview destroy test bootstrap lock kubectl mutate drill
 
 bootstrap:
 	scripts/bootstrap
@@ -30,7 +30,8 @@ up: bootstrap
 	pulumi stack select local --create --secrets-provider passphrase && \
 	.venv/bin/python -m ops unlock --stack local && \
 	( status=0; pulumi up --stack local --yes --skip-preview || status=$$?; \
-	  .venv/bin/python -m ops record --stack local; exit $$status )
+	  .venv/bin/python -m ops record --stack local; exit $$status ) && \
+	.venv/bin/python -m localcluster.standins wait --stack local
 
 preview: bootstrap
 	$(LOCAL_POSTGRES)
@@ -47,6 +48,11 @@ down:
 	scripts/servers stop
 	scripts/cluster stop
 	scripts/postgres.sh stop .state/postgres
+
+# The canary drill against the local stack (after `make up`): good, bad and quiet releases of api-v2 through the
+# real gates, with a timeline and figures (docs/drills.md). It leaves api-v2 on a new version.
+drill: bootstrap
+	. scripts/env.sh && export $(LOCAL_ENV) && .venv/bin/python -m localcluster.drill --stack local
 
 # The built kubectl against the local cluster: `make kubectl` lists every pod, `make kubectl ARGS="get ns"`.
 ARGS ?= get pods -A

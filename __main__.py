@@ -17,6 +17,7 @@ from components.tls_issuer import TlsIssuer, TlsIssuerArgs
 from components.services.backend_services import BackendServices, BackendServicesArgs
 from config import ConfigError, load_stack_config
 from database.signing import LOCAL_KEY_FILE
+from monitoring.alerts import LOCAL_RULE_TIMING, RuleTiming
 
 try:
     cfg = load_stack_config()  # validates everything before any resource is registered
@@ -55,6 +56,7 @@ monitoring = Monitoring("monitoring", MonitoringArgs(
     slack_channel=cfg.monitoring.slack_channel,
     scrape_targets=workload_scrape_targets() + exporter_scrape_targets(),
     alert_timing=LOCAL_ALERT_TIMING if cfg.ton.network == "localnet" else AlertTiming(),
+    rule_timing=LOCAL_RULE_TIMING if cfg.ton.network == "localnet" else RuleTiming(),
 ), pulumi.ResourceOptions(transformations=[charts.installed_first()]))
 
 # Testnet and mainnet only: the local stack never loads the AWS provider.

@@ -76,6 +76,7 @@ class MonitoringArgs:
     scrape_targets: tuple[ScrapeTarget, ...] = ()
     scrape_interval: str = "30s"
     alert_timing: AlertTiming = AlertTiming()
+    rule_timing: alerts.RuleTiming = alerts.RuleTiming()  # the local stack: alerts.LOCAL_RULE_TIMING
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -147,7 +148,7 @@ class Monitoring(pulumi.ComponentResource):
         self.rule = k8s.apiextensions.CustomResource(
             f"{name}-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
             metadata=metadata(NAME),
-            spec={"groups": alerts.rule_groups(args.namespace_name, args.runbook_url)}, opts=child)
+            spec={"groups": alerts.rule_groups(args.namespace_name, args.runbook_url, timing=args.rule_timing)}, opts=child)
         self.routing = k8s.apiextensions.CustomResource(
             f"{name}-routing", api_version="monitoring.coreos.com/v1alpha1", kind="AlertmanagerConfig",
             metadata=metadata(NAME), spec=alertmanager_config_spec(args), opts=child)

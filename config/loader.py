@@ -4,6 +4,8 @@ name. These probes are the only file reads of config/:
 
 - the local stack's PostgreSQL port, from its server's postmaster.pid (`tonsurance:database` leaves the
   port unset: each checkout's server runs on a free port recorded in `.state/ports.json`);
+- the local stack's Prometheus (the canary gates' `services.prometheusUrl` left unset): its port recorded in
+  `.state/ports.json` by `make up`, with a server listening there;
 - the liteserver config of testnet/mainnet: it must exist and be the stack's network's (chain/liteserver.py);
 - the secrets provider of Pulumi.<stack>.yaml (a KMS one on mainnet).
 """
@@ -16,6 +18,7 @@ from typing import Mapping
 
 from config.parse import parse_stack_config
 from config.rules import check_secrets_provider
+from config.services import PROMETHEUS_PORT_NAME
 from config.types import NAMESPACE, ConfigError, StackConfig
 
 
@@ -46,6 +49,10 @@ def probe_files(config: StackConfig) -> StackConfig:
     if config.database.port is None:
         port = local_server_port(config.database.host)
         config = dataclasses.replace(config, database=dataclasses.replace(config.database, port=port))
+    rollout = config.services.rollout
+    if rollout.analysis and rollout.prometheus_url is None:
+        rollout = dataclasses.replace(rollout, prometheus_url=local_prometheus_url())
+        config = dataclasses.replace(config, services=dataclasses.replace(config.services, rollout=rollout))
     return config
 
 
@@ -58,6 +65,25 @@ def local_server_port(data_dir: str) -> int:
     except (OSError, IndexError, ValueError):
         raise ConfigError("database.port", f"is not set and no PostgreSQL server runs in {data_dir} to take it "
                                            "from: start it with `make up` (or set the port)") from None
+
+
+def local_prometheus_url(state_dir: str = ".state") -> str:
+    """The checkout's own Prometheus, as `make up` started it: its port recorded in .state/ports.json, and
+    something listening there (the local stack leaves services.prometheusUrl unset)."""
+    import json
+    import socket
+
+    try:
+        with open(os.path.join(state_dir, "ports.json")) as recorded:
+            port = int(json.load(recorded)[PROMETHEUS_PORT_NAME])
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()  # a server listens there
+    except (OSError, ValueError, KeyError, TypeError):
+        port = None
+    if port is None:
+        raise ConfigError("services.prometheusUrl", "is not set and no local Prometheus runs for this checkout to take "
+                                                    "it from: start it with `make up` (or set services.prometheusUrl, "
+                                                    "or services.analysis to false)")
+    return f"http://127.0.0.1:{port}"
 
 
 def _check_network_config(path: str, network: str) -> None:

@@ -7,6 +7,7 @@ server's port, the liteserver config) is checked by config/loader.py. Every rule
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import PurePosixPath
@@ -138,6 +139,7 @@ def _ton(read: Reader, network: str) -> TonConfig:
         localnet_path=localnet_path if network == "localnet" else None,
         liteserver_config_path=liteserver_config,
         admin_mnemonic=admin_mnemonic,
+        keeper_mnemonics=_keeper_mnemonics(read, network, keepers),
     )
 
 
@@ -160,6 +162,34 @@ def _admin_mnemonic(read: Reader, network: str, admin: str) -> SecretValue | Non
         raise ConfigError("adminAddress", f"must be the wallet of tonsurance:adminMnemonic "
                                           f"({wallet.to_str(is_test_only=True)}) when that is set, got {admin}")
     return mnemonic
+
+
+def _keeper_mnemonics(read: Reader, network: str, keepers: tuple[str, ...]) -> tuple[SecretValue, ...]:
+    """tonsurance:keeperMnemonics (localnet only): a secret JSON list of 24-word mnemonics whose v4r2 wallets
+    are the keeper addresses, in order. Errors name the entry, never a word."""
+    if read.optional("keeperMnemonics") is None:
+        return ()
+    if network != "localnet":
+        raise ConfigError("keeperMnemonics", f"is for the local stack only: on {network} the keepers' keys live in "
+                                             "AWS Secrets Manager (remove it with `pulumi config rm keeperMnemonics`)")
+    raw = read.secret("keeperMnemonics", "a JSON list of the keepers' 24-word mnemonics")
+    try:
+        words = json.loads(raw.value)
+    except json.JSONDecodeError:
+        words = None
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise ConfigError("keeperMnemonics", "must be a JSON list of 24-word mnemonics, one per keeper address")
+    if len(words) > len(keepers):
+        raise ConfigError("keeperMnemonics", f"has {len(words)} entries for {len(keepers)} keeper address(es)")
+    from chain.wallets import WalletKey, WalletV4R2
+    for index, mnemonic in enumerate(words):
+        if len(mnemonic.split()) != 24 or not mnemonic_is_valid(mnemonic.split()):
+            raise ConfigError(f"keeperMnemonics[{index}]", "is not a valid 24-word TON mnemonic")
+        wallet = WalletV4R2(None, WalletKey.from_mnemonic(mnemonic), os.devnull).address  # type: ignore[arg-type]
+        if wallet != Address(keepers[index]):
+            raise ConfigError(f"keeperMnemonics[{index}]", f"is the key of wallet {wallet.to_str(is_test_only=True)}, "
+                                                           f"not of keeperAddresses[{index}] {keepers[index]}")
+    return tuple(SecretValue(w) for w in words)
 
 
 def _deployer_mnemonic(read: Reader, network: str) -> SecretValue | SecretReference:

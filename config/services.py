@@ -12,10 +12,15 @@ from config.types import ConfigError, RolloutConfig, ServicesConfig
 
 SERVICES_KEYS = ("domain", "tlsIssuer", "rateLimitRps", "ingressNamespace", "prometheusNamespace", "replicas",
                  "pauseSeconds", "analysis", "prometheusUrl", "maxErrorRate", "maxP99Ms", "redis", "redisStorage",
-                 "redisImage", "exporterImages", "secretStore", "loadBalancerCidrs", "acmeEmail", "acmeServer")
+                 "redisImage", "exporterImages", "secretStore", "loadBalancerCidrs", "acmeEmail", "acmeServer",
+                 "analysisWindowSeconds", "analysisIntervalSeconds", "minRequests")
 # Defaults per network: (replicas, pause seconds). Mainnet is the guide's 2/10, 5/10, 10/10 with 5 min pauses.
 ROLLOUT_DEFAULTS = {"localnet": (2, 10), "testnet": (2, 60), "mainnet": (10, 300)}
-ANALYSIS_WINDOW_SECONDS = 300  # both analyses measure over 5 min
+ANALYSIS_WINDOW_SECONDS = 300  # both analyses measure over 5 min (the guide's windows)
+# Defaults per network: (window, interval, minimum canary requests per window). The local stand-ins serve each
+# pod 2 requests a second, so a local window of 1 min holds about 120 of a canary pod's requests.
+ANALYSIS_DEFAULTS = {"localnet": (60, 15, 30), "testnet": (300, 60, 100), "mainnet": (300, 60, 100)}
+PROMETHEUS_PORT_NAME = "prometheus"  # the local Prometheus's port in .state/ports.json (localcluster/ports.py)
 REDIS_IMAGE = "redis:7.4.1-alpine"
 # The PostgreSQL and Redis exporters (components/exporters.py) by name; mainnet names each by digest in config.
 EXPORTER_IMAGES = {"postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
@@ -46,8 +51,10 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
         raise ConfigError("services.domain", f"must be a DNS name like tonsurance.com, got {domain!r}")
 
     replicas_default, pause_default = ROLLOUT_DEFAULTS[network]
-    analysis = get("analysis", bool, public)
-    prometheus_url = get("prometheusUrl", str, None, "the Prometheus address the analyses query" if analysis else None)
+    analysis = get("analysis", bool, True)
+    prometheus_url = get("prometheusUrl", str, None)
+    if analysis and prometheus_url is None and public:  # local: the loader takes the checkout's (config/loader.py)
+        raise ConfigError("services.prometheusUrl", f"is required on {network}: the Prometheus address the analyses query")
     if prometheus_url is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", prometheus_url):
         raise ConfigError("services.prometheusUrl", f"must be an http(s):// URL, got {prometheus_url!r}")
     rollout = RolloutConfig(
@@ -55,7 +62,13 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
         pause_seconds=raw.bounded("pauseSeconds", int, pause_default, 0, 86400),
         analysis=analysis, prometheus_url=prometheus_url,
         max_error_rate=float(raw.bounded("maxErrorRate", float, 0.01, 0.0001, 0.5)),
-        max_p99_ms=raw.bounded("maxP99Ms", int, 500, 10, 60000))
+        max_p99_ms=raw.bounded("maxP99Ms", int, 500, 10, 60000),
+        analysis_window_seconds=raw.bounded("analysisWindowSeconds", int, ANALYSIS_DEFAULTS[network][0], 30, 3600),
+        analysis_interval_seconds=raw.bounded("analysisIntervalSeconds", int, ANALYSIS_DEFAULTS[network][1], 5, 600),
+        min_requests=raw.bounded("minRequests", int, ANALYSIS_DEFAULTS[network][2], 1, 1_000_000))
+    if rollout.analysis_interval_seconds > rollout.analysis_window_seconds:
+        raise ConfigError("services.analysisIntervalSeconds", "must not exceed services.analysisWindowSeconds, got "
+                                                              f"{rollout.analysis_interval_seconds}")
     if network == "mainnet":
         # The guide's gates are the floor on mainnet: an operator may tighten them, never loosen them.
         if not rollout.analysis:
@@ -70,6 +83,9 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
             raise ConfigError("services.maxErrorRate", f"must be at most 0.01 on mainnet, got {rollout.max_error_rate}")
         if rollout.max_p99_ms > 500:
             raise ConfigError("services.maxP99Ms", f"must be at most 500 on mainnet, got {rollout.max_p99_ms}")
+        if rollout.analysis_window_seconds < ANALYSIS_WINDOW_SECONDS:
+            raise ConfigError("services.analysisWindowSeconds", f"must be at least {ANALYSIS_WINDOW_SECONDS} on mainnet "
+                                                                f"(the guide's window), got {rollout.analysis_window_seconds}")
 
     redis = get("redis", str, "external" if public else "in-cluster")
     if redis not in ("in-cluster", "external"):

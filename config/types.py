@@ -60,6 +60,9 @@ class TonConfig:
     # localnet only: the admin wallet's words, so the program sends admin messages itself (the keepers);
     # elsewhere the admin is the multisig and those messages are multisig orders (ton_deploy/roles.py)
     admin_mnemonic: SecretValue | None = None
+    # Localnet only: the keepers' throwaway wallet words, one per keeper address (same order), for the stand-in
+    # keepers that sign oracle updates. Public stacks keep keeper keys in Secrets Manager, read by the pods.
+    keeper_mnemonics: tuple[SecretValue, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,13 @@ class RolloutConfig:
 
     replicas: int
     pause_seconds: int
-    analysis: bool  # False only where no Prometheus exists (local): the canary then advances on pauses alone
+    analysis: bool  # False: the canary advances on pauses alone (a stack without Prometheus)
     prometheus_url: str | None
-    max_error_rate: float  # 5xx / all over 5 min
-    max_p99_ms: int  # p99 of http_request_duration_seconds over 5 min
+    max_error_rate: float  # 5xx / all canary requests over the window
+    max_p99_ms: int  # p99 of the canary's http_request_duration_seconds over the window
+    analysis_window_seconds: int = 300  # the guide's 5 min; the local stack measures 1 min so a drill takes minutes
+    analysis_interval_seconds: int = 60
+    min_requests: int = 100  # canary requests in a window below which a measurement is inconclusive
 
 
 @dataclass(frozen=True)

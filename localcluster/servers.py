@@ -1,5 +1,6 @@
 """The local stack's servers beside the cluster, supervised like it (localcluster/cluster.py): Prometheus,
-Alertmanager, the alert sink, the monitoring sync, Redis and the exporters of the local PostgreSQL and Redis.
+Alertmanager, the alert sink, the monitoring sync, Redis, the exporters of the local PostgreSQL and Redis, and
+the stand-in controller (the processes behind the simulated pods).
 
 `SERVERS` has one row per server: how to run it, the file it needs first, how to tell it is ready. `start`
 starts every row that is not running (never started, stopped, crashed or killed with -9), each on a
@@ -33,6 +34,7 @@ from localcluster.alert_sink import alert_lines, read_notifications
 from localcluster.cluster import Cluster, alive, await_exit
 from localcluster.monitoring_config import alertmanager_config, prometheus_config
 from localcluster.monitoring_sync import alertmanager_file, rules_dir, status_file
+from localcluster.standins.controller import Paths
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS_BIN = ROOT / ".tools" / "bin"
@@ -118,6 +120,21 @@ def _prepare_alertmanager(s: "LocalServers") -> None:
         target.write_text(yaml.safe_dump(alertmanager_config([]), sort_keys=False))
 
 
+def standins_ready(servers: "LocalServers", server: "Server") -> bool:
+    """The stand-in controller wrote its status after it started."""
+    try:
+        return Paths(servers.state).status.stat().st_mtime >= servers.pid_file(server.name).stat().st_mtime
+    except OSError:
+        return False
+
+
+def _stack_backend(s: "LocalServers") -> dict[str, str]:
+    # The stand-in controller reads the keepers' words from the stack's secret config, as `make up` does: the
+    # checkout's file backend, and the local passphrase (it protects only throwaway localnet keys; see Makefile).
+    return {"PULUMI_BACKEND_URL": f"file://{s.state / 'pulumi'}?metadata=skip",  # as the Makefile's LOCAL_ENV
+            "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", "tonsurance-local")}
+
+
 def _postgres_dsn(s: "LocalServers") -> dict[str, str]:
     # The local PostgreSQL's Unix socket in its data directory (trust auth), its port from .state/ports.json.
     return {"DATA_SOURCE_NAME": f"host={s.postgres_dir.resolve()} port={ports.recorded_port(s.state, 'postgres')} "
@@ -158,6 +175,11 @@ SERVERS: tuple[Server, ...] = (
         str(DEBIAN_BIN / "prometheus-redis-exporter"), "-redis.addr", f"redis://127.0.0.1:{s.port('redis')}",
         "-web.listen-address", f"127.0.0.1:{s.port('redis-exporter')}",
     ], http_ready("/health"), installed_by="scripts/bootstrap (Debian package prometheus-redis-exporter)"),
+    # The stand-ins behind the simulated pods (localcluster/standins): its targets reach Prometheus by file_sd.
+    Server("standins", lambda s: [
+        sys.executable, "-m", "localcluster.standins", "--state-dir", str(s.state), "run", "--stack", "local",
+        "--namespace", s.namespace, "--kubeconfig", str(s.kubeconfig),
+    ], standins_ready, env=_stack_backend, listens=False),
 )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
 from monitoring.metrics import unscoped_metrics
-from monitoring.promql import scoped, series_in_namespace
+from monitoring.promql import scaled_duration, scaled_ranges, scoped, series_in_namespace
 
 Severity = Literal["critical", "high"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high")
@@ -284,13 +284,29 @@ def _annotations(alert: Alert, runbook_url: str) -> dict[str, str]:
             "runbook_url": f"{runbook_url}#{alert.runbook_anchor}"}
 
 
-def rule_groups(namespace: str, runbook_url: str, alerts: tuple[Alert, ...] = ALERTS) -> list[dict]:
+@dataclass(frozen=True)
+class RuleTiming:
+    """The clock the rules run on. Public stacks run the table as written (the guide's windows and `for`
+    durations, evaluated every minute). The local stack, whose alerts are drilled end to end in minutes, runs
+    the same rows with every `for` and range window divided by `divisor` (`[5m]` -> `[1m]`, `for: 15m` ->
+    `3m`) and evaluated every `interval`; thresholds (error ratios, the oracle's 300 s) are unchanged."""
+
+    interval: str = EVALUATION_INTERVAL
+    divisor: int = 1
+
+
+LOCAL_RULE_TIMING = RuleTiming(interval="10s", divisor=5)
+
+
+def rule_groups(namespace: str, runbook_url: str, alerts: tuple[Alert, ...] = ALERTS,
+                timing: RuleTiming = RuleTiming()) -> list[dict]:
     """Prometheus rule groups, one per severity. Every selector of a per-stack metric is scoped to
     `namespace`; the `namespace` label routes the alerts through the namespace's AlertmanagerConfig
     (prometheus-operator matches alerts on it)."""
     return [
-        {"name": f"tonsurance-{severity}", "interval": EVALUATION_INTERVAL, "rules": [
-            {"alert": a.name, "expr": scoped(a.expr, namespace, unscoped_metrics()), "for": a.for_, "labels": _labels(a, namespace),
+        {"name": f"tonsurance-{severity}", "interval": timing.interval, "rules": [
+            {"alert": a.name, "expr": scaled_ranges(scoped(a.expr, namespace, unscoped_metrics()), timing.divisor),
+             "for": scaled_duration(a.for_, timing.divisor), "labels": _labels(a, namespace),
              "annotations": _annotations(a, runbook_url)}
             for a in alerts if a.severity == severity
         ]}

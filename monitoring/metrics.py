@@ -53,6 +53,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("claims_filed_total", "counter", "ocaml-backend", "Claims filed against policies"),
     Metric("claims_paid_total", "counter", "ocaml-backend", "Claims paid by the claims processor"),
     Metric("keeper_update_failure_total", "counter", "keepers", "Keeper updates that failed (sent or not)"),
+    Metric("keeper_wallet_balance_ton", "gauge", "keepers", "The keeper wallet's balance, in TON"),
     Metric("vault_tranche_capital", "gauge", "ocaml-backend", "Capital of one tranche (label tranche), in TON"),
     Metric("vault_tranche_apy_ratio", "gauge", "ocaml-backend", "Current APY of one tranche (label tranche), 0.04 = 4%"),
     # Exporters and Prometheus itself.

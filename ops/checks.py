@@ -16,7 +16,7 @@ from config import NAMESPACE, SecretReference, StackConfig, read_stack_config
 @dataclass(frozen=True)
 class Check:
     name: str
-    ok: bool
+    ok: bool                      # False only when the check failed (a skipped check did not fail)
     detail: str
     figures: dict | None = None   # numbers a CI job may read (--json)
     skipped: bool = False         # not run; `detail` says why
@@ -70,7 +70,9 @@ def report(title: str, checks: list[Check], as_json: bool) -> int:
         for c in checks:
             waived = f" (waived: {c.waived})" if c.waived else ""
             print(f"  {c.status.ljust(4)}  {c.name.ljust(width)}  {c.detail}{waived}")
-        print("all checks passed" if passed else f"{sum(not c.ok for c in checks)} check(s) failed")
+        skipped = sum(c.skipped and not c.waived for c in checks)
+        print(("all checks passed" if passed else f"{sum(not c.ok for c in checks)} check(s) failed")
+              + (f" ({skipped} skipped)" if skipped else ""))
     return 0 if passed else 1
 
 

@@ -9,7 +9,8 @@
 - sales: whether the vault is paused, reported as such (not a failure: the mainnet vault is deployed paused and
   its first multisig order is the unpause; the pause is also the incident response)
 - api: GET <API>/health and a premium quote answer; the API is tonsurance:apiUrl, by default
-  https://api.<services.domain> (on localnet, where no ingress serves it, skipped unless apiUrl is set)
+  https://api.<services.domain>; on the local stack, where no ingress serves it, the checkout's api-v2
+  stand-in (localcluster/standins), else SKIP
 - test policy (localnet): a policy bought through the router at the oracle's price is found in the shard it
   routes to (a faucet-backed test LP deposits first when the vault lacks capacity); skipped elsewhere
 A skipped check prints SKIP with its reason. On mainnet a skipped check fails unless waived:
@@ -109,18 +110,26 @@ def sales_state(cfg: StackConfig, outputs: dict[str, Any], client) -> tuple[bool
                   "approve it (docs/ops.md, multisig)"), {"vault_paused": True}
 
 
-def api_url(cfg: StackConfig) -> str | None:
-    """tonsurance:apiUrl, else the API's public host (api.<domain>, components/services/catalog.py)."""
+def api_url(cfg: StackConfig, work_dir: Path) -> str | None:
+    """tonsurance:apiUrl; else on the local stack an api-v2 stand-in of the checkout, elsewhere the API's public
+    host (api.<domain>, components/services/catalog.py)."""
     from components.services.catalog import SERVICES_BY_NAME
 
-    if cfg.ops.api_url or cfg.ton.network == "localnet":
+    if cfg.ops.api_url:
         return cfg.ops.api_url
-    return f"https://{SERVICES_BY_NAME['api-v2'].public_host}.{cfg.services.domain}"
+    if cfg.ton.network != "localnet":
+        return f"https://{SERVICES_BY_NAME['api-v2'].public_host}.{cfg.services.domain}"
+    from localcluster.standins.controller import Paths, service_url
+    found = service_url(Paths(work_dir / ".state"), "api-v2", cfg.kubernetes.namespace)
+    if found is None:
+        raise Skipped("no tonsurance:apiUrl configured and no api-v2 stand-in runs for this checkout "
+                      "(`make up` starts them)")
+    return found
 
 
 def api_healthy(api_url: str | None) -> tuple[bool, str]:
     if api_url is None:
-        raise Skipped("localnet: no ingress serves the API; set tonsurance:apiUrl to check one")
+        raise Skipped("no API to ask: set tonsurance:apiUrl")
     base = api_url.rstrip("/")
     with urllib.request.urlopen(f"{base}/health", timeout=10) as answer:
         if answer.status != 200:
@@ -169,7 +178,7 @@ def verify(cfg: StackConfig, outputs: dict[str, Any], work_dir: Path = ROOT) -> 
             run_check("contracts", lambda: contracts_match(outputs, client)),
             run_check("oracle freshness", lambda: oracle_fresh(outputs, client)),
             run_check("sales", lambda: sales_state(cfg, outputs, client)),
-            run_check("api", lambda: api_healthy(api_url(cfg))),
+            run_check("api", lambda: api_healthy(api_url(cfg, work_dir))),
             run_check("test policy", lambda: policy_round_trip(cfg, outputs, client)),
         ]
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from components.services.catalog import SERVICES
-from components.services.rollout_analysis import Gate, gates, render_args
+from components.services.rollout_analysis import Gate, GateTiming, gates, render_args
 from config import StackConfig
 from ops.checks import Check, report, run_check
 from ops.stack import ROOT, TOOLS
@@ -119,7 +119,7 @@ def alerts_quiet(monitoring: Monitoring, namespace: str) -> tuple[bool, str]:
 
 
 def gate_holds(monitoring: Monitoring, gate: Gate, service: str, namespace: str) -> tuple[bool, str]:
-    result = prometheus_query(monitoring, render_args(gate.query, service, namespace))
+    result = prometheus_query(monitoring, render_args(gate.query, {"service": service, "namespace": namespace}))
     if not result:
         return False, f"no data from Prometheus (is {service} scraped?); the canary gate fails on no data too"
     value = float(result[0]["value"][1])
@@ -215,7 +215,8 @@ def stack_target(cfg: StackConfig) -> Target:
     kubeconfig = cfg.kubernetes.kubeconfig
     if kubeconfig and not os.path.isabs(kubeconfig):
         kubeconfig = str(ROOT / kubeconfig)
-    return Target(cfg.kubernetes.namespace, CANARIED, gates(rollout.max_error_rate, rollout.max_p99_ms), kubeconfig)
+    return Target(cfg.kubernetes.namespace, CANARIED,
+                  gates(rollout.max_error_rate, rollout.max_p99_ms, GateTiming.of(rollout)), kubeconfig)
 
 
 # ---- the command -----------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ DIGEST = "@sha256:" + "5e" * 32  # mainnet names every image by digest (config/r
 PUBLIC_SERVICES = {"domain": "tonsurance.com", "tlsIssuer": "letsencrypt-prod", "acmeEmail": "ops@tonsurance.com",
                    "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090",
                    "exporterImages": {name: image + DIGEST for name, image in EXPORTER_IMAGES.items()}}
+LOCAL_PROMETHEUS = "http://127.0.0.1:9090"  # what a running local Prometheus gives (config/services.py)
 SECRETS = {"deployerMnemonic", "databasePassword"}
 
 NETWORK_CONFIGS = Path(tempfile.mkdtemp(prefix="tonsurance-network-configs-"))
@@ -74,6 +75,8 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
         "database": json.dumps({"host": "127.0.0.1", "port": 5432, "name": "tonsurance", "user": "tonsurance"}),
         "databasePassword": "s3cret-db-password",
     }
+    if network == "localnet":  # the URL a running local Prometheus would give (tests/unit/test_config_services.py)
+        raw["services"] = json.dumps({"prometheusUrl": LOCAL_PROMETHEUS})
     if network != "localnet":
         raw["liteserverConfig"] = liteserver_config(network if network in ("testnet", "mainnet") else "testnet")
         raw["services"] = json.dumps(PUBLIC_SERVICES)

@@ -21,7 +21,7 @@ from components.exporters import EXPORTERS  # the Redis exporter is a client of 
 from components.services.catalog import (CONTRACT_ADDRESSES, REDIS_URL, SERVICES, ServiceSpec, secret_sets,
                                          selector_labels)
 from components.services.redis import Redis, RedisArgs
-from components.services.rollout_analysis import RolloutAnalysis, RolloutAnalysisArgs
+from components.services.rollout_analysis import GateTiming, RolloutAnalysis, RolloutAnalysisArgs
 from components.services.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.services.workload import Canary, Exposure, ServiceWorkload, ServiceWorkloadArgs
 from config.types import ServicesConfig
@@ -86,11 +86,14 @@ class BackendServices(pulumi.ComponentResource):
         rollout = settings.rollout
         templates: tuple[str, ...] = ()
         analysis = None
+        hold_seconds = rollout.pause_seconds
         if rollout.analysis:
+            timing = GateTiming.of(rollout)
             analysis = RolloutAnalysis(f"{name}-analysis", RolloutAnalysisArgs(
                 namespace=args.namespace, prometheus_url=rollout.prometheus_url,
-                max_error_rate=rollout.max_error_rate, max_p99_ms=rollout.max_p99_ms), child)
+                max_error_rate=rollout.max_error_rate, max_p99_ms=rollout.max_p99_ms, timing=timing), child)
             templates = analysis.template_names
+            hold_seconds = timing.count * timing.interval_seconds
         exposure = Exposure(
             ingress_namespace=settings.ingress_namespace, prometheus_namespace=settings.prometheus_namespace,
             database_port=args.database_port, redis_in_cluster=settings.redis_in_cluster, domain=settings.domain,
@@ -103,7 +106,7 @@ class BackendServices(pulumi.ComponentResource):
             spec.name: ServiceWorkload(f"{name}-{spec.name}", ServiceWorkloadArgs(
                 spec=spec, image=args.images[spec.image_key], network=args.network, namespace=args.namespace,
                 contract_addresses_checksum=digest,
-                canary=Canary(replicas=rollout.replicas, pause_seconds=rollout.pause_seconds,
+                canary=Canary(replicas=rollout.replicas, pause_seconds=hold_seconds,
                               analysis_templates=templates),
                 exposure=exposure,
                 callers=tuple(c.name for c in args.catalog if spec.name in c.calls),

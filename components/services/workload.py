@@ -21,6 +21,7 @@ from components.services.catalog import (CONTRACT_ADDRESSES, DATABASE_URL, HEALT
                                          METRICS_PORT_NAME, REDIS_URL, ServiceSpec, selector_labels)
 from components.services.pod_security import container_security, pod_security, tmp_volume
 from components.services.redis import LABELS as REDIS_LABELS, PORT as REDIS_PORT
+from components.services.rollout_analysis import rollout_args
 from components.services.secrets import SECRET_KEY
 
 CHECKSUM_ANNOTATION = "tonsurance.io/contract-addresses-checksum"
@@ -34,7 +35,7 @@ core = k8s.core.v1
 @dataclass(frozen=True)
 class Canary:
     replicas: int
-    pause_seconds: int
+    pause_seconds: int  # without analysis: the pause after each weight; with it: how long the gates hold one
     analysis_templates: tuple[str, ...]  # empty: the canary advances on pauses alone (stacks without Prometheus)
 
 
@@ -161,13 +162,15 @@ class ServiceWorkload(pulumi.ComponentResource):
     @staticmethod
     def _rollout(name, args: ServiceWorkloadArgs, metadata, selector, template, opts) -> pulumi.Resource:
         canary = args.canary
-        pause = [{"pause": {"duration": f"{canary.pause_seconds}s"}}] if canary.pause_seconds else []
-        strategy: dict = {"maxSurge": "25%", "maxUnavailable": 0,
-                          "steps": [{"setWeight": 20}, *pause, {"setWeight": 50}, *pause, {"setWeight": 100}]}
         if canary.analysis_templates:
-            strategy["analysis"] = {  # background analysis from the first step; a failure aborts the canary
-                "templates": [{"templateName": t} for t in canary.analysis_templates],
-                "args": [{"name": "service", "value": args.spec.name}, {"name": "namespace", "value": args.namespace}]}
+            # Each weight is held by the gates (components/rollout_analysis.py): the step passes on evidence,
+            # aborts on a failed measurement and pauses when there is none.
+            hold = [{"analysis": {"templates": [{"templateName": t} for t in canary.analysis_templates],
+                                  "args": rollout_args(args.spec.name, args.namespace)}}]
+        else:
+            hold = [{"pause": {"duration": f"{canary.pause_seconds}s"}}] if canary.pause_seconds else []
+        strategy: dict = {"maxSurge": "25%", "maxUnavailable": 0,
+                          "steps": [{"setWeight": 20}, *hold, {"setWeight": 50}, *hold, {"setWeight": 100}]}
         # `pulumi up` waits for the Rollout to finish (Healthy) or fails after the pauses plus ten minutes.
         wait = {"pulumi.com/waitFor": "jsonpath={.status.phase}=Healthy",
                 "pulumi.com/timeoutSeconds": str(2 * canary.pause_seconds + 600)}

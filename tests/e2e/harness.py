@@ -219,7 +219,10 @@ def stack_copy(dest: Path, stack_name: str = "local", commit: str | None = None,
         secrets_provider=secrets_provider,
     )
     stack = auto.Stack.create_or_select(stack_name, workspace)
-    return StackCopy(work_dir=work_dir, stack=stack, backend_url=backend_url)
+    copy = StackCopy(work_dir=work_dir, stack=stack, backend_url=backend_url)
+    if stack_name == "local":  # a copy runs no Prometheus of its own; the canary drill gates against one it starts
+        copy.set_config("tonsurance:services.analysis", "false", path=True)
+    return copy
 
 
 def inline_stack(work_dir: Path, program, stack_name: str = "test") -> auto.Stack:

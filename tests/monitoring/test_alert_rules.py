@@ -121,3 +121,59 @@ def test_rules_carry_severity_namespace_and_runbook_link():
         assert rule["labels"]["namespace"] == NAMESPACE
         assert rule["labels"]["severity"] in ("critical", "high")
         assert rule["annotations"]["runbook_url"] == f"{RUNBOOK}#{rule['alert'].lower()}"
+
+
+def _windows_and_numbers(expr: str) -> tuple[list[float], list[float]]:
+    """The range windows (seconds) and number literals of an expression, in the parser's order."""
+    import promql_parser
+
+    windows, numbers = [], []
+
+    def visit(node):
+        if isinstance(node, promql_parser.MatrixSelector):
+            windows.append(node.range.total_seconds())
+        elif isinstance(node, promql_parser.NumberLiteral):
+            numbers.append(node.val)
+        return True
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return windows, numbers
+
+
+def _seconds(duration: str) -> float:
+    import promql_parser
+
+    return 0.0 if duration.strip("0") in ("s", "m", "h") else promql_parser.parse_duration(duration).total_seconds()
+
+
+def test_public_stacks_run_the_table_as_written():
+    rules = {r["alert"]: r for g in rule_groups(NAMESPACE, RUNBOOK) for r in g["rules"]}
+    assert {g["interval"] for g in rule_groups(NAMESPACE, RUNBOOK)} == {alerts.EVALUATION_INTERVAL}
+    for alert in ALERTS:
+        assert rules[alert.name]["for"] == alert.for_
+        assert _windows_and_numbers(rules[alert.name]["expr"]) == _windows_and_numbers(alert.expr)
+
+
+def test_the_local_stack_runs_the_same_rows_on_a_faster_clock():
+    """Every `for` and range window divided by the local divisor; thresholds and everything else the same."""
+    timing = alerts.LOCAL_RULE_TIMING
+    local = {r["alert"]: r for g in rule_groups(NAMESPACE, RUNBOOK, timing=timing) for r in g["rules"]}
+    public = {r["alert"]: r for g in rule_groups(NAMESPACE, RUNBOOK) for r in g["rules"]}
+    assert {g["interval"] for g in rule_groups(NAMESPACE, RUNBOOK, timing=timing)} == {timing.interval}
+    assert timing.divisor > 1
+    for alert in ALERTS:
+        rule = local[alert.name]
+        assert _seconds(rule["for"]) * timing.divisor == _seconds(alert.for_), alert.name
+        windows, numbers = _windows_and_numbers(rule["expr"])
+        public_windows, public_numbers = _windows_and_numbers(public[alert.name]["expr"])
+        assert [w * timing.divisor for w in windows] == public_windows, alert.name
+        assert numbers == public_numbers, alert.name  # thresholds are not time: unchanged
+        assert {k: v for k, v in rule.items() if k not in ("for", "expr")} == \
+               {k: v for k, v in public[alert.name].items() if k not in ("for", "expr")}
+
+
+def test_local_rules_pass_promtool_check(promtool, tmp_path):
+    write_yaml(tmp_path / "rules.yaml", {"groups": rule_groups(NAMESPACE, RUNBOOK, timing=alerts.LOCAL_RULE_TIMING)})
+    out = promtool("check", "rules", "--lint=all", "--lint-fatal", tmp_path / "rules.yaml")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"SUCCESS: {len(ALERTS)} rules found" in out.stdout

@@ -4,6 +4,7 @@ wrong output, an API that fails."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -168,3 +169,26 @@ def test_the_test_policy_is_skipped_off_localnet_with_its_reason(deployed, chain
     testnet = parse(raw_config("testnet"))
     check = verify.run_check("test policy", lambda: verify.policy_round_trip(testnet, outputs, chain))
     assert check.skipped and check.detail == "a test policy on testnet costs real TON: buy one from a wallet"
+
+
+
+def test_a_skipped_check_prints_skip_with_its_reason_never_pass(capsys):
+    checks = [verify.Check("contracts", True, "all active"), verify.Check("api", True, "no URL", skipped=True)]
+    assert verify.report("verify", checks, as_json=False) == 0
+    out = capsys.readouterr().out
+    assert "  SKIP  api        no URL" in out and "PASS  api" not in out and "(1 skipped)" in out
+    assert verify.report("verify", checks, as_json=True) == 0
+    assert [c["status"] for c in json.loads(capsys.readouterr().out)["checks"]] == ["PASS", "SKIP"]
+
+
+def test_the_local_api_check_calls_a_running_api_stand_in_of_the_checkout(api, tmp_path):
+    url, _ = api
+    cfg = parse(raw_config())
+    assert verify.run_check("api", lambda: verify.api_healthy(verify.api_url(cfg, tmp_path))).skipped
+    status = tmp_path / ".state" / "standins-controller" / "status.json"
+    status.parent.mkdir(parents=True)
+    status.write_text(json.dumps({"namespace": cfg.kubernetes.namespace, "pid": os.getpid(), "standins": [
+        {"service": "websocket-v2", "pid": os.getpid(), "http": "http://127.0.0.1:1"},
+        {"service": "api-v2", "pid": os.getpid(), "http": url}]}))
+    assert verify.api_url(cfg, tmp_path) == url
+    assert verify.api_healthy(verify.api_url(cfg, tmp_path))[0]

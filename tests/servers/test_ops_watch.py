@@ -14,7 +14,7 @@ import pytest
 
 from chain.client import ChainSettings
 from chain.connect import connect
-from components.services.rollout_analysis import gates
+from components.services.rollout_analysis import GateTiming, gates
 from localcluster import ports
 from ops import verify, watch
 from ops.checks import contracts_args
@@ -25,7 +25,8 @@ from tests.support import parse, raw_config
 from ton_deploy.contract import TonContractProvider, contract_inputs
 from ton_deploy.plan import plan_contracts
 
-GATES = gates(max_error_rate=0.01, max_p99_ms=500)
+# One-minute windows as the local stack measures; one request is enough traffic for these recorded series.
+GATES = gates(max_error_rate=0.01, max_p99_ms=500, timing=GateTiming(60, 15, 4, 1))
 REQUESTS_PER_SCRAPE = 100
 
 
@@ -81,7 +82,7 @@ class WatchedStack:
         if phases != ["Healthy"] * len(watch.CANARIED):
             return False
         for name in watch.CANARIED:
-            result = query(self.servers, watch.render_args(GATES[0].query, name, self.namespace))
+            result = query(self.servers, watch.render_args(GATES[0].query, {"service": name, "namespace": self.namespace}))
             if not result or math.isnan(float(result[0]["value"][1])):
                 return False
         return True

@@ -11,7 +11,7 @@ from pytoniq_core.crypto.keys import mnemonic_is_valid, mnemonic_new
 from config import ConfigError, SecretReference, SecretValue
 from tests.support import (
     NETWORK_CONFIGS, BACKUP_IMAGE, DIGEST, IMAGES, MNEMONIC, OIDC_ARN, address, error_for, liteserver_config, parse, raw_config,
-    read,
+    read, SECRETS,
 )
 
 def echoes_mnemonic(text: str, mnemonic: str) -> bool:
@@ -421,3 +421,45 @@ def test_parsing_reads_no_file(tmp_path, monkeypatch):
     absent = str(tmp_path / "absent.json")
     assert parse(raw_config("testnet", liteserverConfig=absent)).ton.liteserver_config_path == absent
     assert error_for(raw_config("testnet", liteserverConfig=absent)).key == "tonsurance:liteserverConfig"
+
+
+
+# --- keeperMnemonics (localnet): the stand-in keepers' throwaway wallets ---
+
+def _keeper_wallet(words: str) -> str:
+    from chain.wallets import WalletKey, WalletV4R2
+    return WalletV4R2(None, WalletKey.from_mnemonic(words), os.devnull).address.to_str(is_test_only=True)
+
+
+KEEPER_WORDS = [" ".join(mnemonic_new(24)) for _ in range(2)]
+KEEPERS = {"keeperAddresses": json.dumps([_keeper_wallet(w) for w in KEEPER_WORDS]),
+           "keeperMnemonics": json.dumps(KEEPER_WORDS)}
+
+
+def test_keeper_mnemonics_are_secret_words_of_the_keeper_addresses():
+    cfg = parse(raw_config(**KEEPERS), SECRETS | {"keeperMnemonics"})
+    assert [m.value for m in cfg.ton.keeper_mnemonics] == KEEPER_WORDS
+    assert KEEPER_WORDS[0].split()[0] not in repr(cfg.ton)  # shown as SecretValue(***)
+    assert parse(raw_config()).ton.keeper_mnemonics == ()  # optional: a stack without keeper stand-ins
+
+
+def test_keeper_mnemonics_in_plaintext_are_refused():
+    err = error_for(raw_config(**KEEPERS))
+    assert err.key == "tonsurance:keeperMnemonics" and "must be a secret" in str(err)
+
+
+def test_keeper_words_of_another_wallet_name_the_entry_not_the_words():
+    swapped = {**KEEPERS, "keeperMnemonics": json.dumps(KEEPER_WORDS[::-1])}
+    err = error_for(raw_config(**swapped), SECRETS | {"keeperMnemonics"})
+    assert err.key == "tonsurance:keeperMnemonics[0]" and "keeperAddresses[0]" in str(err)
+    assert not any(echoes_mnemonic(str(err), w) for w in KEEPER_WORDS)
+    bad = {**KEEPERS, "keeperMnemonics": json.dumps([invalid_mnemonic(KEEPER_WORDS[0])])}
+    err = error_for(raw_config(**bad), SECRETS | {"keeperMnemonics"})
+    assert err.key == "tonsurance:keeperMnemonics[0]" and "not a valid" in str(err)
+    err = error_for(raw_config(**{**KEEPERS, "keeperMnemonics": json.dumps(KEEPER_WORDS * 2)}), SECRETS | {"keeperMnemonics"})
+    assert "4 entries for 2 keeper" in str(err)
+
+
+def test_keeper_mnemonics_are_refused_on_public_networks():
+    err = error_for(raw_config("testnet", keeperMnemonics=json.dumps(KEEPER_WORDS)), SECRETS | {"keeperMnemonics"})
+    assert err.key == "tonsurance:keeperMnemonics" and "Secrets Manager" in str(err)

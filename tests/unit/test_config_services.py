@@ -1,10 +1,12 @@
 """The `tonsurance:services` section and the image rules: defaults per network, every refusal names its key."""
 
 import json
+import socket
 
 import pytest
 
-from tests.support import IMAGES, PUBLIC_SERVICES, error_for, parse, raw_config
+from config import ConfigError
+from tests.support import IMAGES, LOCAL_PROMETHEUS, PUBLIC_SERVICES, error_for, parse, raw_config, read
 
 
 def services(network: str, **changes) -> dict[str, str]:
@@ -13,12 +15,51 @@ def services(network: str, **changes) -> dict[str, str]:
     return raw_config(network, services=json.dumps({k: v for k, v in base.items() if v is not None}))
 
 
-def test_local_defaults_run_without_prometheus_or_aws():
+def test_local_defaults_gate_the_canary_with_short_windows_and_no_aws():
     svc = parse(raw_config()).services
-    assert (svc.rollout.replicas, svc.rollout.pause_seconds, svc.rollout.analysis) == (2, 10, False)
-    assert svc.rollout.prometheus_url is None
+    rollout = svc.rollout
+    assert (rollout.replicas, rollout.pause_seconds, rollout.analysis) == (2, 10, True)
+    assert (rollout.analysis_window_seconds, rollout.analysis_interval_seconds, rollout.min_requests) == (60, 15, 30)
     assert (svc.secret_store, svc.redis_in_cluster, svc.redis_storage) == ("fake", True, "1Gi")
     assert (svc.domain, svc.tls_issuer, svc.rate_limit_rps) == ("tonsurance.localhost", "tonsurance-local-ca", 20)
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A checkout directory whose .state/ports.json the program reads (the cwd of `pulumi up`)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".state").mkdir()
+    return tmp_path
+
+
+def test_local_prometheus_url_is_the_running_servers_recorded_port(checkout):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        (checkout / ".state" / "ports.json").write_text(json.dumps({"prometheus": port, "postgres": 1}))
+        assert read(services("localnet")).services.rollout.prometheus_url == f"http://127.0.0.1:{port}"
+    # The server stopped: the program refuses to gate against nothing, and says how to start it.
+    with pytest.raises(ConfigError) as info:
+        read(services("localnet"))
+    err = info.value
+    assert err.key == "tonsurance:services.prometheusUrl" and "make up" in str(err)
+
+
+def test_local_prometheus_never_recorded_is_a_clear_error(checkout):
+    assert parse(services("localnet")).services.rollout.prometheus_url is None  # parsing reads no file
+    with pytest.raises(ConfigError) as info:
+        read(services("localnet"))
+    assert info.value.key == "tonsurance:services.prometheusUrl" and "no local Prometheus runs" in str(info.value)
+    assert read(services("localnet", analysis=False)).services.rollout.prometheus_url is None
+
+
+def test_mainnet_keeps_the_guides_five_minute_window():
+    assert parse(raw_config("mainnet")).services.rollout.analysis_window_seconds == 300
+    err = error_for(services("mainnet", analysisWindowSeconds=60))
+    assert err.key == "tonsurance:services.analysisWindowSeconds" and "at least 300" in str(err)
+    err = error_for(services("testnet", analysisWindowSeconds=60, analysisIntervalSeconds=120))
+    assert err.key == "tonsurance:services.analysisIntervalSeconds"
 
 
 def test_mainnet_defaults_are_the_guides_canary_and_gates():
@@ -66,9 +107,10 @@ def test_public_networks_require_what_has_no_sensible_default(key, needed):
 def test_an_aws_store_needs_the_stacks_region():
     err = error_for(raw_config("testnet", awsRegion=None))
     assert err.key == "tonsurance:awsRegion" and "services.secretStore is aws" in str(err)
-    err = error_for(services("localnet", secretStore="aws"))
+    err = error_for(services("localnet", secretStore="aws", prometheusUrl=LOCAL_PROMETHEUS))
     assert err.key == "tonsurance:awsRegion"
-    with_region = {**services("localnet", secretStore="aws"), "awsRegion": "eu-west-1"}  # pragma: allowlist secret
+    with_region = {**services("localnet", secretStore="aws", prometheusUrl=LOCAL_PROMETHEUS),  # pragma: allowlist secret
+                   "awsRegion": "eu-west-1"}
     assert parse(with_region).services.aws_region == "eu-west-1"
 
 

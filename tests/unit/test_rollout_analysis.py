@@ -1,20 +1,37 @@
-"""The canary's gates, as the AnalysisTemplates carry them and as Argo sends them: the PromQL through a real
-parser (promql-parser: Rust bindings of the Prometheus grammar), and each gate by what it means: promtool
-evaluates the query Argo would send over sample traffic, and Argo's rules (tests/support.py
-`argo_measurement`) give the verdict of the template's conditions on that value. A canary under the thresholds
-passes; one over them fails its measurement, and with failureLimit 0 one failed measurement aborts the canary;
-a canary without traffic never passes."""
+"""The canary's gates by meaning: the queries as Argo sends them (through a real PromQL parser), the
+conditions evaluated on sample values as Argo evaluates them, and the Rollout passing the canary's hash.
+tests/monitoring/test_canary_queries.py evaluates the same queries on series with the real promtool."""
 
 import math
+import re
 
 import promql_parser
 import pytest
-import yaml
 
-from components.services.rollout_analysis import ERROR_RATE, LATENCY_P99, error_rate_query, latency_p99_query, render_args
+from components.services.rollout_analysis import (ARGS, CANARY_HASH_ARG, CANARY_LABEL, ERROR_RATE, LATENCY_P99,
+                                                  GateTiming, conditions, error_rate_query, latency_p99_query,
+                                                  render_args)
 from resource_types import ARGO_ANALYSIS_TEMPLATE as ANALYSIS, ARGO_ROLLOUT as ROLLOUT
-from tests.monitoring.conftest import promtool  # noqa: F401 (a fixture)
-from tests.support import RecordingMocks, argo_measurement, run_backend_services
+from tests.support import argo_measurement, run_backend_services
+
+LOCAL = GateTiming(window_seconds=60, interval_seconds=15, count=4, min_requests=30)
+SENT_ARGS = {"service": "api-v2", "namespace": "tonsurance", CANARY_HASH_ARG: "6d4f8b"}
+
+
+def measurement(threshold: float, result: list[float]) -> str:
+    """The phase Argo gives one measurement of a gate with `threshold` whose query returned `result`."""
+    success, failure = conditions(threshold)
+    return argo_measurement({"successCondition": success, "failureCondition": failure}, result)
+
+
+def run_phase(metric: dict, phases: list[str]) -> str:
+    """Argo's assessment of a metric after `phases`: failures over failureLimit fail it, inconclusive ones over
+    inconclusiveLimit make it Inconclusive, else it succeeds at `count` measurements."""
+    if phases.count("Failed") > metric["failureLimit"]:
+        return "Failed"
+    if phases.count("Inconclusive") > metric["inconclusiveLimit"]:
+        return "Inconclusive"
+    return "Successful" if len(phases) >= metric["count"] else "Running"
 
 
 @pytest.fixture
@@ -23,166 +40,93 @@ def rendered(mocks):
     return mocks
 
 
-def test_every_template_query_parses_for_every_rollout(rendered):
-    templates = rendered.named(ANALYSIS)
-    rollouts = rendered.named(ROLLOUT)
-    assert templates and rollouts
-    for rollout in rollouts.values():
-        analysis = rollout["spec"]["strategy"]["canary"]["analysis"]
-        args = {a["name"]: a["value"] for a in analysis["args"]}
-        for ref in analysis["templates"]:
-            template = templates[ref["templateName"]]["spec"]
-            assert {a["name"] for a in template["args"]} == set(args)  # every placeholder has a value
-            query = template["metrics"][0]["provider"]["prometheus"]["query"]
-            sent = render_args(query, args["service"], args["namespace"])
-            assert "{{" not in sent
-            expr = promql_parser.parse(sent)
-            assert f'service="{args["service"]}"' in str(expr) and 'namespace="tonsurance-mainnet"' in str(expr)
+def test_each_rollout_step_gates_the_canary_by_its_pod_template_hash(rendered):
+    templates, rollouts = rendered.named(ANALYSIS), rendered.named(ROLLOUT)
+    assert set(templates) == {ERROR_RATE, LATENCY_P99} and rollouts
+    for name, rollout in rollouts.items():
+        steps = rollout["spec"]["strategy"]["canary"]["steps"]
+        gates = [s["analysis"] for s in steps if "analysis" in s]
+        assert [s.get("setWeight") for s in steps if "setWeight" in s] == [20, 50, 100]
+        assert len(gates) == 2 and "analysis" not in rollout["spec"]["strategy"]["canary"]  # no background run
+        for gate in gates:
+            args = {a["name"]: a for a in gate["args"]}
+            assert args[CANARY_HASH_ARG]["valueFrom"] == {"podTemplateHashValue": "Latest"}
+            assert args["service"]["value"] == name and args["namespace"]["value"] == "tonsurance-mainnet"
+            for ref in gate["templates"]:
+                template = templates[ref["templateName"]]["spec"]
+                assert {a["name"] for a in template["args"]} == set(args) == set(ARGS)
+                query = template["metrics"][0]["provider"]["prometheus"]["query"]
+                sent = render_args(query, {**SENT_ARGS, "service": name})
+                assert "{{" not in sent
+                selectors = _selectors(sent)
+                assert selectors and all(s[CANARY_LABEL] == "6d4f8b" and s["service"] == name for s in selectors)
 
 
-def test_error_rate_is_5xx_over_all_requests():
-    expr = promql_parser.parse(render_args(error_rate_query(), "api-v2", "tonsurance"))
-    assert type(expr).__name__ == "BinaryExpr" and str(expr.op) == "/"
-    numerator, denominator = str(expr.lhs), str(expr.rhs)
-    assert 'status=~"5.."' in numerator and "status" not in denominator
-    assert "[5m]" in numerator and "[5m]" in denominator
+def _selectors(expr: str) -> list[dict[str, str]]:
+    found = []
 
+    def visit(node):
+        if isinstance(node, promql_parser.VectorSelector):
+            found.append({m.name: m.value for m in node.matchers.matchers})
+        return True
 
-def test_latency_is_the_p99_of_the_duration_histogram():
-    expr = promql_parser.parse(render_args(latency_p99_query(), "api-v2", "tonsurance"))
-    assert type(expr).__name__ == "Call" and expr.func.name == "histogram_quantile"
-    assert "0.99" in str(expr.args[0]) and "http_request_duration_seconds_bucket" in str(expr)
-    assert "by (le)" in str(expr)
-
-
-def test_the_parser_refuses_malformed_promql():  # the check above could fail: a broken query does not parse
-    with pytest.raises(ValueError):
-        promql_parser.parse(error_rate_query().replace("[5m]))", "[5m])", 1))
-
-
-# ---- the gates by meaning ------------------------------------------------------------------------------
-
-SERVICE, NAMESPACE = "api-v2", "tonsurance-mainnet"
-BUCKETS = ("0.1", "0.25", "0.5", "1", "+Inf")
-EVAL_AT = "10m"   # ten minutes of traffic: the 5 min window is full
-SCALE = 10_000    # promtool compares exactly: values are compared as round(value * SCALE)
-
-
-def gates(pulumi_mocks, **services_config) -> dict[str, tuple[dict, str]]:
-    """Each gate of the mainnet stack (with `services_config`): (its metric, the query Argo sends for SERVICE)."""
-    mocks = RecordingMocks()
-    pulumi_mocks(mocks)
-    run_backend_services("mainnet", **services_config)
-    rollout = mocks.named(ROLLOUT)[SERVICE]["spec"]["strategy"]["canary"]["analysis"]
-    args = {a["name"]: a["value"] for a in rollout["args"]}
-    found = {}
-    for ref in rollout["templates"]:
-        metric = mocks.named(ANALYSIS)[ref["templateName"]]["spec"]["metrics"][0]
-        found[ref["templateName"]] = metric, render_args(metric["provider"]["prometheus"]["query"], args["service"],
-                                                         args["namespace"])
+    promql_parser.walk(promql_parser.parse(expr), visit)
     return found
 
 
-def requests(service: str, namespace: str, ok_per_minute: int, errors_per_minute: int) -> list[dict]:
-    labels = f'namespace="{namespace}",service="{service}"'
-    return [{"series": f'http_requests_total{{{labels},status="200"}}', "values": f"0+{ok_per_minute}x20"},
-            {"series": f'http_requests_total{{{labels},status="503"}}', "values": f"0+{errors_per_minute}x20"}]
+def test_mainnet_gates_measure_the_guides_five_minute_window_once_a_minute(rendered):
+    for template in rendered.named(ANALYSIS).values():
+        metric = template["spec"]["metrics"][0]
+        assert metric["interval"] == "60s" and metric["count"] == 5  # a 5 min step per weight
+        assert metric["failureLimit"] == 0 and metric["inconclusiveLimit"] == 4
+        assert "[300s]" in metric["provider"]["prometheus"]["query"]
+        assert metric["provider"]["prometheus"]["address"] == "http://prometheus-operated.monitoring.svc:9090"
 
 
-def durations(service: str, namespace: str, per_minute: int, bucket: str) -> list[dict]:
-    """A duration histogram whose every request falls in the bucket that ends at `bucket`."""
-    labels = f'namespace="{namespace}",service="{service}"'
-    return [{"series": f'http_request_duration_seconds_bucket{{{labels},le="{le}"}}',
-             "values": f"0+{per_minute if BUCKETS.index(le) >= BUCKETS.index(bucket) else 0}x20"} for le in BUCKETS]
-
-
-def other_traffic() -> list[dict]:
-    """Half errors and slow, on another service and on the same service of another stack: never counted."""
-    return (requests("websocket-v2", NAMESPACE, 500, 500) + requests(SERVICE, "tonsurance-testnet", 500, 500)
-            + durations("websocket-v2", NAMESPACE, 1000, "+Inf") + durations(SERVICE, "tonsurance-testnet", 1000, "+Inf"))
-
-
-def evaluates_to(promtool, tmp_path, query: str, series: list[dict], value: float | None) -> None:
-    """promtool evaluates `query` over `series` at EVAL_AT to `value` (to 1/SCALE; None: no value at all, and
-    NaN: a value that is not a number)."""
-    if value is None:
-        check = {"expr": query, "eval_time": EVAL_AT, "exp_samples": []}
-    elif math.isnan(value):
-        check = {"expr": f"({query}) != bool ({query})", "eval_time": EVAL_AT, "exp_samples": [{"labels": "{}", "value": 1}]}
-    else:
-        check = {"expr": f"round(({query}) * {SCALE})", "eval_time": EVAL_AT,
-                 "exp_samples": [{"labels": "{}", "value": round(value * SCALE)}]}
-    tests = {"rule_files": [], "evaluation_interval": "1m",
-             "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": [check]}]}
-    (tmp_path / "gate.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = promtool("test", "rules", "gate.test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def aborts(metric: dict, phase: str) -> bool:
-    """Whether one measurement in `phase` aborts the canary: failed measurements beyond failureLimit do."""
-    return phase == "Failed" and 1 > metric.get("failureLimit", 0)
-
-
-@pytest.mark.parametrize("config, errors_per_thousand, verdict", [
-    ({}, 5, "Successful"), ({}, 9, "Successful"), ({}, 10, "Failed"), ({}, 11, "Failed"), ({}, 50, "Failed"),
-    ({"maxErrorRate": 0.005}, 4, "Successful"), ({"maxErrorRate": 0.005}, 6, "Failed"),
+@pytest.mark.parametrize("threshold, result, expected", [
+    (0.01, [0.005], "Successful"),
+    (0.01, [0.05], "Failed"),  # a canary returning 5% errors
+    (0.01, [0.01], "Failed"),  # at the threshold: the gate stays shut
+    (0.01, [], "Inconclusive"),  # fewer canary requests than the minimum: the query returns nothing
+    (0.01, [math.nan], "Inconclusive"),
+    (0.5, [0.7], "Failed"),  # p99 of 700 ms
+    (0.5, [0.06], "Successful"),
 ])
-def test_the_error_rate_gate_passes_a_canary_under_the_threshold_and_aborts_one_over_it(
-        pulumi_mocks, promtool, tmp_path, config, errors_per_thousand, verdict):
-    metric, query = gates(pulumi_mocks, **config)[ERROR_RATE]
-    rate = errors_per_thousand / 1000
-    evaluates_to(promtool, tmp_path, query, requests(SERVICE, NAMESPACE, 1000 - errors_per_thousand,
-                                                     errors_per_thousand) + other_traffic(), rate)
-    phase = argo_measurement(metric, [rate])
-    assert phase == verdict
-    assert aborts(metric, phase) == (verdict == "Failed")
+def test_a_measurement_succeeds_fails_or_is_inconclusive(threshold, result, expected):
+    assert measurement(threshold, result) == expected
 
 
-# histogram_quantile interpolates inside the bucket: p99 of requests all in (a, b] is a + 0.99 * (b - a).
-@pytest.mark.parametrize("config, bucket, p99, verdict", [
-    ({}, "0.25", 0.1 + 0.99 * 0.15, "Successful"), ({}, "0.5", 0.25 + 0.99 * 0.25, "Successful"),
-    ({}, "1", 0.5 + 0.99 * 0.5, "Failed"),
-    ({"maxP99Ms": 250}, "0.25", 0.1 + 0.99 * 0.15, "Successful"), ({"maxP99Ms": 250}, "0.5", 0.25 + 0.99 * 0.25, "Failed"),
-])
-def test_the_latency_gate_passes_a_canary_under_the_p99_and_aborts_one_over_it(
-        pulumi_mocks, promtool, tmp_path, config, bucket, p99, verdict):
-    metric, query = gates(pulumi_mocks, **config)[LATENCY_P99]
-    evaluates_to(promtool, tmp_path, query, durations(SERVICE, NAMESPACE, 1000, bucket) + other_traffic(), p99)
-    phase = argo_measurement(metric, [p99])
-    assert phase == verdict
-    assert aborts(metric, phase) == (verdict == "Failed")
+def test_a_step_passes_on_evidence_aborts_on_failure_and_pauses_without_evidence(rendered):
+    metric = rendered.named(ANALYSIS)[ERROR_RATE]["spec"]["metrics"][0]
+    count = int(metric["count"])  # the mocks hand numbers back as floats
+    quiet = ["Inconclusive"] * count
+    assert run_phase(metric, quiet) == "Inconclusive"  # Argo pauses the Rollout: not promoted, not aborted
+    warming_up = ["Inconclusive"] * (count - 1) + ["Successful"]
+    assert run_phase(metric, warming_up) == "Successful"
+    assert run_phase(metric, ["Inconclusive", "Failed"]) == "Failed"  # aborts at once, before the count
+    assert run_phase(metric, ["Successful"] * (count - 1)) == "Running"
 
 
-@pytest.mark.parametrize("config, limits", [
-    ({}, {ERROR_RATE: 0.01, LATENCY_P99: 0.5}),
-    ({"maxErrorRate": 0.005, "maxP99Ms": 250}, {ERROR_RATE: 0.005, LATENCY_P99: 0.25}),
-])
-def test_a_measurement_at_the_configured_limit_fails_and_just_under_it_passes(pulumi_mocks, config, limits):
-    for gate, (metric, _query) in gates(pulumi_mocks, **config).items():
-        assert argo_measurement(metric, [limits[gate]]) == "Failed", gate
-        assert argo_measurement(metric, [limits[gate] * 0.999]) == "Successful", gate
+def test_too_few_canary_requests_return_no_value_rather_than_a_rate():
+    for query in (error_rate_query(LOCAL), latency_p99_query(LOCAL)):
+        expr = promql_parser.parse(render_args(query, SENT_ARGS))
+        assert type(expr).__name__ == "BinaryExpr" and str(expr.op) == "and"
+        assert str(expr.rhs).endswith(">= 30") and "increase(http_requests_total" in str(expr.rhs)
 
 
-@pytest.mark.parametrize("gate", [ERROR_RATE, LATENCY_P99])
-def test_a_canary_without_traffic_never_passes_a_gate(pulumi_mocks, promtool, tmp_path, gate):
-    metric, query = gates(pulumi_mocks)[gate]
-    evaluates_to(promtool, tmp_path, query, other_traffic(), None)          # not one series of the canary
-    assert argo_measurement(metric, []) != "Successful"
-    idle = requests(SERVICE, NAMESPACE, 0, 0) + durations(SERVICE, NAMESPACE, 0, "+Inf")
-    evaluates_to(promtool, tmp_path, query, idle + other_traffic(), math.nan)  # series, but no request: 0/0
-    assert argo_measurement(metric, [math.nan]) != "Successful"
+def test_the_error_rate_counts_a_canary_without_any_5xx_series_as_zero():
+    expr = promql_parser.parse(render_args(error_rate_query(LOCAL), SENT_ARGS))
+    ratio = expr.lhs
+    assert str(ratio.op) == "/" and re.search(r"or\s+vector\(0\)", str(ratio.lhs)) and 'status=~"5.."' in str(ratio.lhs)
+    assert "status" not in str(ratio.rhs)
 
 
-def test_the_verdicts_follow_argos_rules():
-    """The evaluator itself: what Argo documents for success-only, failure-only and both conditions."""
-    assert argo_measurement({"successCondition": "result[0] < 0.5"}, [0.4]) == "Successful"
-    assert argo_measurement({"successCondition": "result[0] < 0.5"}, [0.5]) == "Failed"
-    assert argo_measurement({"successCondition": "result[0] < 0.5"}, []) == "Error"
-    assert argo_measurement({"failureCondition": "result[0] >= 0.5"}, [0.4]) == "Successful"
-    both = {"successCondition": "len(result) > 0 && result[0] < 0.5", "failureCondition": "len(result) > 0 && result[0] >= 0.5"}
-    assert [argo_measurement(both, r) for r in ([0.4], [0.6], [], [math.nan])] == \
-           ["Successful", "Failed", "Inconclusive", "Inconclusive"]
-    assert argo_measurement({"successCondition": "!(result[0] > 1) || len(result) == 0"}, [2]) == "Failed"
-    with pytest.raises(AssertionError, match="does not know"):
-        argo_measurement({"successCondition": "result[0] in [1, 2]"}, [1])
+def test_a_step_lasts_at_least_one_window_and_the_configured_pause():
+    assert GateTiming.for_step(60, 15, 10, 30).count == 4
+    assert GateTiming.for_step(300, 60, 300, 100).count == 5
+    assert GateTiming.for_step(300, 60, 600, 100).count == 10
+
+
+def test_the_parser_refuses_malformed_promql():  # the checks above could fail: a broken query does not parse
+    with pytest.raises(ValueError):
+        promql_parser.parse(error_rate_query(LOCAL).replace("[60s]))", "[60s])", 1))

@@ -12,7 +12,8 @@ from components.services.rollout_analysis import ERROR_RATE, LATENCY_P99
 from components.services.secrets import fake_value
 from components.services.workload import CHECKSUM_ANNOTATION
 from resource_types import ARGO_ANALYSIS_TEMPLATE as ANALYSIS, ARGO_ROLLOUT as ROLLOUT, K8S_DEPLOYMENT as DEPLOYMENT
-from tests.support import SERVICE_CONTRACTS as CONTRACTS, RecordingMocks, argo_measurement, raw_config, run_backend_services
+from tests.support import (LOCAL_PROMETHEUS, SERVICE_CONTRACTS as CONTRACTS, RecordingMocks, argo_measurement, raw_config,
+                           run_backend_services)
 
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
@@ -40,7 +41,7 @@ def gate_limits(templates: dict[str, dict]) -> dict[str, float]:
     return limits
 
 
-def test_mainnet_canary_is_20_50_100_over_10_replicas_with_5_min_pauses_and_both_analyses(mocks):
+def test_mainnet_canary_is_20_50_100_over_10_replicas_each_weight_held_by_both_gates(mocks):
     run_backend_services("mainnet")
     rollouts = mocks.named(ROLLOUT)
     assert set(rollouts) == {"ocaml-backend", "api-v2", "websocket-v2"}
@@ -48,14 +49,14 @@ def test_mainnet_canary_is_20_50_100_over_10_replicas_with_5_min_pauses_and_both
         spec = rollout["spec"]
         assert spec["replicas"] == 10
         canary = spec["strategy"]["canary"]
-        assert canary["steps"] == [{"setWeight": 20}, {"pause": {"duration": "300s"}}, {"setWeight": 50},
-                                   {"pause": {"duration": "300s"}}, {"setWeight": 100}]
+        steps = canary["steps"]
+        assert [list(step) for step in steps] == [["setWeight"], ["analysis"], ["setWeight"], ["analysis"], ["setWeight"]]
+        for gate in (steps[1]["analysis"], steps[3]["analysis"]):
+            assert [t["templateName"] for t in gate["templates"]] == [ERROR_RATE, LATENCY_P99]
         assert canary["maxUnavailable"] == 0
-        analysis = canary["analysis"]
-        assert [t["templateName"] for t in analysis["templates"]] == [ERROR_RATE, LATENCY_P99]
-        assert "startingStep" not in analysis  # background from the first step
-        assert {a["name"]: a["value"] for a in analysis["args"]} == {"service": name, "namespace": "tonsurance-mainnet"}
         assert spec["progressDeadlineAbort"] is True
+        # pulumi up waits for both gated steps (5 measurements a minute apart each) plus its margin
+        assert rollout["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == str(2 * 300 + 600)
     templates = mocks.named(ANALYSIS)
     assert set(templates) == {ERROR_RATE, LATENCY_P99}
     # The guide's gates by what they decide (tests/unit/test_rollout_analysis.py evaluates the queries too).
@@ -72,19 +73,29 @@ def test_tightened_gates_reach_the_templates(mocks):
     assert {r["spec"]["replicas"] for r in mocks.named(ROLLOUT).values()} == {12}
 
 
-def test_local_canary_has_no_analysis_and_short_pauses(mocks):
+def test_local_canary_is_gated_by_the_local_prometheus_with_one_minute_windows(mocks):
     run_backend_services("localnet")
+    templates = mocks.named(ANALYSIS)
+    assert set(templates) == {ERROR_RATE, LATENCY_P99}
+    for template in templates.values():
+        metric = template["spec"]["metrics"][0]
+        assert (metric["interval"], metric["count"]) == ("15s", 4) and "[60s]" in metric["provider"]["prometheus"]["query"]
+        assert metric["provider"]["prometheus"]["address"] == LOCAL_PROMETHEUS
+    for rollout in mocks.named(ROLLOUT).values():
+        assert rollout["spec"]["replicas"] == 2 and "analysis" in rollout["spec"]["strategy"]["canary"]["steps"][1]
+
+
+def test_without_analysis_the_canary_pauses_and_zero_pause_drops_the_steps(mocks):
+    run_backend_services("testnet", analysis=False, pauseSeconds=0)
     assert mocks.named(ANALYSIS) == {}
     for rollout in mocks.named(ROLLOUT).values():
-        canary = rollout["spec"]["strategy"]["canary"]
-        assert "analysis" not in canary
-        assert canary["steps"][1] == {"pause": {"duration": "10s"}} and rollout["spec"]["replicas"] == 2
-
-
-def test_zero_pause_drops_the_pause_steps_instead_of_pausing_forever(mocks):
-    run_backend_services("testnet", pauseSeconds=0)
-    for rollout in mocks.named(ROLLOUT).values():
         assert rollout["spec"]["strategy"]["canary"]["steps"] == [{"setWeight": 20}, {"setWeight": 50}, {"setWeight": 100}]
+
+
+def test_without_analysis_each_weight_pauses(mocks):
+    run_backend_services("localnet", analysis=False)
+    for rollout in mocks.named(ROLLOUT).values():
+        assert rollout["spec"]["strategy"]["canary"]["steps"][1] == {"pause": {"duration": "10s"}}
 
 
 @pytest.mark.parametrize("network", STACKS)
