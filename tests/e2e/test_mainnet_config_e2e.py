@@ -10,6 +10,7 @@ import pytest
 from pulumi import automation as auto
 from pytoniq_core import Address
 
+from config.services import EXPORTER_IMAGES
 from tests.e2e.harness import stack_copy
 from tests.support import BACKUP_IMAGE, DEPLOY_ROLE_ARN, DIGEST, IMAGES, OIDC_ARN, network_config
 
@@ -35,6 +36,8 @@ def test_mainnet_network_config_and_secrets_provider(project_dir, tmp_path):
     copy.set_config("tonsurance:keeperAddresses[0]", mainnet_address(4), path=True)
     for key, image in IMAGES.items():  # by digest on mainnet, as the release sets them
         copy.set_config(f"tonsurance:images.{key}", image + DIGEST, path=True)
+    for name, image in EXPORTER_IMAGES.items():
+        copy.set_config(f"tonsurance:services.exporterImages.{name}", image + DIGEST, path=True)
     copy.set_config("tonsurance:backupJobImage", BACKUP_IMAGE + DIGEST)
     copy.set_config("tonsurance:deployRoleArn", DEPLOY_ROLE_ARN)
     target = Path(copy.work_dir) / "config" / "mainnet-global.config.json"
