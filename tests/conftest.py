@@ -8,6 +8,9 @@ def pulumi_mocks():
     (where pulumi.log prints to stderr, as it does in a provider called directly)."""
     yield lambda mocks: pulumi.runtime.set_mocks(mocks, preview=False)
     pulumi.runtime.settings.configure(pulumi.runtime.Settings(project=None, stack=None))
+    # A program run under the mocks (__main__.py) registers stack transformations (the pinned field manager) on
+    # the root resource: later tests get a new root instead of inheriting them.
+    pulumi.runtime.settings.ROOT.set(None)
 
 
 @pytest.fixture

@@ -48,9 +48,6 @@ def program(pulumi_mocks, monkeypatch):
     run.mocks = mocks  # the inputs of every registration, as the engine received them
     yield run
     pulumi.runtime.set_all_config({}, [])
-    # __main__.py registered stack transformations (the pinned field manager) on the root resource: later tests
-    # get a new root from their mocks instead of inheriting them.
-    pulumi.runtime.settings.ROOT.set(None)
 
 
 def releases(registered) -> set[str]:
