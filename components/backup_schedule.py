@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pulumi
@@ -40,6 +41,9 @@ class Cadence:
 
 CADENCES = {"mainnet": Cadence(6), "testnet": Cadence(24, minute=30, hour=2)}  # every 6 hours; daily at 02:30 UTC
 SCHEDULES = {network: cadence.cron for network, cadence in CADENCES.items()}
+# A scheduled run starts and finishes within this after it is due (startingDeadlineSeconds): preflight's backup
+# age limit and the BackupOverdue alert (monitoring/alerts.py) both allow it on top of the cadence.
+BACKUP_JOB_GRACE = timedelta(hours=1)
 NAME = "database-backup"
 BACKUP_SERVICE_ACCOUNT = "tonsurance-backup"  # the job's; the stack's backup role trusts it (components/aws.py)
 CODE_DIR = "/opt/tonsurance"
@@ -139,7 +143,7 @@ def backup_manifests(args: BackupScheduleArgs, role_arn: str, signing_key_arn: s
             "schedule": SCHEDULES[args.network],
             "timeZone": "Etc/UTC",
             "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": 3600,
+            "startingDeadlineSeconds": int(BACKUP_JOB_GRACE.total_seconds()),
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 5,
             "jobTemplate": {"metadata": {"labels": LABELS}, "spec": {

@@ -59,6 +59,11 @@ CHARTS: tuple[Chart, ...] = (
                   "podMonitorSelectorNilUsesHelmValues": False,
                   "retention": "15d",
               }},
+              # The backup alerts read the CronJob's and its Jobs' series (monitoring/alerts.py): the chart's
+              # kube-state-metrics, scraped keeping each object's own namespace label. Both are the chart's defaults,
+              # stated so that no later values change drops them silently.
+              "kubeStateMetrics": {"enabled": True},
+              "kube-state-metrics": {"prometheus": {"monitor": {"enabled": True, "honorLabels": True}}},
               "alertmanager": {"alertmanagerSpec": {
                   "alertmanagerConfigSelector": {"matchLabels": PART_OF},
                   "alertmanagerConfigNamespaceSelector": {},

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
+from components.backup_schedule import BACKUP_JOB_GRACE, NAME as BACKUP_CRONJOB
+from components.services.catalog import SERVICES
 from monitoring.metrics import unscoped_metrics
 from monitoring.promql import scaled_duration, scaled_ranges, scoped, series_in_namespace
 
@@ -70,6 +72,139 @@ def _histogram(metric: str, labels: str, per_minute: Mapping[str, int], minutes:
     return {f'{metric}_bucket{{{labels}{sep}le="{le}"}}': f"0+{n}x{minutes}" for le, n in per_minute.items()}
 
 
+# --- a down alert per workload of the services table --------------------------------------------------------------
+# What stops while no pod of a workload answers; the backend's alert keeps the guide's name.
+DOWN_ALERT_NAMES = {CLAIMS_PROCESSOR_JOB: "ClaimsProcessorDown"}
+DOWN_IMPACT = {
+    "ocaml-backend": "runs the claims processor (it pays claims with the claims processor wallet) and serves prices",
+    "pricing-keeper": "publishes prices to the PricingOracle: OracleUpdateStale follows 5 minutes after its last update",
+    "bridge-health-keeper": "reports bridge health on chain: a degraded bridge goes unreported",
+    "api-v2": "serves the public API: no quotes, no policy purchases",
+    "websocket-v2": "pushes live updates to clients: dashboards and open apps go stale",
+}
+
+
+def down_alert_name(service: str) -> str:
+    """`ApiV2Down` for `api-v2`; the backend's is the guide's `ClaimsProcessorDown`."""
+    return DOWN_ALERT_NAMES.get(service) or "".join(part.capitalize() for part in service.split("-")) + "Down"
+
+
+def _down_alert(service: str) -> Alert:
+    """Critical when no pod of `service` (prometheus-operator's job: the workload's Service) has been scraped
+    successfully for 2 minutes: every pod failing its scrape, or no target at all (scaled to zero, no endpoints)."""
+    up = f'up{{job="{service}"'
+    summary = "Claims processor down" if service == CLAIMS_PROCESSOR_JOB else f"{service} down"
+    return Alert(
+        down_alert_name(service), f"absent({up}}} == 1)", "2m", "critical", summary,
+        f"No {service} pod has been scraped successfully for 2 minutes; it {DOWN_IMPACT[service]}.",
+        (
+            _fires("every pod down", {f'{up},pod="a"}}': "0x10", f'{up},pod="b"}}': "0x10"}, "5m"),
+            _fires("no target at all", {'up{job="some-other-job"}': "1x10"}, "5m"),
+            _fires("only another stack's pod is up", {f'{up},namespace="other"}}': "1x10"}, "5m"),
+            _silent("one pod of two up", {f'{up},pod="a"}}': "0x10", f'{up},pod="b"}}': "1x10"}, "5m"),
+            _silent("down for 1 minute only", {f'{up},pod="a"}}': "1x4 0 1x5"}, "8m"),
+            _silent("down, not yet for 2 minutes", {f'{up},pod="a"}}': "1x4 0x5"}, "6m"),
+            _silent("back up after 5 minutes down", {f'{up},pod="a"}}': "0x5 1x5"}, "8m"),
+        ),
+    )
+
+
+DOWN_ALERTS: tuple[Alert, ...] = tuple(_down_alert(service.name) for service in SERVICES)
+
+# --- scheduled backups (components/backup_schedule.py), as kube-state-metrics reports the CronJob and its Jobs ---
+# A run is overdue an hour after it was due (preflight's allowance, BACKUP_JOB_GRACE). The schedule is the
+# CronJob's own, as kube-state-metrics reports it: next run minus the last (or the CronJob's creation), so the
+# network's cadence (6 h on mainnet, daily on testnet) is never written twice.
+_GRACE_SECONDS = int(BACKUP_JOB_GRACE.total_seconds())
+
+
+def _cronjob(metric: str) -> str:
+    return f'{metric}{{cronjob="{BACKUP_CRONJOB}"}}'
+
+
+_CREATED = _cronjob("kube_cronjob_created")
+_SUCCEEDED, _SCHEDULED = _cronjob("kube_cronjob_status_last_successful_time"), _cronjob("kube_cronjob_status_last_schedule_time")
+_NEXT = _cronjob("kube_cronjob_next_schedule_time")
+
+
+def _held(*segments: tuple[int | None, int]) -> str:
+    """A series sampled every 5 minutes: each (value, until minute) holds `value` (None: no sample) from the end
+    of the previous segment (or 0) until that minute."""
+    parts, start = [], 0
+    for value, until in segments:
+        parts.append(f"{'_' if value is None else value}x{(until - start) // 5 - 1}")
+        start = until
+    return " ".join(parts)
+
+
+def _cron(succeeded: tuple, scheduled: tuple, next_: tuple, end: int) -> dict[str, str]:
+    """The CronJob's series (created at t=0) from (unix seconds, from minute) changes, until minute `end`."""
+    def series(changes: tuple) -> str:
+        bounds = [minute for _, minute in changes[1:]] + [end]
+        return _held(*((value, until) for (value, _), until in zip(changes, bounds)))
+    return {_CREATED: _held((0, end)), _SUCCEEDED: series(succeeded), _SCHEDULED: series(scheduled),
+            _NEXT: series(next_)}
+
+
+_H = 3600  # seconds
+# 6-hourly (the mainnet cadence): runs due at 6 h, 12 h, 18 h, each done 5 minutes later; the last success is
+# due again 6 h + the hour's allowance after it, i.e. at 13 h 05.
+_MAINNET_RUNS = dict(scheduled=((None, 0), (6 * _H, 360), (12 * _H, 720), (18 * _H, 1080)),
+                     next_=((6 * _H, 0), (12 * _H, 360), (18 * _H, 720), (24 * _H, 1080)), end=1200)
+_ALL_SUCCEED = _cron(((None, 0), (6 * _H + 300, 365), (12 * _H + 300, 725), (18 * _H + 300, 1085)), **_MAINNET_RUNS)
+_TWELVE_FAILS = _cron(((None, 0), (6 * _H + 300, 365), (18 * _H + 300, 1085)), **_MAINNET_RUNS)
+_SUSPENDED = _cron(((None, 0), (6 * _H + 300, 365)), ((None, 0), (6 * _H, 360)), ((6 * _H, 0), (12 * _H, 360)), 1200)
+# Daily (the testnet cadence, 00:50 here): the run due a day after the first does not succeed.
+_DAILY_MISSED = _cron(((None, 0), (3300, 55)), ((None, 0), (3000, 50), (3000 + 24 * _H, 1490)),
+                      ((3000, 0), (3000 + 24 * _H, 50), (3000 + 48 * _H, 1490)), 1600)
+# Created at t=0 with its first run due at 1 h; that run fails, and none succeeds.
+_NEVER_SUCCEEDED = _cron(((None, 0),), ((None, 0), (_H, 60)), ((_H, 0), (7 * _H, 60)), 480)
+
+BACKUP_OVERDUE = Alert(
+    "BackupOverdue",
+    f"time() - max({_SUCCEEDED} or {_CREATED}) > max({_NEXT}) - max({_SCHEDULED} or {_CREATED}) + {_GRACE_SECONDS}",
+    "0m", "critical",
+    "No database backup succeeded within its schedule",
+    f"The {BACKUP_CRONJOB} CronJob's last successful backup (or its creation, if none yet) is older than one "
+    "schedule interval plus an hour: a restore now would lose more than the schedule allows.",
+    (
+        _silent("every 6-hourly run succeeds", _ALL_SUCCEED, "1195m", "5m"),
+        _silent("the 12 h run failed: 7 h after the last success", _TWELVE_FAILS, "785m", "5m"),
+        _fires("the 12 h run failed: 7 h 5 min after the last success", _TWELVE_FAILS, "790m", "5m"),
+        _silent("resolved: the 18 h run succeeded", _TWELVE_FAILS, "1090m", "5m"),
+        _fires("the CronJob stopped scheduling (suspended)", _SUSPENDED, "790m", "5m"),
+        _silent("daily: 23 h after the last success", _DAILY_MISSED, "1435m", "5m"),
+        _silent("daily: the next run is due, within its hour", _DAILY_MISSED, "1550m", "5m"),
+        _fires("daily: the next run did not succeed within its hour", _DAILY_MISSED, "1560m", "5m"),
+        _silent("never succeeded, 7 h after creation", _NEVER_SUCCEEDED, "420m", "5m"),
+        _fires("never succeeded, 7 h 5 min after creation", _NEVER_SUCCEEDED, "425m", "5m"),
+    ),
+)
+
+BACKUP_JOB_FAILED = Alert(
+    "BackupJobFailed",
+    f'max by (job_name) (kube_job_failed{{job_name=~"{BACKUP_CRONJOB}-[0-9]+"}}) > 0',
+    "0m", "high",
+    "A scheduled database backup failed",
+    f"A Job of the {BACKUP_CRONJOB} CronJob failed (after its retry): that run's backup was not taken. The alert "
+    "stays until the failed Job is deleted (the runbook says when).",
+    (
+        _fires("the run failed", {f'kube_job_failed{{job_name="{BACKUP_CRONJOB}-29421360",condition="true"}}': "0x2 1x10",
+                                  f'kube_job_failed{{job_name="{BACKUP_CRONJOB}-29421360",condition="false"}}': "1x2 0x10"},
+               "5m", job_name=f"{BACKUP_CRONJOB}-29421360"),
+        _silent("the run succeeded", {f'kube_job_failed{{job_name="{BACKUP_CRONJOB}-29421360",condition="true"}}': "0x10",
+                                      f'kube_job_failed{{job_name="{BACKUP_CRONJOB}-29421360",condition="false"}}': "0x10"},
+                "5m"),
+        _silent("another Job failed", {'kube_job_failed{job_name="migrate-1",condition="true"}': "1x10"}, "5m"),
+        _silent("another stack's backup failed",
+                {f'kube_job_failed{{job_name="{BACKUP_CRONJOB}-29421360",namespace="other",condition="true"}}': "1x10"},
+                "5m"),
+        _silent("resolved: the failed Job was deleted",
+                {f'kube_job_failed{{job_name="{BACKUP_CRONJOB}-29421360",condition="true"}}': "1x3 _x10"}, "10m"),
+    ),
+)
+
+
 ALERTS: tuple[Alert, ...] = (
     # --- critical: page the on-call ---
     Alert(
@@ -100,22 +235,6 @@ ALERTS: tuple[Alert, ...] = (
         ),
     ),
     Alert(
-        "ClaimsProcessorDown",
-        f'absent(up{{job="{CLAIMS_PROCESSOR_JOB}"}} == 1)',
-        "2m", "critical",
-        "Claims processor down",
-        f"No {CLAIMS_PROCESSOR_JOB} pod (which runs the claims processor) has been scraped successfully for 2 minutes.",
-        (
-            _fires("every pod down", {f'up{{job="{CLAIMS_PROCESSOR_JOB}",pod="a"}}': "0x10",
-                                      f'up{{job="{CLAIMS_PROCESSOR_JOB}",pod="b"}}': "0x10"}, "5m"),
-            _fires("no target at all", {'up{job="api-v2"}': "1x10"}, "5m"),
-            _fires("only another stack's backend is up", {f'up{{job="{CLAIMS_PROCESSOR_JOB}",namespace="other"}}': "1x10"},
-                   "5m"),
-            _silent("one pod of two up", {f'up{{job="{CLAIMS_PROCESSOR_JOB}",pod="a"}}': "0x10",
-                                          f'up{{job="{CLAIMS_PROCESSOR_JOB}",pod="b"}}': "1x10"}, "5m"),
-        ),
-    ),
-    Alert(
         "DatabaseConnectionPoolExhausted",
         "max by (job) (db_pool_connections_active / db_pool_connections_max) >= 1",
         "1m", "critical",
@@ -141,7 +260,10 @@ ALERTS: tuple[Alert, ...] = (
             _silent("breaker closed", {'circuit_breaker_open{job="ocaml-backend",breaker="polymarket"}': "0x10"}, "5m"),
         ),
     ),
+    *DOWN_ALERTS,
+    BACKUP_OVERDUE,
     # --- high: Slack ---
+    BACKUP_JOB_FAILED,
     Alert(
         "BridgeHealthDegraded",
         "min by (bridge) (bridge_health_status) < 1",
@@ -208,12 +330,13 @@ ALERTS: tuple[Alert, ...] = (
             _silent("one success a minute", {'keeper_update_success_total{job="pricing-keeper"}': "0+1x40"}, "30m"),
         ),
     ),
-    # The gates of the gradual rollout (guide: rollback if error rate >1% or p99 latency >500 ms).
+    # The gates of the gradual rollout (guide: rollback if error rate >1% or p99 latency >500 ms). Errors page
+    # (issue 22): once a release is promoted, no gate rolls it back any more.
     Alert(
         "ApiErrorRateHigh",
         'sum by (job) (rate(http_requests_total{status=~"5.."}[5m]))'
         " / sum by (job) (rate(http_requests_total[5m])) > 0.01",
-        "5m", "high",
+        "5m", "critical",
         "HTTP 5xx rate above 1% for 5 minutes",
         "More than 1% of a service's requests fail with 5xx: the rollout gate would roll back.",
         (

@@ -61,6 +61,15 @@ METRICS: tuple[Metric, ...] = (
     Metric("ALERTS", "gauge", "Prometheus", "One series per pending or firing alert"),
     Metric("redis_memory_max_bytes", "gauge", "redis_exporter", "Redis maxmemory (0 when unlimited)", per_stack=False),
     Metric("pg_settings_max_connections", "gauge", "postgres_exporter", "PostgreSQL max_connections", per_stack=False),
+    # kube-state-metrics (installed and scraped by the kube-prometheus-stack release): the backup CronJob and its
+    # Jobs, labelled with their own namespace.
+    Metric("kube_cronjob_created", "gauge", "kube-state-metrics", "When the CronJob was created (unix s)"),
+    Metric("kube_cronjob_next_schedule_time", "gauge", "kube-state-metrics", "When the CronJob runs next (unix s)"),
+    Metric("kube_cronjob_status_last_schedule_time", "gauge", "kube-state-metrics",
+           "When the CronJob last started a Job (unix s)"),
+    Metric("kube_cronjob_status_last_successful_time", "gauge", "kube-state-metrics",
+           "When a Job of the CronJob last succeeded (unix s)"),
+    Metric("kube_job_failed", "gauge", "kube-state-metrics", "1 (condition=\"true\") once a Job has failed"),
 )
 
 _HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")

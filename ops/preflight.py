@@ -37,7 +37,6 @@ from ops.checks import Check, contracts_args, deployer_words, report, run_check,
 from ops.stack import ROOT, open_stack
 
 REQUIRED_THRESHOLD, REQUIRED_SIGNERS = 3, 5
-BACKUP_JOB_GRACE = timedelta(hours=1)  # a scheduled backup's job starts and finishes within it (CronJob deadlines)
 UNSCHEDULED_MAX_AGE = timedelta(hours=6)  # localnet: no CronJob; the guide's mainnet cadence
 
 
@@ -153,7 +152,7 @@ def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
 def backup_age_limit(cfg: StackConfig) -> tuple[timedelta, str]:
     """The network's backup cadence (the CronJob's schedule) plus an hour for the job to finish;
     tonsurance:maxBackupAgeHours when stricter. Localnet has no CronJob: UNSCHEDULED_MAX_AGE."""
-    from components.backup_schedule import CADENCES
+    from components.backup_schedule import BACKUP_JOB_GRACE, CADENCES
 
     cadence = CADENCES.get(cfg.ton.network)
     limit, source = ((timedelta(hours=cadence.every_hours) + BACKUP_JOB_GRACE, f"backups every {cadence.every_hours} h")

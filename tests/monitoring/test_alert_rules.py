@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from components import backup_schedule
+from components.services.catalog import SERVICES
 from monitoring import alerts
 from monitoring.alerts import ALERTS, rule_groups, rule_tests, case_name
 from monitoring.metrics import series_names
@@ -89,11 +91,49 @@ def test_guide_thresholds_are_in_the_expressions():
 def test_the_guides_critical_and_high_alerts_are_all_there():
     critical = {a.name for a in ALERTS if a.severity == "critical"}
     high = {a.name for a in ALERTS if a.severity == "high"}
-    assert critical == {"OracleUpdateStale", "VaultInsolvencyRisk", "ClaimsProcessorDown",
-                        "DatabaseConnectionPoolExhausted", "CircuitBreakerTriggered"}
+    down = {alerts.down_alert_name(s.name) for s in SERVICES}
+    # The guide's, plus issue 22's: a down alert per workload, backups, and the error rate paging.
+    assert critical == {"OracleUpdateStale", "VaultInsolvencyRisk", "DatabaseConnectionPoolExhausted",
+                        "CircuitBreakerTriggered", "BackupOverdue", "ApiErrorRateHigh"} | down
     assert high == {"BridgeHealthDegraded", "HighGasCosts", "HedgeExecutionDelays", "AbnormalClaimRate",
-                    "KeeperUpdateFailures", "ApiErrorRateHigh", "ApiLatencyP99High", "RedisMemoryHigh",
-                    "PostgresConnectionsHigh"}
+                    "KeeperUpdateFailures", "ApiLatencyP99High", "RedisMemoryHigh", "PostgresConnectionsHigh",
+                    "BackupJobFailed"}
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_every_workload_of_the_services_table_has_a_critical_down_alert(service):
+    (alert,) = [a for a in ALERTS if a.name == alerts.down_alert_name(service.name)]
+    assert alert.severity == "critical"
+    assert alert.expr == f'absent(up{{job="{service.name}"}} == 1)'
+    assert alert.name == ("ClaimsProcessorDown" if service.name == "ocaml-backend" else
+                          {"pricing-keeper": "PricingKeeperDown", "bridge-health-keeper": "BridgeHealthKeeperDown",
+                           "api-v2": "ApiV2Down", "websocket-v2": "WebsocketV2Down"}[service.name])
+
+
+def test_a_workload_without_a_down_impact_fails_loudly():
+    with pytest.raises(KeyError, match="new-keeper"):
+        alerts._down_alert("new-keeper")
+
+
+def test_the_backup_alerts_follow_the_cronjob_and_never_restate_its_cadence():
+    """The schedule is read from the CronJob through kube-state-metrics; only preflight's allowance is added."""
+    overdue, failed = alerts.ALERTS_BY_NAME["BackupOverdue"], alerts.ALERTS_BY_NAME["BackupJobFailed"]
+    assert f'cronjob="{backup_schedule.NAME}"' in overdue.expr
+    assert f'job_name=~"{backup_schedule.NAME}-[0-9]+"' in failed.expr
+    _, numbers = _windows_and_numbers(overdue.expr)
+    assert numbers == [backup_schedule.BACKUP_JOB_GRACE.total_seconds()]
+    for cadence in backup_schedule.CADENCES.values():
+        assert str(cadence.every_hours * 3600) not in overdue.expr
+
+
+def test_the_monitoring_release_scrapes_kube_state_metrics():
+    """The backup alerts read kube-state-metrics: the kube-prometheus-stack release must run and scrape it."""
+    from components.platform_charts import CHARTS, KUBE_PROMETHEUS_STACK
+
+    (chart,) = [c for c in CHARTS if c.key == KUBE_PROMETHEUS_STACK]
+    assert chart.values["kubeStateMetrics"] == {"enabled": True}
+    # Its ServiceMonitor keeps the objects' own namespace label, which the rules select the stack by.
+    assert chart.values["kube-state-metrics"]["prometheus"]["monitor"]["honorLabels"] is True
 
 
 @pytest.mark.parametrize("alert", ALERTS, ids=lambda a: a.name)

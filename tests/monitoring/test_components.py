@@ -224,7 +224,7 @@ def test_jobs_named_by_alerts_and_dashboards_are_workloads_of_the_catalog():
     from components.services.catalog import SERVICES_BY_NAME
 
     queries = [a.expr for a in alerts.ALERTS] + [p.expr for b in dashboards.DASHBOARDS for p in b.panels]
-    jobs = {job for q in queries for job in re.findall(r'job="([^"]+)"', q)}
+    jobs = {job for q in queries for job in re.findall(r'\bjob="([^"]+)"', q)}
     assert jobs and jobs <= set(SERVICES_BY_NAME), jobs - set(SERVICES_BY_NAME)
     assert alerts.CLAIMS_PROCESSOR_JOB in SERVICES_BY_NAME
 

@@ -16,6 +16,7 @@ from localcluster.kubeapi import KubeApi, KubeApiError
 from localcluster.monitoring_config import AlertmanagerConfigError, alertmanager_config
 from localcluster.monitoring_sync import MonitoringSync
 from localcluster.servers import TOOLS_BIN
+from monitoring.alerts import ALERTS
 from tests.monitoring.conftest import ROOT
 from tests.support import SECRETS, RecordingMocks, raw_config, ton_answer
 
@@ -81,6 +82,23 @@ def test_amtool_accepts_the_public_stacks_configuration_and_routes_by_severity(r
         {f"{namespace}/{name}/on-call", f"{namespace}/{name}/slack"}
     assert receivers_for(file, namespace=namespace, severity="high", alertname="X") == {f"{namespace}/{name}/slack"}
     assert receivers_for(file, namespace="other", severity="critical", alertname="X") == {"null"}
+
+
+def test_amtool_routes_every_alert_of_the_table_by_its_severity(routing_of, tmp_path):
+    """Each alert as Prometheus sends it (its rule's labels): the critical ones, the down alerts, BackupOverdue
+    and ApiErrorRateHigh among them, page the on-call and post to Slack; the high ones post to Slack only."""
+    routing = routing_of("mainnet")
+    namespace, name = routing["metadata"]["namespace"], routing["metadata"]["name"]
+    file = tmp_path / "alertmanager.yml"
+    file.write_text(yaml.safe_dump(alertmanager_config([routing], secret_value=placeholder)))
+    page, slack = f"{namespace}/{name}/on-call", f"{namespace}/{name}/slack"
+    for alert in ALERTS:
+        expected = {page, slack} if alert.severity == "critical" else {slack}
+        labels = {"alertname": alert.name, "severity": alert.severity, "namespace": namespace, "job": "api-v2"}
+        assert receivers_for(file, **labels) == expected, alert.name
+    paged = {a.name for a in ALERTS if a.severity == "critical"}
+    assert {"ApiErrorRateHigh", "BackupOverdue", "ClaimsProcessorDown", "ApiV2Down", "WebsocketV2Down",
+            "PricingKeeperDown", "BridgeHealthKeeperDown"} <= paged
 
 
 def test_amtool_refuses_a_broken_configuration(routing_of, tmp_path):
