@@ -189,6 +189,25 @@ def test_deploy_steps_follow_the_guide():
     assert workflow()["defaults"]["run"]["shell"] == "bash"
 
 
+def test_the_watch_reaches_the_stacks_prometheus_and_alertmanager_through_a_port_forward():
+    """The stack's Prometheus address is in-cluster, out of a runner's reach: the watch step forwards the
+    monitoring release's Prometheus and Alertmanager to the runner's loopback and passes those addresses."""
+    from components.platform_charts import CHARTS, KUBE_PROMETHEUS_STACK
+
+    deploy = workflow()["jobs"]["deploy"]
+    run = step(deploy, "Watch the fresh deploy for 30 minutes")["run"]
+    monitoring_namespace = next(c.namespace for c in CHARTS if c.key == KUBE_PROMETHEUS_STACK)
+    assert deploy["env"]["EKS_CLUSTER"] == "${{ vars.EKS_CLUSTER_NAME }}"
+    assert 'aws eks update-kubeconfig --name "${EKS_CLUSTER:?' in run and 'export KUBECONFIG="$RUNNER_TEMP/kubeconfig"' in run
+    forwards = dict(re.findall(rf"kubectl port-forward -n {monitoring_namespace} svc/(\S+) (\d+):\d+ ", run))
+    assert forwards == {"prometheus-operated": "9090", "alertmanager-operated": "9093"}
+    watch_line = next(line for line in run.splitlines() if "python -m ops watch" in line)
+    assert f"--prometheus-url http://127.0.0.1:{forwards['prometheus-operated']}" in watch_line
+    assert f"--alertmanager-url http://127.0.0.1:{forwards['alertmanager-operated']}" in watch_line
+    assert run.index("port-forward") < run.index("python -m ops watch")
+    assert "trap 'kill $(jobs -p)" in run  # the forwards end with the step
+
+
 def test_every_ops_command_the_workflow_runs_parses():
     """`python -m ops ...` lines of the deploy job, shell variables given values, parse with the real parser."""
     from ops.__main__ import build_parser
