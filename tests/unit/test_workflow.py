@@ -197,8 +197,7 @@ def test_the_watch_reaches_the_stacks_prometheus_and_alertmanager_through_a_port
     deploy = workflow()["jobs"]["deploy"]
     run = step(deploy, "Watch the fresh deploy for 30 minutes")["run"]
     monitoring_namespace = next(c.namespace for c in CHARTS if c.key == KUBE_PROMETHEUS_STACK)
-    assert deploy["env"]["EKS_CLUSTER"] == "${{ vars.EKS_CLUSTER_NAME }}"
-    assert 'aws eks update-kubeconfig --name "${EKS_CLUSTER:?' in run and 'export KUBECONFIG="$RUNNER_TEMP/kubeconfig"' in run
+    assert 'KUBECONFIG' not in run  # the job's kubeconfig, from the step "Cluster access"
     forwards = dict(re.findall(rf"kubectl port-forward -n {monitoring_namespace} svc/(\S+) (\d+):\d+ ", run))
     assert forwards == {"prometheus-operated": "9090", "alertmanager-operated": "9093"}
     watch_line = next(line for line in run.splitlines() if "python -m ops watch" in line)
@@ -206,6 +205,23 @@ def test_the_watch_reaches_the_stacks_prometheus_and_alertmanager_through_a_port
     assert f"--alertmanager-url http://127.0.0.1:{forwards['alertmanager-operated']}" in watch_line
     assert run.index("port-forward") < run.index("python -m ops watch")
     assert "trap 'kill $(jobs -p)" in run  # the forwards end with the step
+
+
+def test_every_step_that_reaches_the_cluster_runs_after_the_jobs_kubeconfig_is_made():
+    """The Kubernetes provider (preview, up), verify's kubectl and the watch's port-forwards read KUBECONFIG: one
+    step writes it from the environment's EKS cluster with the role's credentials, before any of them."""
+    deploy = workflow()["jobs"]["deploy"]
+    names = [s.get("name") for s in deploy["steps"]]
+    access = step(deploy, "Cluster access")
+    assert deploy["env"]["EKS_CLUSTER"] == "${{ vars.EKS_CLUSTER_NAME }}"
+    assert 'aws eks update-kubeconfig --name "${EKS_CLUSTER:?' in access["run"]
+    assert 'echo "KUBECONFIG=$RUNNER_TEMP/kubeconfig" >> "$GITHUB_ENV"' in access["run"]
+    assert '--kubeconfig "$RUNNER_TEMP/kubeconfig"' in access["run"]
+    assert access["env"]["AWS_SESSION_TOKEN"] == "${{ steps.aws.outputs.aws-session-token }}"
+    assert names.index("AWS role (OIDC)") < names.index("Cluster access")
+    for later in ("Preflight", "Preview with the policy pack", "Up", "Roll services back to the previous record",
+                  "Verify", "Watch the fresh deploy for 30 minutes"):
+        assert names.index("Cluster access") < names.index(later), later
 
 
 def test_every_ops_command_the_workflow_runs_parses():
@@ -286,11 +302,14 @@ def test_credentials_reach_only_the_steps_that_use_them():
     assume = step(deploy, "AWS role (OIDC)")
     assert assume["with"]["output-env-credentials"] is False and assume["with"]["output-credentials"] is True
     holders = [s.get("name") for s in steps(deploy) if CREDENTIALS.search(text(s))]
-    assert holders == ["Preflight", "Preview with the policy pack", "Up", "Roll services back to the previous record",
-                       "Deployment record", "Verify", "Watch the fresh deploy for 30 minutes"]
+    assert holders == ["Cluster access", "Preflight", "Preview with the policy pack", "Up",
+                       "Roll services back to the previous record", "Deployment record", "Verify",
+                       "Watch the fresh deploy for 30 minutes"]
     assert all(order.index(h) > order.index("AWS role (OIDC)") for h in holders)
     for s in steps(deploy):
-        if s.get("name") in holders:  # each runs the engine or an ops command, which reach AWS and the backend
+        if s.get("name") == "Cluster access":  # the EKS token only: no state backend, no passphrase
+            assert "aws eks update-kubeconfig" in s["run"] and "PULUMI" not in text(s), s
+        elif s.get("name") in holders:  # each runs the engine or an ops command, which reach AWS and the backend
             assert "pulumi " in s["run"] or "python -m ops " in s["run"], s
 
 
