@@ -5,6 +5,8 @@ name. These probes are the only file reads of config/:
 - the local stack's PostgreSQL port, from its server's postmaster.pid (`tonsurance:database` leaves the
   port unset: each checkout's server runs on a free port recorded in `.state/ports.json`);
 - the liteserver config of testnet/mainnet: it must exist and be the stack's network's (chain/liteserver.py);
+- the CA bundles of the database and Redis (`database.sslRootCert`, `services.redisCaCert`): readable PEM
+  certificates;
 - the secrets provider of Pulumi.<stack>.yaml (a KMS one on mainnet).
 """
 
@@ -43,6 +45,10 @@ def probe_files(config: StackConfig) -> StackConfig:
     """The parsed config completed and checked by the files it names (see the module's docstring)."""
     if config.ton.liteserver_config_path is not None:
         _check_network_config(config.ton.liteserver_config_path, config.ton.network)
+    for key, path in (("database.sslRootCert", config.database.ssl_root_cert),
+                      ("services.redisCaCert", config.services.redis_ca_cert)):
+        if path is not None:
+            check_ca_bundle(key, path)
     if config.database.port is None:
         port = local_server_port(config.database.host)
         config = dataclasses.replace(config, database=dataclasses.replace(config.database, port=port))
@@ -58,6 +64,23 @@ def local_server_port(data_dir: str) -> int:
     except (OSError, IndexError, ValueError):
         raise ConfigError("database.port", f"is not set and no PostgreSQL server runs in {data_dir} to take it "
                                            "from: start it with `make up` (or set the port)") from None
+
+
+def check_ca_bundle(key: str, path: str) -> None:
+    """The file at `path` holds PEM certificates (a CA bundle libpq can verify the server with)."""
+    from cryptography import x509
+
+    try:
+        with open(path, "rb") as file:
+            certificates = x509.load_pem_x509_certificates(file.read())
+    except OSError as error:
+        raise ConfigError(key, f"cannot be read: {path} ({error.strerror}); put the CA bundle that signed the "
+                               "server's certificate there (docs/ops.md, \"Database and Redis endpoints\")") from None
+    except ValueError:
+        certificates = []
+    if not certificates:
+        raise ConfigError(key, f"{path} holds no PEM certificate: it must be the CA bundle "
+                               "(-----BEGIN CERTIFICATE-----) that signed the server's certificate")
 
 
 def _check_network_config(path: str, network: str) -> None:

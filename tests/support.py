@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import atexit
 import base64
+import functools
 import hashlib
 import json
 import operator
@@ -58,6 +59,14 @@ def liteserver_config(network: str) -> str:
     return network_config(NETWORK_CONFIGS, network)
 
 
+@functools.cache
+def database_ca() -> str:
+    """A CA bundle file (a test CA's certificate) for the public stacks' database.sslRootCert."""
+    from tests.tls import make_pki
+
+    return str(make_pki(NETWORK_CONFIGS / "pki", "database").ca_cert)
+
+
 def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
     """A valid `tonsurance:*` config of `network` (keys without the prefix); an override of None removes a key."""
     testnet = network != "mainnet"
@@ -77,6 +86,7 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
     if network != "localnet":
         raw["liteserverConfig"] = liteserver_config(network if network in ("testnet", "mainnet") else "testnet")
         raw["services"] = json.dumps(PUBLIC_SERVICES)
+        raw["database"] = json.dumps({**json.loads(raw["database"]), "sslRootCert": database_ca()})
         raw.update(awsRegion="eu-central-1", eksOidcProviderArn=OIDC_ARN, backupJobImage=BACKUP_IMAGE,
                    backupStore=f"s3://tonsurance-backups-{network}/{network}/", deployRoleArn=DEPLOY_ROLE_ARN)
     if network == "mainnet":

@@ -1,0 +1,119 @@
+"""Preflight's reachability checks of the stack's external endpoints: the PostgreSQL server answers `SELECT 1`
+over the TLS the config demands (verify-full with database.sslRootCert on testnet/mainnet), and the managed
+Redis answers PING over TLS (its URL, the secret `redis-url`, must be rediss:// off localnet).
+
+Neither message ever carries the password: PostgreSQL errors are scrubbed (database/dsn.py) and the Redis URL
+is shown as host:port only. The Redis client is a few lines of RESP over the standard library's ssl module:
+preflight needs AUTH and PING, nothing a client library would add.
+"""
+from __future__ import annotations
+
+import socket
+import ssl
+from urllib.parse import unquote, urlsplit
+
+from config import StackConfig
+
+CONNECT_TIMEOUT_SECONDS = 5  # an endpoint that answers at all answers well within it
+
+
+def database_answers(cfg: StackConfig) -> tuple[bool, str]:
+    """Connect with the DSN the providers use (sslmode, sslrootcert included) and run SELECT 1."""
+    import psycopg
+
+    from database.dsn import scrub
+
+    db, dsn = cfg.database, cfg.database.dsn()
+    where = f"PostgreSQL at {db.host}" + (f":{db.port}" if not db.host.startswith((".", "/")) else "")
+    try:
+        with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+            conn.execute("SELECT 1").fetchone()
+            # The server's view of this connection (NULL over a socket or plain TCP).
+            row = conn.execute("SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl").fetchone()
+            protocol = row[0] if row else None
+    except psycopg.Error as error:
+        reason = " ".join(scrub(str(error), dsn).split())
+        return False, f"{where} does not answer (sslmode={db.ssl_mode or 'libpq default'}): {reason}"
+    if db.ssl_mode == "verify-full" and not protocol:  # libpq never allows this; a guard against a wrong DSN
+        return False, f"{where} answered without TLS although sslmode is verify-full"
+    how = f"over {protocol}, sslmode={db.ssl_mode}" if protocol else "without TLS (local)"
+    return True, f"{where} answers SELECT 1 {how}"
+
+
+def redis_answers(cfg: StackConfig) -> tuple[bool, str]:
+    """The managed Redis (its URL from Secrets Manager) answers PING; in-cluster Redis is not reachable from here."""
+    from ops.checks import Skipped
+
+    if cfg.services.redis_in_cluster:
+        raise Skipped("Redis runs in the cluster (services.redis: in-cluster): not reachable from this machine")
+    if cfg.services.secret_store != "aws":  # pragma: allowlist secret (config allows this on localnet only)
+        raise Skipped(f"secret store is {cfg.services.secret_store!r}: no redis-url to read")
+    return ping_redis(redis_url(cfg), cfg.ton.network, cfg.services.redis_ca_cert)
+
+
+def redis_url(cfg: StackConfig) -> str:
+    """The value of the stack's `redis-url` secret (the URL the pods read)."""
+    import boto3
+
+    from components.services.catalog import REDIS_URL, secret_id
+
+    client = boto3.client("secretsmanager", region_name=cfg.services.aws_region)
+    return client.get_secret_value(SecretId=secret_id(cfg.stack, REDIS_URL.name))["SecretString"].strip()
+
+
+def ping_redis(url: str, network: str, ca_file: str | None) -> tuple[bool, str]:
+    """AUTH (when the URL has a password) and PING over TLS verified against `ca_file` (else the system's CAs)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or 6379
+    except ValueError:
+        return False, "redis-url is not a URL (rediss://[:password@]host:port)"  # never echoed: it holds the password
+    if parts.scheme not in ("redis", "rediss") or not host:
+        return False, "redis-url must be rediss://[:password@]host:port"
+    where = f"Redis at {host}:{port}"
+    if parts.scheme != "rediss" and network != "localnet":
+        return False, (f"redis-url for {where} is redis:// (plain text) on {network}: set the secret to the TLS "
+                       "endpoint, rediss://:<password>@host:port (docs/ops.md)")
+    commands = []
+    if parts.password:
+        commands.append(["AUTH", *([unquote(parts.username)] if parts.username else []), unquote(parts.password)])
+    commands.append(["PING"])
+    try:
+        raw = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_SECONDS)
+    except socket.timeout:
+        return False, f"{where}: no answer within {CONNECT_TIMEOUT_SECONDS} s"
+    except OSError as error:
+        return False, f"{where}: cannot connect ({error.strerror or error})"
+    with raw:
+        try:
+            if parts.scheme == "rediss":
+                context = ssl.create_default_context(cafile=ca_file)  # verifies the chain and the host name
+                with context.wrap_socket(raw, server_hostname=host) as tls:
+                    replies, protocol = _exchange(tls, commands), tls.version()
+            else:
+                replies, protocol = _exchange(raw, commands), None
+        except ssl.SSLCertVerificationError as error:
+            return False, f"{where}: TLS certificate not trusted ({error.verify_message}; CA: {ca_file or 'the system CAs'})"
+        except (ssl.SSLError, socket.timeout) as error:  # a plain server waits for a command: the handshake times out
+            reason = getattr(error, "reason", None) or f"no handshake within {CONNECT_TIMEOUT_SECONDS} s"
+            return False, f"{where}: TLS handshake failed ({reason}): is TLS on at that port?"
+        except OSError as error:
+            return False, f"{where}: connection lost ({error.strerror or error})"
+    if replies[-1] != "+PONG":
+        failed = next(r for r in replies if not r.startswith("+"))
+        return False, f"{where} refused: {failed[1:] if failed.startswith('-') else 'connection closed'}"
+    return True, f"{where} answers PING" + (f" over {protocol}" if protocol else " without TLS (local)")
+
+
+def _exchange(sock: socket.socket, commands: list[list[str]]) -> list[str]:
+    """Send RESP commands and read one status line each; stop at the first that is not +OK/+PONG."""
+    replies = []
+    with sock.makefile("rb") as answers:
+        for command in commands:
+            encoded = [arg.encode() for arg in command]
+            sock.sendall(b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in encoded))
+            reply = answers.readline().decode(errors="replace").strip()
+            replies.append(reply)
+            if not reply.startswith("+"):
+                break
+    return replies
