@@ -1,6 +1,7 @@
 """Preflight's reachability checks of the stack's external endpoints: the PostgreSQL server answers `SELECT 1`
-over the TLS the config demands (verify-full with database.sslRootCert on testnet/mainnet), and the managed
-Redis answers PING over TLS (its URL, the secret `redis-url`, must be rediss:// off localnet).
+over the TLS the config demands (verify-full with database.sslRootCert on testnet/mainnet); the secret
+`database-url` the pods read names that server and does not weaken its TLS; the managed Redis answers PING
+over TLS (its URL, the secret `redis-url`, must be rediss:// off localnet).
 
 Neither message ever carries the password: PostgreSQL errors are scrubbed (database/dsn.py) and the Redis URL
 is shown as host:port only. The Redis client is a few lines of RESP over the standard library's ssl module:
@@ -40,6 +41,49 @@ def database_answers(cfg: StackConfig) -> tuple[bool, str]:
     return True, f"{where} answers SELECT 1 {how}"
 
 
+def database_url_secret(cfg: StackConfig) -> tuple[bool, str]:
+    """The `database-url` the pods read names the stack's database and does not weaken its TLS: the pods get
+    PGSSLMODE and PGSSLROOTCERT (components/services/database_tls.py), which a DSN's own sslmode overrides."""
+    from components.services.catalog import DATABASE_URL
+    from components.services.database_tls import CA_PATH
+    from database.dsn import parse
+
+    from ops.checks import Skipped
+
+    if cfg.services.secret_store != "aws":  # pragma: allowlist secret (config allows this on localnet only)
+        raise Skipped(f"secret store is {cfg.services.secret_store!r}: no database-url to read")
+    name = f"secret {_secret_id(cfg, DATABASE_URL.name)}"
+    params = parse(_secret_value(cfg, DATABASE_URL.name))  # its errors never repeat the value
+    problems = []
+    if params.get("host") != cfg.database.host:
+        problems.append(f"names host {params.get('host')!r}, not tonsurance:database.host {cfg.database.host!r}")
+    wanted = cfg.database.ssl_mode
+    if wanted and params.get("sslmode", wanted) != wanted:
+        problems.append(f"sets sslmode={params['sslmode']}, which overrides the pods' PGSSLMODE={wanted}: "
+                        f"remove it or set sslmode={wanted}")
+    if cfg.database.ssl_root_cert and params.get("sslrootcert", CA_PATH) != CA_PATH:
+        problems.append(f"sets sslrootcert={params['sslrootcert']}: the pods' CA bundle is at {CA_PATH} "
+                        "(remove it from the DSN)")
+    if problems:
+        return False, f"{name} " + "; ".join(problems)
+    tls = f", TLS from the pods' PGSSLMODE={wanted}" if wanted and "sslmode" not in params else \
+        f", sslmode={wanted}" if wanted else ""
+    return True, f"{name} names {cfg.database.host}{tls}"
+
+
+def _secret_id(cfg: StackConfig, name: str) -> str:
+    from components.services.catalog import secret_id
+
+    return secret_id(cfg.stack, name)
+
+
+def _secret_value(cfg: StackConfig, name: str) -> str:
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name=cfg.services.aws_region)
+    return client.get_secret_value(SecretId=_secret_id(cfg, name))["SecretString"].strip()
+
+
 def redis_answers(cfg: StackConfig) -> tuple[bool, str]:
     """The managed Redis (its URL from Secrets Manager) answers PING; in-cluster Redis is not reachable from here."""
     from ops.checks import Skipped
@@ -48,17 +92,9 @@ def redis_answers(cfg: StackConfig) -> tuple[bool, str]:
         raise Skipped("Redis runs in the cluster (services.redis: in-cluster): not reachable from this machine")
     if cfg.services.secret_store != "aws":  # pragma: allowlist secret (config allows this on localnet only)
         raise Skipped(f"secret store is {cfg.services.secret_store!r}: no redis-url to read")
-    return ping_redis(redis_url(cfg), cfg.ton.network, cfg.services.redis_ca_cert)
+    from components.services.catalog import REDIS_URL
 
-
-def redis_url(cfg: StackConfig) -> str:
-    """The value of the stack's `redis-url` secret (the URL the pods read)."""
-    import boto3
-
-    from components.services.catalog import REDIS_URL, secret_id
-
-    client = boto3.client("secretsmanager", region_name=cfg.services.aws_region)
-    return client.get_secret_value(SecretId=secret_id(cfg.stack, REDIS_URL.name))["SecretString"].strip()
+    return ping_redis(_secret_value(cfg, REDIS_URL.name), cfg.ton.network, cfg.services.redis_ca_cert)
 
 
 def ping_redis(url: str, network: str, ca_file: str | None) -> tuple[bool, str]:

@@ -13,6 +13,8 @@
   tonsurance:rotation-days tag (wallet keys 30 days, database passwords and API keys 90: the guide's table)
 - database: the PostgreSQL server answers SELECT 1 with the stack's DSN, over verified TLS on testnet/mainnet
   (sslmode verify-full against tonsurance:database.sslRootCert; ops/endpoints.py)
+- database url: the secret `database-url` the pods read names tonsurance:database.host and sets no sslmode or
+  sslrootcert that would override the pods' PGSSLMODE/PGSSLROOTCERT (components/services/database_tls.py)
 - redis: the managed Redis of the secret `redis-url` answers PING over TLS (rediss://, verified against
   services.redisCaCert or the system CAs); redis:// is refused off localnet; skipped for an in-cluster Redis
 - backup: the newest verified backup in tonsurance:backupStore is younger than the network's backup cadence
@@ -37,7 +39,7 @@ from config import SecretReference, StackConfig, role_conflicts
 from contracts.base import TON
 from contracts.multisig import MULTISIG_V2_CODE_HASH, Multisig
 from database.child_env import minimal_env
-from ops.endpoints import database_answers, redis_answers
+from ops.endpoints import database_answers, database_url_secret, redis_answers
 from ops.checks import Check, contracts_args, deployer_words, report, run_check, stack_config
 from ops.stack import ROOT, open_stack
 
@@ -211,6 +213,7 @@ def preflight(cfg: StackConfig, work_dir: Path = ROOT, now: datetime | None = No
             run_check("deployer balance", lambda: deployer_balance(cfg, client, work_dir)),
             run_check("secrets", lambda: secrets_fresh(cfg, now)),
             run_check("database", lambda: database_answers(cfg)),
+            run_check("database url", lambda: database_url_secret(cfg)),
             run_check("redis", lambda: redis_answers(cfg)),
             run_check("backup", lambda: backup_recent(cfg, now, work_dir)),
             run_check("git", lambda: git_clean(cfg, work_dir)),

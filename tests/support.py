@@ -203,6 +203,7 @@ SERVICE_CONTRACTS = {"TON_NETWORK": "mainnet", "PRICING_ORACLE_ADDRESS": "EQ-ora
 def build_backend_services(network: str, **services_config) -> tuple[StackConfig, Any]:
     """BackendServices of `network`'s config (with `services_config` merged into tonsurance:services)."""
     from components.services.backend_services import BackendServices, BackendServicesArgs
+    from components.services.database_tls import DatabaseTls
 
     raw = raw_config(network)
     if services_config:
@@ -210,7 +211,8 @@ def build_backend_services(network: str, **services_config) -> tuple[StackConfig
     cfg = parse(raw, stack=network)
     component = BackendServices("services", BackendServicesArgs(
         stack=network, network=network, namespace=f"tonsurance-{network}", images=cfg.kubernetes.images,
-        contract_addresses=SERVICE_CONTRACTS, settings=cfg.services, database_port=cfg.database.port))
+        contract_addresses=SERVICE_CONTRACTS, settings=cfg.services, database_port=cfg.database.port,
+        database_tls=DatabaseTls.from_config(cfg.database)))
     return cfg, component
 
 

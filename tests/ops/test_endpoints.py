@@ -1,6 +1,7 @@
 """Preflight's database and Redis checks (ops/endpoints.py) against real servers on 127.0.0.1 with TLS: a
 PostgreSQL 15 (scripts/postgres.sh) and a redis-server with a tls-port, both presenting a certificate of a
-test CA made here (tests/tls.py); the `redis-url` secret in Secrets Manager served by moto."""
+test CA made here (tests/tls.py); the `redis-url` and `database-url` secrets in Secrets Manager served by
+moto; and libpq's PGSSLMODE/PGSSLROOTCERT, which the pods get (components/services/database_tls.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -20,7 +21,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from ops.checks import run_check
-from ops.endpoints import database_answers, ping_redis, redis_answers
+from components.services.database_tls import CA_PATH
+from ops.endpoints import database_answers, database_url_secret, ping_redis, redis_answers
 from tests.moto_server import aws_env, moto_endpoint, secrets_manager  # noqa: F401
 from tests.support import parse, raw_config, wait_until
 from tests.tls import Pki, make_pki
@@ -251,3 +253,55 @@ def test_preflight_reads_the_redis_url_secret_and_pings_it(redis_tls, pki, aws_e
 def test_an_in_cluster_redis_is_skipped_with_the_reason():
     check = run_check("redis", lambda: redis_answers(parse(raw_config())))
     assert check.skipped and check.status == "SKIP" and "services.redis: in-cluster" in check.detail
+
+
+# ---- what the pods get: PGSSLMODE/PGSSLROOTCERT, and the database-url secret that must not override them --------
+
+def server_tls_version(dsn: str) -> str | None:
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        row = conn.execute("SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl").fetchone()
+    return row[0] if row else None
+
+
+def test_libpq_takes_the_pods_tls_variables_unless_the_dsn_overrides_them(tls_postgres, monkeypatch, tmp_path):
+    """The pods' mechanism on the real libpq: a DSN without sslmode is verified against PGSSLROOTCERT; an
+    explicit sslmode in the DSN wins (why preflight refuses one in database-url)."""
+    dsn = f"postgresql://{ROLE}:{tls_postgres.password}@127.0.0.1:{tls_postgres.port}/postgres"
+    monkeypatch.setenv("PGSSLMODE", "verify-full")
+    monkeypatch.setenv("PGSSLROOTCERT", str(tls_postgres.pki.ca_cert))
+    assert server_tls_version(dsn).startswith("TLSv1.")
+    monkeypatch.setenv("PGSSLROOTCERT", str(make_pki(tmp_path, "impostor").ca_cert))
+    with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
+        server_tls_version(dsn)
+    assert server_tls_version(dsn + "?sslmode=disable") is None  # the DSN's own mode overrides the variables
+
+
+@pytest.fixture
+def stored_dsn(aws_env):  # noqa: F811
+    """Set the stack's database-url secret (on moto) and run the preflight check on it."""
+    cfg = parse(raw_config("testnet"), stack=f"preflight-{uuid.uuid4().hex[:8]}")
+    client, secret = secrets_manager(), f"tonsurance/{cfg.stack}/database-url"
+    client.create_secret(Name=secret)
+
+    def check(value: str):
+        client.put_secret_value(SecretId=secret, SecretString=value)
+        return run_check("database url", lambda: database_url_secret(cfg))
+    return check
+
+
+def test_the_database_url_secret_must_name_the_server_and_keep_verify_full(stored_dsn):
+    password = "pw-" + secrets.token_hex(8)
+    url = f"postgresql://tonsurance:{password}@127.0.0.1:5432/tonsurance"
+    good = stored_dsn(url)
+    assert good.ok and good.detail.endswith("names 127.0.0.1, TLS from the pods' PGSSLMODE=verify-full")
+    assert stored_dsn(url + "?sslmode=verify-full").ok
+    assert stored_dsn(url + f"?sslmode=verify-full&sslrootcert={CA_PATH}").ok
+    weaker = stored_dsn(url + "?sslmode=require")
+    assert not weaker.ok and "sets sslmode=require, which overrides the pods' PGSSLMODE=verify-full" in weaker.detail
+    elsewhere = stored_dsn(url + "?sslrootcert=/etc/ssl/other.pem")
+    assert not elsewhere.ok and f"the pods' CA bundle is at {CA_PATH}" in elsewhere.detail
+    other = stored_dsn(url.replace("127.0.0.1", "old-db.internal"))
+    assert not other.ok and "names host 'old-db.internal', not tonsurance:database.host '127.0.0.1'" in other.detail
+    garbage = stored_dsn(f"host=127.0.0.1 password='{password}")
+    assert not garbage.ok and "not a valid PostgreSQL connection string" in garbage.detail
+    assert all(password not in c.detail for c in (good, weaker, elsewhere, other, garbage))
