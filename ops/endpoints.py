@@ -47,7 +47,6 @@ def database_url_secret(cfg: StackConfig) -> tuple[bool, str]:
     from components.services.catalog import DATABASE_URL
     from components.services.database_tls import CA_PATH
     from database.dsn import parse
-
     from ops.checks import Skipped
 
     if cfg.services.secret_store != "aws":  # pragma: allowlist secret (config allows this on localnet only)
@@ -86,14 +85,13 @@ def _secret_value(cfg: StackConfig, name: str) -> str:
 
 def redis_answers(cfg: StackConfig) -> tuple[bool, str]:
     """The managed Redis (its URL from Secrets Manager) answers PING; in-cluster Redis is not reachable from here."""
+    from components.services.catalog import REDIS_URL
     from ops.checks import Skipped
 
     if cfg.services.redis_in_cluster:
         raise Skipped("Redis runs in the cluster (services.redis: in-cluster): not reachable from this machine")
     if cfg.services.secret_store != "aws":  # pragma: allowlist secret (config allows this on localnet only)
         raise Skipped(f"secret store is {cfg.services.secret_store!r}: no redis-url to read")
-    from components.services.catalog import REDIS_URL
-
     return ping_redis(_secret_value(cfg, REDIS_URL.name), cfg.ton.network, cfg.services.redis_ca_cert)
 
 
@@ -120,21 +118,26 @@ def ping_redis(url: str, network: str, ca_file: str | None) -> tuple[bool, str]:
         return False, f"{where}: no answer within {CONNECT_TIMEOUT_SECONDS} s"
     except OSError as error:
         return False, f"{where}: cannot connect ({error.strerror or error})"
-    with raw:
-        try:
-            if parts.scheme == "rediss":
-                context = ssl.create_default_context(cafile=ca_file)  # verifies the chain and the host name
-                with context.wrap_socket(raw, server_hostname=host) as tls:
-                    replies, protocol = _exchange(tls, commands), tls.version()
-            else:
-                replies, protocol = _exchange(raw, commands), None
-        except ssl.SSLCertVerificationError as error:
-            return False, f"{where}: TLS certificate not trusted ({error.verify_message}; CA: {ca_file or 'the system CAs'})"
-        except (ssl.SSLError, socket.timeout) as error:  # a plain server waits for a command: the handshake times out
-            reason = getattr(error, "reason", None) or f"no handshake within {CONNECT_TIMEOUT_SECONDS} s"
-            return False, f"{where}: TLS handshake failed ({reason}): is TLS on at that port?"
-        except OSError as error:
-            return False, f"{where}: connection lost ({error.strerror or error})"
+    sock, protocol = raw, None
+    try:
+        if parts.scheme == "rediss":
+            try:
+                sock = ssl.create_default_context(cafile=ca_file).wrap_socket(raw, server_hostname=host)  # chain + name
+            except ssl.SSLCertVerificationError as error:
+                return False, (f"{where}: TLS certificate not trusted ({error.verify_message}; "
+                               f"CA: {ca_file or 'the system CAs'})")
+            except (ssl.SSLError, socket.timeout) as error:  # a plain server waits for a command: the handshake times out
+                reason = getattr(error, "reason", None) or f"no handshake within {CONNECT_TIMEOUT_SECONDS} s"
+                return False, f"{where}: TLS handshake failed ({reason}): is TLS on at that port?"
+            protocol = sock.version()
+        replies = _exchange(sock, commands)
+    except socket.timeout:
+        return False, f"{where}: no reply within {CONNECT_TIMEOUT_SECONDS} s"
+    except OSError as error:
+        return False, f"{where}: connection lost ({error.strerror or error})"
+    finally:
+        sock.close()
+        raw.close()
     if replies[-1] != "+PONG":
         failed = next(r for r in replies if not r.startswith("+"))
         return False, f"{where} refused: {failed[1:] if failed.startswith('-') else 'connection closed'}"
