@@ -15,6 +15,7 @@ from components.platform import Platform, PlatformArgs
 from components.platform_charts import PlatformCharts, PlatformChartsArgs, grafana_namespace
 from components.tls_issuer import TlsIssuer, TlsIssuerArgs
 from components.services.backend_services import BackendServices, BackendServicesArgs
+from components.services.database_tls import DatabaseTls
 from config import ConfigError, load_stack_config
 from database.signing import LOCAL_KEY_FILE
 from monitoring.alerts import LOCAL_RULE_TIMING, RuleTiming
@@ -78,18 +79,21 @@ database = Database("database", DatabaseArgs(
 ))
 
 
+# The pods that read DATABASE_URL verify the database as the operator's machine does (testnet/mainnet).
+database_tls = DatabaseTls.from_config(cfg.database)
 services = BackendServices("services", BackendServicesArgs(
     stack=cfg.stack, network=cfg.ton.network, namespace=platform.namespace, images=cfg.kubernetes.images,
     contract_addresses=contracts.keeper_config, settings=cfg.services, database_port=cfg.database.port,
     renders_manifests=cfg.kubernetes.render_manifests_to is not None,
     secrets_role_arns=aws.secret_set_role_arns if aws else {}, grafana_namespace=grafana_namespace(cfg.platform.charts),
+    database_tls=database_tls,
 ), pulumi.ResourceOptions(provider=platform.provider, transformations=[charts.installed_first()]))
 
 # PostgreSQL and Redis exporters for the alerts and panels that read them; they read the services' Secrets.
 Exporters("exporters", ExportersArgs(
     namespace=platform.namespace, prometheus_namespace=cfg.services.prometheus_namespace,
     database_port=cfg.database.port, redis_in_cluster=cfg.services.redis_in_cluster,
-    images=cfg.services.exporter_images,
+    images=cfg.services.exporter_images, database_tls=database_tls,
 ), pulumi.ResourceOptions(provider=platform.provider, depends_on=[services]))
 
 pulumi.export("network", cfg.ton.network)

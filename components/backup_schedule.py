@@ -11,7 +11,8 @@ change reaches the next run), in an image that brings Python 3.11, psycopg, boto
 once and read back under the bucket prefix, sign the manifest, nothing else) through the token EKS projects
 for it; the pod mounts no Kubernetes API token, and may reach only DNS, PostgreSQL on private addresses and
 HTTPS on public ones (S3, STS, KMS; never the instance metadata endpoint). The DSN comes from the services'
-`database-url` Secret. The objects are built as plain manifests (`backup_manifests`) so tests check them as the API
+`database-url` Secret; libpq verifies the server with PGSSLMODE/PGSSLROOTCERT and the `database-ca` ConfigMap
+(components/services/database_tls.py). The objects are built as plain manifests (`backup_manifests`) so tests check them as the API
 server receives them.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.services.database_tls import DatabaseTls
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,15 @@ class BackupScheduleArgs:
     signing_key_arn: pulumi.Input[str] = ""  # the manifests' signing key (components/aws.py)
     bucket_owner: str | None = None  # the bucket owner's account id
     database_port: int = 5432
+    database_tls: DatabaseTls | None = None  # PGSSLMODE/PGSSLROOTCERT and the `database-ca` ConfigMap mounted
 
     @classmethod
     def from_stack_config(cls, cfg, role_arn: pulumi.Input[str], signing_key_arn: pulumi.Input[str]) -> "BackupScheduleArgs":
         a = cfg.aws
         return cls(network=cfg.ton.network, namespace=cfg.kubernetes.namespace, image=a.backup_job_image,
                    store_url=f"s3://{a.backup_bucket}/{a.backup_prefix}", region=a.region, role_arn=role_arn,
-                   signing_key_arn=signing_key_arn, bucket_owner=a.account_id, database_port=cfg.database.port)
+                   signing_key_arn=signing_key_arn, bucket_owner=a.account_id, database_port=cfg.database.port,
+                   database_tls=DatabaseTls.from_config(cfg.database))
 
 
 def code_files() -> dict[str, str]:
@@ -83,7 +87,7 @@ def code_files() -> dict[str, str]:
 
 def backup_manifests(args: BackupScheduleArgs, role_arn: str, signing_key_arn: str) -> dict[str, dict]:
     """ServiceAccount, ConfigMap (the job's code), NetworkPolicy and CronJob, as the API server receives them."""
-    files = code_files()
+    files, tls = code_files(), args.database_tls
     checksum = hashlib.sha256("".join(f"{n}\0{files[n]}\0" for n in sorted(files)).encode()).hexdigest()
 
     def metadata(**extra) -> dict:
@@ -102,9 +106,10 @@ def backup_manifests(args: BackupScheduleArgs, role_arn: str, signing_key_arn: s
             {"name": "AWS_REGION", "value": args.region},
             {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": DATABASE_URL_SECRET[0],
                                                                     "key": DATABASE_URL_SECRET[1]}}},
+            *(tls.env() if tls else []),
         ],
         "volumeMounts": [{"name": "code", "mountPath": f"{CODE_DIR}/database", "readOnly": True},
-                         {"name": "tmp", "mountPath": "/tmp"}],
+                         {"name": "tmp", "mountPath": "/tmp"}, *(tls.mounts() if tls else [])],
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},
@@ -119,7 +124,7 @@ def backup_manifests(args: BackupScheduleArgs, role_arn: str, signing_key_arn: s
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [container],
             "volumes": [{"name": "code", "configMap": {"name": NAME, "items": [{"key": n, "path": n} for n in CODE_FILES]}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}],
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}, *(tls.volumes() if tls else [])],
         },
     }
     return {

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.monitoring import ScrapeTarget
 from components.services.catalog import DATABASE_URL, METRICS_PORT_NAME, REDIS_URL, SecretSpec, selector_labels
+from components.services.database_tls import DatabaseTls
 from components.services.pod_security import container_security, pod_security, tmp_volume
 from components.services.redis import LABELS as REDIS_LABELS, PORT as REDIS_PORT
 from components.services.secrets import SECRET_KEY
@@ -55,6 +56,7 @@ class ExportersArgs:
     database_port: int
     redis_in_cluster: bool
     images: dict[str, str]  # exporter name -> pinned image (config.ServicesConfig.exporter_images)
+    database_tls: DatabaseTls | None = None  # the PostgreSQL exporter's TLS settings and CA (lib/pq reads PGSSL*)
 
 
 class Exporters(pulumi.ComponentResource):
@@ -73,23 +75,26 @@ class Exporters(pulumi.ComponentResource):
                                                                target_port=METRICS_PORT_NAME)]), opts=child)
             probe = core.ProbeArgs(http_get=core.HTTPGetActionArgs(path=spec.health_path, port=METRICS_PORT_NAME),
                                    period_seconds=30)
+            tls = args.database_tls if spec.secret == DATABASE_URL else None
             container = core.ContainerArgs(
                 name=spec.name, image=args.images[spec.name],
                 ports=[core.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=spec.port)],
                 env=[core.EnvVarArgs(name=spec.env, value_from=core.EnvVarSourceArgs(
-                    secret_key_ref=core.SecretKeySelectorArgs(name=spec.secret.name, key=SECRET_KEY)))],
+                    secret_key_ref=core.SecretKeySelectorArgs(name=spec.secret.name, key=SECRET_KEY))),
+                     *(tls.env_args() if tls else [])],
                 readiness_probe=probe, liveness_probe=probe,
                 resources=core.ResourceRequirementsArgs(requests={"cpu": "10m", "memory": "32Mi"},
                                                         limits={"cpu": "100m", "memory": "64Mi"}),
                 security_context=container_security(),
-                volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp")])
+                volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp"), *(tls.mount_args() if tls else [])])
             self.deployments[spec.name] = k8s.apps.v1.Deployment(
                 f"{name}-{spec.name}", metadata=metadata, spec=k8s.apps.v1.DeploymentSpecArgs(
                     replicas=1, selector=meta.LabelSelectorArgs(match_labels=selector),
                     template=core.PodTemplateSpecArgs(
                         metadata=meta.ObjectMetaArgs(labels=labels),
                         spec=core.PodSpecArgs(automount_service_account_token=False, security_context=pod_security(NOBODY),
-                                              volumes=[tmp_volume()], containers=[container]))), opts=child)
+                                              volumes=[tmp_volume(), *(tls.volume_args() if tls else [])],
+                                              containers=[container]))), opts=child)
             net.NetworkPolicy(f"{name}-{spec.name}-network-policy", metadata=metadata,
                               spec=self._network_policy(spec, selector, args), opts=child)
         self.register_outputs({})

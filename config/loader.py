@@ -7,6 +7,8 @@ name. These probes are the only file reads of config/:
 - the local stack's Prometheus (the canary gates' `services.prometheusUrl` left unset): its port recorded in
   `.state/ports.json` by `make up`, with a server listening there;
 - the liteserver config of testnet/mainnet: it must exist and be the stack's network's (chain/liteserver.py);
+- the CA bundles of the database and Redis (`database.sslRootCert`, `services.redisCaCert`): readable PEM
+  certificates;
 - the secrets provider of Pulumi.<stack>.yaml (a KMS one on mainnet).
 """
 
@@ -46,6 +48,10 @@ def probe_files(config: StackConfig) -> StackConfig:
     """The parsed config completed and checked by the files it names (see the module's docstring)."""
     if config.ton.liteserver_config_path is not None:
         _check_network_config(config.ton.liteserver_config_path, config.ton.network)
+    for key, path in (("database.sslRootCert", config.database.ssl_root_cert),
+                      ("services.redisCaCert", config.services.redis_ca_cert)):
+        if path is not None:
+            check_ca_bundle(key, path)
     if config.database.port is None:
         port = local_server_port(config.database.host)
         config = dataclasses.replace(config, database=dataclasses.replace(config.database, port=port))
@@ -84,6 +90,23 @@ def local_prometheus_url(state_dir: str = ".state") -> str:
                                                     "it from: start it with `make up` (or set services.prometheusUrl, "
                                                     "or services.analysis to false)")
     return f"http://127.0.0.1:{port}"
+
+
+def check_ca_bundle(key: str, path: str) -> None:
+    """The file at `path` holds PEM certificates (a CA bundle libpq can verify the server with)."""
+    from cryptography import x509
+
+    try:
+        with open(path, "rb") as file:
+            certificates = x509.load_pem_x509_certificates(file.read())
+    except OSError as error:
+        raise ConfigError(key, f"cannot be read: {path} ({error.strerror}); put the CA bundle that signed the "
+                               "server's certificate there (docs/ops.md, \"Database and Redis endpoints\")") from None
+    except ValueError:
+        certificates = []
+    if not certificates:
+        raise ConfigError(key, f"{path} holds no PEM certificate: it must be the CA bundle "
+                               "(-----BEGIN CERTIFICATE-----) that signed the server's certificate")
 
 
 def _check_network_config(path: str, network: str) -> None:

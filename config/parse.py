@@ -17,7 +17,7 @@ from pytoniq_core import Address
 from pytoniq_core.crypto.keys import mnemonic_is_valid
 
 from chain.client import NETWORKS
-from config.reader import Reader
+from config.reader import Reader, Section
 from config.rules import check_image
 from config.services import DNS_LABEL, parse_services
 from config.types import (
@@ -27,6 +27,7 @@ from config.types import (
 from contracts.policy_router import SHARD_COUNTS
 
 MAINNET_SHARD_COUNT = 256
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")  # libpq's sslmode values
 _SECRET_ID = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _OIDC_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)+$")
@@ -248,7 +249,7 @@ def _kubernetes(read: Reader, network: str) -> KubernetesConfig:
 def _database(read: Reader, network: str) -> DatabaseConfig:
     if read.optional("database") is None:
         raise ConfigError("database", "is required: an object with host, port, name and user")
-    db = read.section("database", ("host", "port", "name", "user"),
+    db = read.section("database", ("host", "port", "name", "user", "sslMode", "sslRootCert"),
                       '{"host": "127.0.0.1", "port": 5432, "name": "tonsurance", "user": "tonsurance"}')
     host, name, user = (db.get(key, str, needed="a non-empty string") or "" for key in ("host", "name", "user"))
     for key, value in (("host", host), ("name", name), ("user", user)):
@@ -265,6 +266,7 @@ def _database(read: Reader, network: str) -> DatabaseConfig:
         if is_public_network:
             raise ConfigError("database.host", f"must be a host name on {network}, got the path {host!r}")
         host = _relative_path("database.host", host)
+    ssl_mode, ssl_root_cert = _database_tls(db, network)
     if is_public_network or read.optional("databasePassword") is not None:
         password = read.secret("databasePassword", "the PostgreSQL password")
     else:
@@ -290,12 +292,36 @@ def _database(read: Reader, network: str) -> DatabaseConfig:
         single_transaction=read.boolean("migrationsInOneTransaction", default=network == "mainnet"),
         backup_store=backup_store,
         backup_s3_region=read.optional("backupS3Region"),
+        ssl_mode=ssl_mode,
+        ssl_root_cert=ssl_root_cert,
     )
     if network == "mainnet" and not database.backup_before_migrate:
         raise ConfigError("backupBeforeMigrate", "cannot be false on mainnet: migrations run after a verified backup")
     if network == "mainnet" and not database.timescaledb_required:
         raise ConfigError("timescaledbRequired", "cannot be false on mainnet: the schema needs TimescaleDB there")
     return database
+
+
+def _database_tls(db: Section, network: str) -> tuple[str | None, str | None]:
+    """(sslmode, CA bundle path). Testnet and mainnet reach a managed server over the internet: only
+    verify-full with a CA (the server's certificate chains to it and names the host) stops an impostor
+    from reading the password. config/loader.py checks that the CA file holds certificates."""
+    ssl_mode = db.get("sslMode", str, "verify-full" if network in ("testnet", "mainnet") else None)
+    if ssl_mode is not None and ssl_mode not in SSL_MODES:
+        raise ConfigError("database.sslMode", f"must be one of {', '.join(SSL_MODES)}, got {ssl_mode!r}")
+    ssl_root_cert = db.get("sslRootCert", str)
+    if network in ("testnet", "mainnet"):
+        if ssl_mode != "verify-full":
+            raise ConfigError("database.sslMode", f"must be verify-full on {network}, got {ssl_mode!r}: the database is "
+                                                  "reached over the network, so its certificate is verified against "
+                                                  "database.sslRootCert and must name database.host")
+        if not ssl_root_cert:
+            raise ConfigError("database.sslRootCert", f"is required on {network}: the path (inside the project, or "
+                                                      "absolute) of the CA bundle that signed the database server's "
+                                                      "certificate, e.g. your managed provider's CA bundle (docs/ops.md)")
+    if ssl_root_cert is not None and not PurePosixPath(ssl_root_cert).is_absolute():
+        ssl_root_cert = _relative_path("database.sslRootCert", ssl_root_cert)
+    return ssl_mode, ssl_root_cert
 
 
 def _monitoring(read: Reader) -> MonitoringConfig:

@@ -13,7 +13,7 @@ from config.types import ConfigError, RolloutConfig, ServicesConfig
 SERVICES_KEYS = ("domain", "tlsIssuer", "rateLimitRps", "ingressNamespace", "prometheusNamespace", "replicas",
                  "pauseSeconds", "analysis", "prometheusUrl", "maxErrorRate", "maxP99Ms", "redis", "redisStorage",
                  "redisImage", "exporterImages", "secretStore", "loadBalancerCidrs", "acmeEmail", "acmeServer",
-                 "analysisWindowSeconds", "analysisIntervalSeconds", "minRequests")
+                 "analysisWindowSeconds", "analysisIntervalSeconds", "minRequests", "redisCaCert")
 # Defaults per network: (replicas, pause seconds). Mainnet is the guide's 2/10, 5/10, 10/10 with 5 min pauses.
 ROLLOUT_DEFAULTS = {"localnet": (2, 10), "testnet": (2, 60), "mainnet": (10, 300)}
 ANALYSIS_WINDOW_SECONDS = 300  # both analyses measure over 5 min (the guide's windows)
@@ -96,6 +96,12 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
     redis_image = get("redisImage", str, REDIS_IMAGE)
     # Only an in-cluster Redis runs this image: a managed one leaves it unused, so no digest is needed then.
     check_image("services.redisImage", redis_image, "testnet" if network == "mainnet" and redis != "in-cluster" else network)
+    # A managed Redis is reached at a rediss:// URL (preflight refuses redis:// on public networks); its
+    # certificate is verified against this CA bundle (a path inside the project or absolute), else the system's.
+    redis_ca_cert = get("redisCaCert", str, None)
+    if redis_ca_cert is not None and (not redis_ca_cert or ".." in redis_ca_cert.split("/")):
+        raise ConfigError("services.redisCaCert", f"must be the path of a CA bundle (inside the project or absolute), "
+                                                  f"got {redis_ca_cert!r}")
     exporter_images = get("exporterImages", dict, {})
     unknown = sorted(set(exporter_images) - set(EXPORTER_IMAGES))
     if unknown:
@@ -142,4 +148,5 @@ def parse_services(read: Reader, network: str) -> ServicesConfig:
         exporter_images=exporter_images,
         secret_store=secret_store,
         aws_region=aws_region,
-        load_balancer_cidrs=tuple(lb_cidrs), acme_email=acme_email, acme_server=acme_server)
+        load_balancer_cidrs=tuple(lb_cidrs), acme_email=acme_email, acme_server=acme_server,
+        redis_ca_cert=redis_ca_cert)

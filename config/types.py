@@ -85,14 +85,21 @@ class DatabaseConfig:
     single_transaction: bool
     backup_store: str | None  # s3://bucket/prefix, or on localnet a folder inside the project
     backup_s3_region: str | None
+    # libpq's sslmode and the CA bundle that verifies the server (verify-full and a CA on testnet/mainnet,
+    # config/parse.py); None on a local socket, where libpq's default applies.
+    ssl_mode: str | None = None
+    ssl_root_cert: str | None = None  # a path inside the project or absolute
 
     def dsn(self) -> str:
-        """The libpq connection string, password included: wrap it in a Pulumi secret at once."""
+        """The libpq connection string, password and TLS settings included: wrap it in a Pulumi secret at once."""
         from psycopg.conninfo import make_conninfo
 
         host = os.path.abspath(self.host) if self.host.startswith(".") else self.host
         password = {"password": self.password.value} if self.password else {}
-        return make_conninfo(host=host, port=self.port, dbname=self.name, user=self.user, **password)
+        tls = {key: value for key, value in (("sslmode", self.ssl_mode),
+                                             ("sslrootcert", self.ssl_root_cert and os.path.abspath(self.ssl_root_cert)))
+               if value}
+        return make_conninfo(host=host, port=self.port, dbname=self.name, user=self.user, **password, **tls)
 
 
 
@@ -143,6 +150,7 @@ class ServicesConfig:
     load_balancer_cidrs: tuple[str, ...] = ()
     acme_email: str | None = None  # the ClusterIssuer's ACME account (where the program installs cert-manager)
     acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
+    redis_ca_cert: str | None = None  # the CA bundle that verifies a managed Redis's TLS (None: the system's)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from database.backup import create_backup
+from database.dsn import same_target
 from database.signing import ManifestSigner
 from database.storage import BackupStore, store_from_url
 from resource_types import DATABASE_BACKUP, dynamic_type
@@ -54,7 +55,8 @@ class DatabaseBackupProvider(ResourceProvider):
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changes = any(olds.get(key) != news.get(key) for key in _BACKUP_DEFINING_INPUTS)
+        changes = not same_target(olds.get("dsn"), news.get("dsn")) or \
+            any(olds.get(key) != news.get(key) for key in _BACKUP_DEFINING_INPUTS if key != "dsn")
         return DiffResult(changes=changes, replaces=[], stables=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:

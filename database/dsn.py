@@ -46,6 +46,19 @@ def scrub(text: str, dsn: str) -> str:
     return text
 
 
+def same_target(old: str | None, new: str | None) -> bool:
+    """True when two DSNs reach the same database the same way: equal but for the CA bundle's path
+    (`sslrootcert` is a file on the machine running `pulumi up`, another operator's checkout has another
+    path), so that an update from another machine neither retargets migrations nor takes a backup."""
+    if old is None or new is None:
+        return old == new
+    try:
+        return {k: v for k, v in parse(old).items() if k != "sslrootcert"} == \
+            {k: v for k, v in parse(new).items() if k != "sslrootcert"}
+    except InvalidDsnError:
+        return old == new
+
+
 def with_database(dsn: str, dbname: str) -> str:
     """The same server and credentials, another database."""
     return make_conninfo(**{**parse(dsn), "dbname": dbname})

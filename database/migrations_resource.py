@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from database.dsn import describe
+from database.dsn import describe, same_target
 from database.migrations import (
     Migration,
     MigrationRun,
@@ -53,7 +53,8 @@ class SqlMigrationsProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         applied = {int(row["version"]) for row in olds.get("applied") or []}
         pending = pending_migrations(_migrations(news), applied)
-        retarget = any(olds.get(key) != news.get(key) for key in ("dsn", "timescaledb_required"))
+        retarget = not same_target(olds.get("dsn"), news.get("dsn")) or \
+            olds.get("timescaledb_required") != news.get("timescaledb_required")
         return DiffResult(changes=bool(pending) or retarget, replaces=[], stables=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -11,6 +11,12 @@
 - secrets: every Secrets Manager secret the pods read (components/services/catalog.py), and the deployer
   mnemonic where it lives there, has a current value set within its rotation period: its
   tonsurance:rotation-days tag (wallet keys 30 days, database passwords and API keys 90: the guide's table)
+- database: the PostgreSQL server answers SELECT 1 with the stack's DSN, over verified TLS on testnet/mainnet
+  (sslmode verify-full against tonsurance:database.sslRootCert; ops/endpoints.py)
+- database url: the secret `database-url` the pods read names tonsurance:database.host and sets no sslmode or
+  sslrootcert that would override the pods' PGSSLMODE/PGSSLROOTCERT (components/services/database_tls.py)
+- redis: the managed Redis of the secret `redis-url` answers PING over TLS (rediss://, verified against
+  services.redisCaCert or the system CAs); redis:// is refused off localnet; skipped for an in-cluster Redis
 - backup: the newest verified backup in tonsurance:backupStore is younger than the network's backup cadence
   plus an hour (mainnet 6 h, testnet 24 h: components/backup_schedule.py CADENCES)
 - git: the work tree is clean and on tonsurance:releaseBranch
@@ -33,6 +39,7 @@ from config import SecretReference, StackConfig, role_conflicts
 from contracts.base import TON
 from contracts.multisig import MULTISIG_V2_CODE_HASH, Multisig
 from database.child_env import minimal_env
+from ops.endpoints import database_answers, database_url_secret, redis_answers
 from ops.checks import Check, contracts_args, deployer_words, report, run_check, stack_config
 from ops.stack import ROOT, open_stack
 
@@ -204,6 +211,9 @@ def preflight(cfg: StackConfig, work_dir: Path = ROOT, now: datetime | None = No
             run_check("deployer roles", lambda: deployer_roles(cfg)),
             run_check("deployer balance", lambda: deployer_balance(cfg, client, work_dir)),
             run_check("secrets", lambda: secrets_fresh(cfg, now)),
+            run_check("database", lambda: database_answers(cfg)),
+            run_check("database url", lambda: database_url_secret(cfg)),
+            run_check("redis", lambda: redis_answers(cfg)),
             run_check("backup", lambda: backup_recent(cfg, now, work_dir)),
             run_check("git", lambda: git_clean(cfg, work_dir)),
         ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import atexit
 import base64
+import functools
 import hashlib
 import json
 import operator
@@ -59,6 +60,14 @@ def liteserver_config(network: str) -> str:
     return network_config(NETWORK_CONFIGS, network)
 
 
+@functools.cache
+def database_ca() -> str:
+    """A CA bundle file (a test CA's certificate) for the public stacks' database.sslRootCert."""
+    from tests.tls import make_pki
+
+    return str(make_pki(NETWORK_CONFIGS / "pki", "database").ca_cert)
+
+
 def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
     """A valid `tonsurance:*` config of `network` (keys without the prefix); an override of None removes a key."""
     testnet = network != "mainnet"
@@ -80,6 +89,7 @@ def raw_config(network: str = "localnet", **overrides) -> dict[str, str]:
     if network != "localnet":
         raw["liteserverConfig"] = liteserver_config(network if network in ("testnet", "mainnet") else "testnet")
         raw["services"] = json.dumps(PUBLIC_SERVICES)
+        raw["database"] = json.dumps({**json.loads(raw["database"]), "sslRootCert": database_ca()})
         raw.update(awsRegion="eu-central-1", eksOidcProviderArn=OIDC_ARN, backupJobImage=BACKUP_IMAGE,
                    backupStore=f"s3://tonsurance-backups-{network}/{network}/", deployRoleArn=DEPLOY_ROLE_ARN)
     if network == "mainnet":
@@ -196,6 +206,7 @@ SERVICE_CONTRACTS = {"TON_NETWORK": "mainnet", "PRICING_ORACLE_ADDRESS": "EQ-ora
 def build_backend_services(network: str, **services_config) -> tuple[StackConfig, Any]:
     """BackendServices of `network`'s config (with `services_config` merged into tonsurance:services)."""
     from components.services.backend_services import BackendServices, BackendServicesArgs
+    from components.services.database_tls import DatabaseTls
 
     raw = raw_config(network)
     if services_config:
@@ -203,7 +214,8 @@ def build_backend_services(network: str, **services_config) -> tuple[StackConfig
     cfg = parse(raw, stack=network)
     component = BackendServices("services", BackendServicesArgs(
         stack=network, network=network, namespace=f"tonsurance-{network}", images=cfg.kubernetes.images,
-        contract_addresses=SERVICE_CONTRACTS, settings=cfg.services, database_port=cfg.database.port))
+        contract_addresses=SERVICE_CONTRACTS, settings=cfg.services, database_port=cfg.database.port,
+        database_tls=DatabaseTls.from_config(cfg.database)))
     return cfg, component
 
 

@@ -1,5 +1,6 @@
 """The backend on Kubernetes: the `contract-addresses` ConfigMap, secrets, Redis, the canary's gates and the
-five workloads of the service table, behind a default-deny NetworkPolicy.
+five workloads of the service table, behind a default-deny NetworkPolicy; on stacks whose database takes
+verified TLS, the `database-ca` ConfigMap its readers mount (components/services/database_tls.py).
 
     BackendServices("services", BackendServicesArgs(stack=..., network=..., namespace=platform.namespace,
                     images=cfg.kubernetes.images, contract_addresses=contracts.keeper_config,
@@ -20,6 +21,7 @@ import pulumi_kubernetes as k8s
 from components.exporters import EXPORTERS  # the Redis exporter is a client of Redis too
 from components.services.catalog import (CONTRACT_ADDRESSES, REDIS_URL, SERVICES, ServiceSpec, secret_sets,
                                          selector_labels)
+from components.services.database_tls import CA_KEY, DATABASE_CA, DatabaseTls
 from components.services.redis import Redis, RedisArgs
 from components.services.rollout_analysis import GateTiming, RolloutAnalysis, RolloutAnalysisArgs
 from components.services.secrets import ServiceSecrets, ServiceSecretsArgs
@@ -42,6 +44,8 @@ class BackendServicesArgs:
     secrets_role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # Where the monitoring chart's Grafana runs (platform_charts.grafana_namespace): its admin Secret is made there.
     grafana_namespace: str | None = None
+    # The database's sslmode and CA (testnet/mainnet): the `database-ca` ConfigMap and the readers' PGSSL* variables.
+    database_tls: DatabaseTls | None = None
 
 
 def checksum(data: Mapping[str, str]) -> str:
@@ -68,6 +72,11 @@ class BackendServices(pulumi.ComponentResource):
         config_map = k8s.core.v1.ConfigMap(f"{name}-contract-addresses", metadata=k8s.meta.v1.ObjectMetaArgs(
             name=CONTRACT_ADDRESSES, namespace=args.namespace, labels=part_of), data=args.contract_addresses, opts=child)
         self.contract_addresses = config_map.data
+        database_ca = None
+        if args.database_tls and args.database_tls.ca_bundle:
+            database_ca = k8s.core.v1.ConfigMap(f"{name}-database-ca", metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=DATABASE_CA, namespace=args.namespace, labels=part_of),
+                data={CA_KEY: args.database_tls.ca_bundle}, opts=child)
 
         redis = None
         if settings.redis_in_cluster:
@@ -101,7 +110,7 @@ class BackendServices(pulumi.ComponentResource):
             await_ingress=args.network != "localnet")
         digest = pulumi.Output.from_input(args.contract_addresses).apply(checksum)
         # Pods start after what they reference exists: the ConfigMap, their Secrets' ExternalSecrets, the gates.
-        ready = [config_map, secrets, *([analysis] if analysis else [])]
+        ready = [config_map, secrets, *([analysis] if analysis else []), *([database_ca] if database_ca else [])]
         self.workloads = {
             spec.name: ServiceWorkload(f"{name}-{spec.name}", ServiceWorkloadArgs(
                 spec=spec, image=args.images[spec.image_key], network=args.network, namespace=args.namespace,
@@ -110,6 +119,7 @@ class BackendServices(pulumi.ComponentResource):
                               analysis_templates=templates),
                 exposure=exposure,
                 callers=tuple(c.name for c in args.catalog if spec.name in c.calls),
+                database_tls=args.database_tls,
                 retain_rollout=not args.renders_manifests),
                 pulumi.ResourceOptions(parent=self, depends_on=ready))
             for spec in args.catalog

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.services.catalog import (CONTRACT_ADDRESSES, DATABASE_URL, HEALTH_PATH, HTTP_PORT_NAME, INGRESS_CLASS,
                                          METRICS_PORT_NAME, REDIS_URL, ServiceSpec, selector_labels)
+from components.services.database_tls import DatabaseTls
 from components.services.pod_security import container_security, pod_security, tmp_volume
 from components.services.redis import LABELS as REDIS_LABELS, PORT as REDIS_PORT
 from components.services.rollout_analysis import rollout_args
@@ -65,6 +66,7 @@ class ServiceWorkloadArgs:
     canary: Canary  # replicated rows only
     exposure: Exposure
     callers: tuple[str, ...] = ()  # workloads that call this one
+    database_tls: DatabaseTls | None = None  # libpq's TLS settings and CA for a workload that reads DATABASE_URL
     # Applied to a cluster: Rollouts are retained on delete (see _rollout); rendered to YAML they are not.
     retain_rollout: bool = True
 
@@ -131,6 +133,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         spec, size = args.spec, args.spec.resources[args.network]
         secrets = [core.EnvVarArgs(name=s.env, value_from=core.EnvVarSourceArgs(
             secret_key_ref=core.SecretKeySelectorArgs(name=s.name, key=SECRET_KEY))) for s in spec.secrets]
+        tls = args.database_tls if DATABASE_URL in spec.secrets else None
         probe = lambda delay: core.ProbeArgs(  # noqa: E731
             http_get=core.HTTPGetActionArgs(path=HEALTH_PATH, port=HTTP_PORT_NAME), initial_delay_seconds=delay,
             period_seconds=10, failure_threshold=3)
@@ -144,20 +147,23 @@ class ServiceWorkload(pulumi.ComponentResource):
                 annotations={CHECKSUM_ANNOTATION: args.contract_addresses_checksum}),
             spec=core.PodSpecArgs(
                 service_account_name=spec.name, automount_service_account_token=False,
-                security_context=pod_security(), topology_spread_constraints=spread, volumes=[tmp_volume()],
+                security_context=pod_security(), topology_spread_constraints=spread,
+                volumes=[tmp_volume(), *(tls.volume_args() if tls else [])],
                 containers=[core.ContainerArgs(
                     name=spec.name, image=args.image,
                     ports=[core.ContainerPortArgs(name=HTTP_PORT_NAME, container_port=spec.port),
                            core.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=spec.metrics_port)],
                     env_from=[core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=CONTRACT_ADDRESSES))],
                     env=[core.EnvVarArgs(name="PORT", value=str(spec.port)),
-                         core.EnvVarArgs(name="METRICS_PORT", value=str(spec.metrics_port)), *secrets],
+                         core.EnvVarArgs(name="METRICS_PORT", value=str(spec.metrics_port)), *secrets,
+                         *(tls.env_args() if tls else [])],
                     readiness_probe=probe(5), liveness_probe=probe(15),
                     resources=core.ResourceRequirementsArgs(
                         requests={"cpu": size.cpu_request, "memory": size.memory_request},
                         limits={"cpu": size.cpu_limit, "memory": size.memory_limit}),
                     security_context=container_security(),
-                    volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp")])]))
+                    volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                                   *(tls.mount_args() if tls else [])])]))
 
     @staticmethod
     def _rollout(name, args: ServiceWorkloadArgs, metadata, selector, template, opts) -> pulumi.Resource:

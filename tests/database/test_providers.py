@@ -186,3 +186,16 @@ print(json.dumps({"backup_id": backup.id, "schema_version": schema.outs["schema_
     assert outcome["schema_version"] == 4
     assert (tmp_path / f"{outcome['backup_id']}.dump").is_file()
     assert scalar(database, "SELECT count(*) FROM schema_migrations") == 4
+
+
+def test_another_machines_ca_path_is_no_change_but_another_tls_mode_is(database, migrations, tmp_path):
+    """The CA bundle's path in the DSN is the running checkout's (DatabaseConfig.dsn() makes it absolute): an
+    update from another operator's checkout neither retargets the migrations nor takes a backup."""
+    here, there = f"{database} sslrootcert=/home/alice/tonsurance/ca.pem", f"{database} sslrootcert=/ci/work/ca.pem"
+    trigger = migration_set_checksum(migrations)
+    for provider, props in ((SqlMigrationsProvider(), lambda dsn: migration_props(dsn, migrations)),
+                            (DatabaseBackupProvider(), lambda dsn: backup_props(dsn, tmp_path.as_uri(), trigger))):
+        olds = {**as_engine_sees_it(props(here)), "applied": [{"version": str(m.version)} for m in migrations]}
+        assert provider.diff("id", olds, as_engine_sees_it(props(there))).changes is False, type(provider).__name__
+        tighter = as_engine_sees_it(props(f"{there} sslmode=verify-full"))
+        assert provider.diff("id", olds, tighter).changes is True, type(provider).__name__

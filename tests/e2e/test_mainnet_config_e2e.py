@@ -12,7 +12,7 @@ from pytoniq_core import Address
 
 from config.services import EXPORTER_IMAGES
 from tests.e2e.harness import stack_copy
-from tests.support import BACKUP_IMAGE, DEPLOY_ROLE_ARN, DIGEST, IMAGES, OIDC_ARN, network_config
+from tests.support import BACKUP_IMAGE, DEPLOY_ROLE_ARN, DIGEST, IMAGES, OIDC_ARN, database_ca, network_config
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +49,11 @@ def test_mainnet_network_config_and_secrets_provider(project_dir, tmp_path):
     assert "tonsurance:platform:Platform" not in message  # refused before any resource
 
     shutil.copy(network_config(tmp_path, "mainnet"), target)
+    message = refusal(copy)  # the operator has not put the database's CA bundle where Pulumi.mainnet.yaml says
+    assert "config tonsurance:database.sslRootCert: cannot be read: config/mainnet-database-ca.pem" in message
+    assert "tonsurance:platform:Platform" not in message
+
+    shutil.copy(database_ca(), target.parent / "mainnet-database-ca.pem")
     message = refusal(copy)
     assert "the stack's secrets provider must be a KMS one" in message and "'passphrase'" in message
     assert "tonsurance:platform:Platform" not in message

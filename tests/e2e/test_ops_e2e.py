@@ -104,6 +104,8 @@ def test_estimate_matches_fees_paid_noop_is_zero_verify_and_record(local_stack, 
     checked = json.loads(run_ops(copy, "preflight").stdout)["checks"]
     balance = next(c for c in checked if c["name"] == "deployer balance")
     assert balance["ok"] and balance["figures"]["estimated_cost_nanotons"] == 0
+    database = next(c for c in checked if c["name"] == "database")  # the local server, over its socket
+    assert database["ok"] and database["detail"].endswith("answers SELECT 1 without TLS (local)")
     git = next(c for c in checked if c["name"] == "git")
     assert not git["ok"]  # the copy is no git checkout: preflight says so instead of passing
 

@@ -28,7 +28,7 @@ from chain.wallets import deployer_wallet_addresses
 from resource_types import TON_RESOURCES
 from tests.e2e.harness import ROOT, TOOLS, StackCopy, engine_env, stack_copy
 from tests.moto_server import REGION, moto_endpoint, moto_environment, secrets_manager  # noqa: F401
-from tests.support import OIDC_ARN, mnemonic_leaks, network_config, raw_config
+from tests.support import OIDC_ARN, database_ca, mnemonic_leaks, network_config, raw_config
 
 pytestmark = pytest.mark.e2e
 
@@ -131,6 +131,7 @@ def mainnet_stack(project_dir, tmp_path, moto_endpoint) -> tuple[StackCopy, str]
     copy.set_config("tonsurance:keeperAddresses[0]", mainnet_address(4), path=True)
     target = copy.work_dir / "config" / "mainnet-global.config.json"
     shutil.copy(network_config(tmp_path, "mainnet"), target)
+    shutil.copy(database_ca(), target.parent / "mainnet-database-ca.pem")  # the operator's database CA bundle
     return copy, mnemonic
 
 

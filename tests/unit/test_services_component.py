@@ -136,7 +136,8 @@ def test_no_secret_value_in_any_workload_and_every_secret_has_an_external_secret
     for name, template in pod_templates(mocks).items():
         container = template["spec"]["containers"][0]
         plain = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-        assert set(plain) == {"PORT", "METRICS_PORT"}  # nothing else is a literal
+        # nothing else is a literal but libpq's TLS settings (tests/unit/test_database_tls_wiring.py)
+        assert set(plain) - {"PGSSLMODE", "PGSSLROOTCERT"} == {"PORT", "METRICS_PORT"}
         refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
         assert refs == set(SERVICES_BY_NAME[name].secret_names)
         assert refs <= set(made), f"{name} reads a Secret no ExternalSecret makes"
