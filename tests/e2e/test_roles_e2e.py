@@ -45,6 +45,14 @@ def keepers(stack: StackCopy) -> set[Address]:
 
 
 def set_keepers(stack: StackCopy, values: list[str]) -> None:
+    """The keeper addresses, and the local keepers' words kept only for the leading keepers that stay (a new
+    keeper's key is not the stack's: config refuses words that are not the key of the address beside them)."""
+    before = config_keepers(stack)
+    words = json.loads(stack.stack.get_config("tonsurance:keeperMnemonics").value)
+    kept = 0
+    while kept < min(len(words), len(values), len(before)) and values[kept] == before[kept]:
+        kept += 1
+    stack.set_config("tonsurance:keeperMnemonics", json.dumps(words[:kept]), secret=True)
     stack.set_config("tonsurance:keeperAddresses", json.dumps(values))
 
 
