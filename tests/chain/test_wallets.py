@@ -219,6 +219,35 @@ def test_an_unreadable_journal_stops_the_send(localnet, journal):
     assert len(external_txs(localnet, wallet)) == 0
 
 
+def test_a_journal_with_only_its_wallets_and_sends_is_read(localnet, journal):
+    """A journal restored by hand (no `format` key) still counts: what it records is never signed again."""
+    wallet = highload(localnet, journal)
+    transfers = deploy_transfers(9100, 1)
+    first = wallet.send(transfers, intent_id="restored")
+    kept = json.loads(journal.read_text())
+    journal.write_text(json.dumps({"wallets": kept["wallets"], "sends": kept["sends"]}))
+    again = wallet.send(transfers, intent_id="restored")
+    assert again.reused and again.external_tx_hash == first.external_tx_hash
+    assert len(external_txs(localnet, wallet)) == 1
+
+
+def test_settle_open_records_a_message_that_landed_and_failed_and_does_not_raise(localnet, journal):
+    """A message that landed with its actions failed is recorded `failed` by settle_open (a later send may sign
+    anew: nothing left), not raised: settle_open runs before reading the chain and must go on."""
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x0a" * 32), journal)
+    localnet.fund(wallet.address, 10 * TON)
+    nowhere = Transfer(Address("1:" + "cd" * 32), TON)       # workchain 1 does not exist: the action phase fails
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send([nowhere], intent_id="late-failure", wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                 # it lands, and fails
+
+    assert wallet.settle_open() == []
+    record = json.loads(journal.read_text())["sends"]["late-failure"]
+    assert record["status"] == "failed" and record["transfers_sent"] == 0
+
+
 def test_settle_open_records_what_landed_and_what_expired_and_names_what_is_still_open(localnet, journal):
     wallet = highload(localnet, journal)
     other = WalletV4R2(localnet, WalletKey.from_seed(b"\x08" * 32), journal)   # another wallet, the same journal
