@@ -134,7 +134,7 @@ def test_single_transaction_mode_rolls_back_the_whole_run(database, migrations):
     with pytest.raises(MigrationFailedError, match="whole run was rolled back") as failure:
         apply_migrations(database, [*migrations, BROKEN], single_transaction=True)
 
-    assert "005_broken.sql" in str(failure.value)
+    assert "005_broken.sql" in str(failure.value) and "tonsurance_app@127.0.0.1" in str(failure.value)
     assert tables(database) == {"schema_migrations"}
     assert applied_migrations(database) == []
 
