@@ -95,6 +95,27 @@ def test_an_open_message_for_the_same_contracts_is_found_behind_an_unrelated_one
     assert external_count(localnet, wallet) == 3                 # the warm-up and the two batches, nothing else
 
 
+def test_an_unrelated_message_that_landed_meanwhile_is_recorded_and_the_new_send_goes_on(localnet, tmp_path):
+    """Only a landed message that may have reached the same addresses stops a send (Superseded); one for other
+    contracts is recorded as it landed and the new batch is signed."""
+    journal = tmp_path / "journal.json"
+    wallet = wallet_on(localnet, journal)
+    warm_up(wallet)
+    unrelated, transfers = deploy_transfers(400, 2), deploy_transfers(410, 3)
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send(unrelated, intent_id="unrelated", wait_seconds=0.3, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                      # it lands before the next send looks
+
+    result = wallet.send(transfers, intent_id="batch")
+
+    assert result.transfers_sent == 3 and result.attempts == 1 and not result.reused
+    sends = json.loads(journal.read_text())["sends"]
+    assert sends["unrelated"]["status"] == "confirmed" and sends["unrelated"]["transfers_sent"] == 2
+    assert deploy_counts(localnet, unrelated + transfers) == [1] * 5 and external_count(localnet, wallet) == 3
+
+
 def test_an_earlier_batch_that_lands_while_waited_for_supersedes_the_new_intent(localnet, tmp_path):
     wallet = wallet_on(localnet, tmp_path / "journal.json")
     warm_up(wallet)

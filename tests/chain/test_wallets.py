@@ -175,6 +175,24 @@ def test_failed_actions_are_reported_and_nothing_was_sent(localnet, journal):
     assert json.loads(journal.read_text())["sends"]["to-nowhere"]["attempt"] == 2
 
 
+def test_a_landed_failure_for_the_same_address_does_not_stop_a_new_send(localnet, journal):
+    """An earlier message that landed and sent nothing (its actions failed) supersedes nothing: a new intent for
+    the same address is signed (and fails the same way here), never refused as Superseded."""
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x0b" * 32), journal)
+    localnet.fund(wallet.address, 10 * TON)
+    nowhere = Transfer(Address("1:" + "ef" * 32), TON)       # workchain 1 does not exist: the action phase fails
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send([nowhere], intent_id="first", wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                 # it lands, and fails
+
+    with pytest.raises(SendFailed, match="sent 0 of 1"):
+        wallet.send([nowhere], intent_id="second")
+    sends = json.loads(journal.read_text())["sends"]
+    assert sends["first"]["status"] == "failed" and sends["second"]["status"] == "failed"
+
+
 def test_intent_ids_cannot_be_reused_for_other_transfers(localnet, journal):
     wallet = highload(localnet, journal)
     wallet.send(deploy_transfers(6000, 2), intent_id="shards-0-1")
