@@ -199,8 +199,10 @@ def test_a_lost_journal_fences_the_wallet_up_to_and_including_its_fence(client, 
     with pytest.raises(JournalFence) as fenced:
         lost.send(transfers, wait_seconds=10)
     assert fenced.value.fence_until == chain.now + lost.timeout_seconds + EXPIRY_MARGIN_SECONDS
+    # The operator is told how long to wait.
+    assert f"in {lost.timeout_seconds + EXPIRY_MARGIN_SECONDS} s" in str(fenced.value)
     chain.now = fenced.value.fence_until
-    with pytest.raises(JournalFence):
+    with pytest.raises(JournalFence, match=r"\(in 0 s,"):
         lost.send(transfers, wait_seconds=10)
     chain.now += 1
     assert lost.send(transfers, wait_seconds=10).transfers_sent == 2
