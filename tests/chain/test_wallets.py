@@ -193,6 +193,18 @@ def test_a_landed_failure_for_the_same_address_does_not_stop_a_new_send(localnet
     assert sends["first"]["status"] == "failed" and sends["second"]["status"] == "failed"
 
 
+@pytest.mark.parametrize("kind, seed", [(WalletV4R2, b"\x0c"), (HighloadWalletV3, b"\x0e")])
+def test_a_wallet_on_the_masterchain_signs_for_its_own_wallet_id(localnet, tmp_path, kind, seed):
+    """The signed wallet id is the one in the wallet's data (base id + workchain): on workchain -1 a wrong sign
+    (base id - workchain) is refused by the wallet and nothing is sent."""
+    wallet = kind(localnet, WalletKey.from_seed(seed * 32), tmp_path / "journal.json", workchain=-1)
+    assert wallet.address.wc == -1
+    localnet.fund(wallet.address, 10 * TON)
+    transfers = deploy_transfers(9700 + seed[0] * 10, 2)
+    assert wallet.send(transfers, wait_seconds=5).transfers_sent == 2
+    assert all(localnet.account(t.destination).status == "active" for t in transfers)
+
+
 def test_intent_ids_cannot_be_reused_for_other_transfers(localnet, journal):
     wallet = highload(localnet, journal)
     wallet.send(deploy_transfers(6000, 2), intent_id="shards-0-1")
