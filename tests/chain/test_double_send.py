@@ -116,6 +116,22 @@ def test_an_unrelated_message_that_landed_meanwhile_is_recorded_and_the_new_send
     assert deploy_counts(localnet, unrelated + transfers) == [1] * 5 and external_count(localnet, wallet) == 3
 
 
+def test_a_settled_earlier_intent_for_the_same_address_does_not_stop_a_new_one(localnet, tmp_path):
+    """Only open messages are looked at before signing: a confirmed send to a contract never blocks a later,
+    different send to the same contract."""
+    journal = tmp_path / "journal.json"
+    wallet = wallet_on(localnet, journal)
+    deployed = deploy_transfers(450, 1)
+    wallet.send(deployed, intent_id="deploy")
+    top_up = [Transfer(deployed[0].destination, TON // 10)]
+
+    result = wallet.send(top_up, intent_id="top-up")
+
+    assert result.transfers_sent == 1 and not result.reused
+    assert json.loads(journal.read_text())["sends"]["top-up"]["status"] == "confirmed"
+    assert external_count(localnet, wallet) == 2
+
+
 def test_an_earlier_batch_that_lands_while_waited_for_supersedes_the_new_intent(localnet, tmp_path):
     wallet = wallet_on(localnet, tmp_path / "journal.json")
     warm_up(wallet)
