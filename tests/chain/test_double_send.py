@@ -132,6 +132,24 @@ def test_a_settled_earlier_intent_for_the_same_address_does_not_stop_a_new_one(l
     assert external_count(localnet, wallet) == 2
 
 
+def test_a_batch_signed_while_the_network_is_down_still_holds_back_another_for_the_same_contracts(localnet, tmp_path):
+    """No broadcast reached the chain: the record stays `signed`, which is open (a rerun broadcasts it; it may
+    have left before an error), so a new intent for the same contracts drives it first and signs nothing."""
+    journal = tmp_path / "journal.json"
+    wallet = wallet_on(localnet, journal)
+    warm_up(wallet)
+    transfers = deploy_transfers(470, 3)
+    localnet.set_faults(fail_send=100)
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, intent_id="unsent", wait_seconds=0.3, rebroadcast_seconds=0.1)
+    assert json.loads(journal.read_text())["sends"]["unsent"]["status"] == "signed"
+    localnet.set_faults(fail_send=0)
+
+    with pytest.raises(Superseded, match="landed meanwhile"):
+        wallet.send(transfers[1:], intent_id="smaller", wait_seconds=2, rebroadcast_seconds=0.1)
+    assert deploy_counts(localnet, transfers) == [1] * 3 and external_count(localnet, wallet) == 2
+
+
 def test_an_earlier_batch_that_lands_while_waited_for_supersedes_the_new_intent(localnet, tmp_path):
     wallet = wallet_on(localnet, tmp_path / "journal.json")
     warm_up(wallet)
