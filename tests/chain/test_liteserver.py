@@ -175,8 +175,9 @@ def test_a_message_is_signed_again_only_30_seconds_after_valid_until(client, cha
     assert externals(chain, wallet.address) == 0
 
     chain.now = first["valid_until"] + 30   # refused by the wallet now, but the verdict is not yet safe
-    with pytest.raises(SendError, match="refuses the recorded message .*; nothing new was signed"):
+    with pytest.raises(SendError, match="refuses the recorded message .*; nothing new was signed") as refused:
         wallet.send(transfers, wait_seconds=0.2, rebroadcast_seconds=5)
+    assert f"a retry after {first['valid_until'] + 30} (chain time)" in str(refused.value)   # when to come back
     assert json.loads(journal.read_text())["sends"][first["intent"]]["attempt"] == 1
 
     chain.now += 1                          # 31 s past valid-until: it can never land; signed again
