@@ -261,6 +261,27 @@ def test_a_journal_with_only_its_wallets_and_sends_is_read(localnet, journal):
     assert len(external_txs(localnet, wallet)) == 1
 
 
+def test_a_message_that_landed_unseen_is_adopted_by_a_rerun_long_after_it_expired(localnet, journal):
+    """The run that sent it stopped before it saw it land; a rerun after its valid-until (and the margin) looks for
+    its transaction first: recorded as sent once, never taken as lost (AmbiguousSend) nor signed again."""
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x0f" * 32), journal)
+    localnet.fund(wallet.address, 10 * TON)
+    transfers = deploy_transfers(9800, 2)
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, intent_id="unseen", wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                 # it lands; nobody looks
+    record = json.loads(journal.read_text())["sends"]["unseen"]
+    localnet.advance_time(record["valid_until"] - localnet.now() + EXPIRY_MARGIN_SECONDS + 60)
+
+    result = wallet.send(transfers, intent_id="unseen")
+
+    assert result.attempts == 1 and result.transfers_sent == 2 and not result.reused
+    assert json.loads(journal.read_text())["sends"]["unseen"]["status"] == "confirmed"
+    assert len(external_txs(localnet, wallet)) == 1
+
+
 def test_settle_open_records_a_message_that_landed_and_failed_and_does_not_raise(localnet, journal):
     """A message that landed with its actions failed is recorded `failed` by settle_open (a later send may sign
     anew: nothing left), not raised: settle_open runs before reading the chain and must go on."""
