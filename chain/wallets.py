@@ -232,9 +232,6 @@ class SendJournal:
     def save(self, data: dict) -> None:
         write_json_atomically(self.path, data)
 
-    def record(self, intent_id: str) -> dict | None:
-        return self.read()["sends"].get(intent_id)
-
 
 def empty_journal() -> dict:
     return {"format": 1, "wallets": {}, "sends": {}}

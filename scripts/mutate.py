@@ -4,6 +4,12 @@ Each target mutates one module (one changed line at a time: a comparison flipped
 condition negated, a call dropped...) and runs only the tests that cover the mutated function, out of the
 target's own test files. A mutant that no test notices has *survived*: the tests would pass with that bug.
 
+A target may name the functions it is about (`functions`, "Class.method" or "function"): only their mutants are
+tested and scored, so the wallet target tests the journal and the send-once guard, not the whole of
+chain/wallets.py (its key derivation, message building and fee estimate are other code). mutmut still makes
+every mutant of the module; the script hands `mutmut run` the names of the chosen ones (a pattern per function
+on the first run, the mutants still to test by name later). A target without `functions` scores its whole module.
+
 A target runs in a scratch project of its own, `.state/mutation/<target>/`: mutmut copies the module's package
 and the tests into its `mutants/` folder, where every other folder of the project is a link to this checkout.
 Results stay there, so a second run retests only what changed. The report gives killed / survived per target,
@@ -47,20 +53,55 @@ class Target:
     module: str                 # the file mutated, relative to the project
     tests: tuple[str, ...]      # the tests it is held to
     floor: float = 0.0          # the least mutation score accepted (0: reported only)
+    functions: tuple[str, ...] = ()   # "Class.method" or "function" of the module; empty: all of it
 
     @property
     def package(self) -> str:
         return self.module.split("/")[0]
 
+    def mangled(self, function: str) -> str:
+        """mutmut's name of a function of the module (its mutants are this + "__mutmut_<n>")."""
+        module = self.module.removesuffix(".py").replace("/", ".")
+        cls, _, method = function.rpartition(".")
+        return f"{module}.xǁ{cls}ǁ{method}" if cls else f"{module}.x_{method}"
+
+    def chosen(self, mutant: str) -> bool:
+        """Whether a mutant (by name) belongs to the functions this target is about."""
+        return not self.functions or mutant.partition("__mutmut_")[0] in {self.mangled(f) for f in self.functions}
+
+
+# Every function that decides whether a message is signed, sent again or taken as landed (wallet), and whether a
+# migration runs (migrations), is chosen; what only builds bytes, derives keys or words messages is not.
+WALLET_GUARD = (
+    # the journal: read, held, saved; an unreadable one is never taken as empty
+    "SendJournal.session", "SendJournal.read", "SendJournal.save", "empty_journal", "parse_journal",
+    # send once: one intent per fingerprint, an open message settled before anything new is signed
+    "fingerprint", "JournaledWallet.send", "JournaledWallet.settle_open", "JournaledWallet._drive",
+    "JournaledWallet._settle_others", "JournaledWallet._sign_and_record", "JournaledWallet._broadcast",
+    "JournaledWallet._settle", "JournaledWallet._follow_links", "JournaledWallet._update",
+    "JournaledWallet.required_balance",
+    # may it still land: the replay slot (seqno / query id), its validity and whether the chain used it
+    "JournaledWallet._expired_unused", "WalletV4R2.seqno", "WalletV4R2._sign", "WalletV4R2._slot_consumed",
+    "HighloadWalletV3.processed", "HighloadWalletV3._allocate_query_id", "HighloadWalletV3._check_fence",
+    "HighloadWalletV3._sign", "HighloadWalletV3._slot_consumed",
+)
+MIGRATIONS_GUARD = (
+    # the checksum of a migration and of the set, and the refusal of an edited or unknown applied migration
+    "Migration.from_sql", "Migration.from_input", "validate_migration_set", "migration_set_checksum",
+    "check_drift", "_read_applied", "_apply_one",
+    # what runs, once: the advisory lock, the pending set, the run itself and what it requires first
+    "apply_migrations", "_acquire_lock", "pending_migrations", "_require_timescaledb_available",
+)
 
 TARGETS = (
     Target("wallet", "the wallet journal and send guard", "chain/wallets.py",
            ("tests/chain/test_wallets.py", "tests/chain/test_double_send.py", "tests/chain/test_liteserver.py"),
-           floor=0.90),
+           floor=0.90, functions=WALLET_GUARD),
     Target("deploy-journal", "the deployer's journal beside the state and its turn (one sender at a time)",
            "ton_deploy/journal.py", ("tests/providers/test_journal_beside_state.py",), floor=0.90),
     Target("migrations", "migrations: checksums, drift refusal and the advisory lock", "database/migrations.py",
-           ("tests/database/test_migrations.py", "tests/database/test_providers.py"), floor=0.90),
+           ("tests/database/test_migrations.py", "tests/database/test_providers.py"), floor=0.90,
+           functions=MIGRATIONS_GUARD),
     Target("config-rules", "config rules shared with the policy pack and preflight", "config/rules.py",
            ("tests/unit/test_config.py", "tests/unit/test_config_services.py", "tests/unit/test_policy_rules.py")),
     Target("policy-rules", "the policy pack's rules", "policy/rules.py", ("tests/unit/test_policy_rules.py",)),
@@ -128,49 +169,68 @@ def prepare(target: Target) -> Path:
     return work
 
 
-def refresh_copies(work: Path, target: Target) -> None:
-    """mutmut keeps its copies of unchanged files and its verdicts; the tests are copied afresh and every mutant
-    that was not detected is tested again, so a test added to kill a survivor counts on the next run."""
-    shutil.rmtree(work / "mutants" / "tests", ignore_errors=True)
+def verdicts(work: Path, target: Target) -> dict[str, str] | None:
+    """Each mutant of the functions the target is about, by name, and its status ("not checked": not run yet);
+    None when mutmut has not made this target's mutants yet."""
     meta = work / "mutants" / f"{target.module}.meta"
-    if meta.exists():
-        from mutmut.stats import status_by_exit_code
+    if not meta.exists():
+        return None
+    from mutmut.stats import status_by_exit_code
 
-        data = json.loads(meta.read_text())
-        data["exit_code_by_key"] = {name: None if status_by_exit_code[code] in UNDETECTED else code
-                                    for name, code in data["exit_code_by_key"].items()}
-        meta.write_text(json.dumps(data, indent=4))
+    return {name: status_by_exit_code[code] for name, code in sorted(json.loads(meta.read_text())["exit_code_by_key"]
+                                                                      .items()) if target.chosen(name)}
+
+
+def to_test(work: Path, target: Target, survivors_only: bool = False) -> list[str] | None:
+    """The names of the target's mutants still to test: not run yet or not detected last time (a test added since
+    may kill them; mutmut keeps every verdict and would not run them again unless named); only the undetected ones
+    with `survivors_only`. None when mutmut has not made this target's mutants yet."""
+    found = verdicts(work, target)
+    if found is None:
+        return None
+    wanted = UNDETECTED if survivors_only else (*UNDETECTED, "not checked")
+    return [name for name, status in found.items() if status in wanted]
 
 
 def run(target: Target, jobs: int, survivors_only: bool = False) -> Outcome:
     work = prepare(target)
-    again = [name.split(" ")[0] for name in results(work, target)[1]] if survivors_only else []
-    if survivors_only and not again:
-        raise SystemExit(f"no survivors kept for target {target.name}: run it first")
-    refresh_copies(work, target)
-    started = time.monotonic()
-    mutmut = Path(sys.executable).parent / "mutmut"
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(["nice", str(mutmut), "run", "--max-children", str(jobs), *again], cwd=work, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seconds = time.monotonic() - started
+    shutil.rmtree(work / "mutants" / "tests", ignore_errors=True)   # mutmut copies the tests afresh
+    names = to_test(work, target, survivors_only)
+    if names is None and survivors_only:
+        raise SystemExit(f"no results kept for target {target.name}: run it first")
     log = work / "mutmut-run.log"
-    log.write_text(done.stdout)
+    log.write_text("")
+    started = time.monotonic()
+    if names is None or names:
+        # First run: a pattern per chosen function (no functions: every mutant of the module); later, by name.
+        mutmut(work, target, jobs, [f"{target.mangled(f)}__mutmut_*" for f in target.functions]
+               if names is None else names, log)
+        # Mutants mutmut made anew meanwhile (a chosen function changed since the last run) are tested too.
+        fresh = [name for name, status in (verdicts(work, target) or {}).items() if status == "not checked"]
+        if fresh:
+            mutmut(work, target, jobs, fresh, log)
+    counts, survivors = results(work, target)
+    return Outcome(target, counts, survivors, time.monotonic() - started)
+
+
+def mutmut(work: Path, target: Target, jobs: int, mutants: list[str], log: Path) -> None:
+    """`mutmut run` in the target's scratch project, on these mutants (names or patterns; none: all of them)."""
+    program = Path(sys.executable).parent / "mutmut"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(["nice", str(program), "run", "--max-children", str(jobs), *mutants], cwd=work, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with log.open("a") as out:
+        out.write(done.stdout)
     if done.returncode != 0:
         raise SystemExit(f"mutmut failed on target {target.name} (exit {done.returncode}); its output: {log}\n"
                          + done.stdout[-3000:])
-    counts, survivors = results(work, target)
-    return Outcome(target, counts, survivors, seconds)
 
 
 def results(work: Path, target: Target) -> tuple[dict[str, int], list[str]]:
-    from mutmut.stats import status_by_exit_code
-
-    meta = json.loads((work / "mutants" / f"{target.module}.meta").read_text())
+    """Verdict counts and the undetected mutants, of the functions the target is about."""
     counts: dict[str, int] = {}
     survivors = []
-    for name, code in sorted(meta["exit_code_by_key"].items()):
-        status = status_by_exit_code[code]
+    for name, status in (verdicts(work, target) or {}).items():
         counts[status] = counts.get(status, 0) + 1
         if status in UNDETECTED:
             survivors.append(f"{name} ({status})")

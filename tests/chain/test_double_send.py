@@ -95,6 +95,61 @@ def test_an_open_message_for_the_same_contracts_is_found_behind_an_unrelated_one
     assert external_count(localnet, wallet) == 3                 # the warm-up and the two batches, nothing else
 
 
+def test_an_unrelated_message_that_landed_meanwhile_is_recorded_and_the_new_send_goes_on(localnet, tmp_path):
+    """Only a landed message that may have reached the same addresses stops a send (Superseded); one for other
+    contracts is recorded as it landed and the new batch is signed."""
+    journal = tmp_path / "journal.json"
+    wallet = wallet_on(localnet, journal)
+    warm_up(wallet)
+    unrelated, transfers = deploy_transfers(400, 2), deploy_transfers(410, 3)
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send(unrelated, intent_id="unrelated", wait_seconds=0.3, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                      # it lands before the next send looks
+
+    result = wallet.send(transfers, intent_id="batch")
+
+    assert result.transfers_sent == 3 and result.attempts == 1 and not result.reused
+    sends = json.loads(journal.read_text())["sends"]
+    assert sends["unrelated"]["status"] == "confirmed" and sends["unrelated"]["transfers_sent"] == 2
+    assert deploy_counts(localnet, unrelated + transfers) == [1] * 5 and external_count(localnet, wallet) == 3
+
+
+def test_a_settled_earlier_intent_for_the_same_address_does_not_stop_a_new_one(localnet, tmp_path):
+    """Only open messages are looked at before signing: a confirmed send to a contract never blocks a later,
+    different send to the same contract."""
+    journal = tmp_path / "journal.json"
+    wallet = wallet_on(localnet, journal)
+    deployed = deploy_transfers(450, 1)
+    wallet.send(deployed, intent_id="deploy")
+    top_up = [Transfer(deployed[0].destination, TON // 10)]
+
+    result = wallet.send(top_up, intent_id="top-up")
+
+    assert result.transfers_sent == 1 and not result.reused
+    assert json.loads(journal.read_text())["sends"]["top-up"]["status"] == "confirmed"
+    assert external_count(localnet, wallet) == 2
+
+
+def test_a_batch_signed_while_the_network_is_down_still_holds_back_another_for_the_same_contracts(localnet, tmp_path):
+    """No broadcast reached the chain: the record stays `signed`, which is open (a rerun broadcasts it; it may
+    have left before an error), so a new intent for the same contracts drives it first and signs nothing."""
+    journal = tmp_path / "journal.json"
+    wallet = wallet_on(localnet, journal)
+    warm_up(wallet)
+    transfers = deploy_transfers(470, 3)
+    localnet.set_faults(fail_send=100)
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, intent_id="unsent", wait_seconds=0.3, rebroadcast_seconds=0.1)
+    assert json.loads(journal.read_text())["sends"]["unsent"]["status"] == "signed"
+    localnet.set_faults(fail_send=0)
+
+    with pytest.raises(Superseded, match="landed meanwhile"):
+        wallet.send(transfers[1:], intent_id="smaller", wait_seconds=2, rebroadcast_seconds=0.1)
+    assert deploy_counts(localnet, transfers) == [1] * 3 and external_count(localnet, wallet) == 2
+
+
 def test_an_earlier_batch_that_lands_while_waited_for_supersedes_the_new_intent(localnet, tmp_path):
     wallet = wallet_on(localnet, tmp_path / "journal.json")
     warm_up(wallet)

@@ -175,8 +175,9 @@ def test_a_message_is_signed_again_only_30_seconds_after_valid_until(client, cha
     assert externals(chain, wallet.address) == 0
 
     chain.now = first["valid_until"] + 30   # refused by the wallet now, but the verdict is not yet safe
-    with pytest.raises(SendError, match="refuses the recorded message .*; nothing new was signed"):
+    with pytest.raises(SendError, match="refuses the recorded message .*; nothing new was signed") as refused:
         wallet.send(transfers, wait_seconds=0.2, rebroadcast_seconds=5)
+    assert f"a retry after {first['valid_until'] + 30} (chain time)" in str(refused.value)   # when to come back
     assert json.loads(journal.read_text())["sends"][first["intent"]]["attempt"] == 1
 
     chain.now += 1                          # 31 s past valid-until: it can never land; signed again
@@ -199,8 +200,10 @@ def test_a_lost_journal_fences_the_wallet_up_to_and_including_its_fence(client, 
     with pytest.raises(JournalFence) as fenced:
         lost.send(transfers, wait_seconds=10)
     assert fenced.value.fence_until == chain.now + lost.timeout_seconds + EXPIRY_MARGIN_SECONDS
+    # The operator is told how long to wait.
+    assert f"in {lost.timeout_seconds + EXPIRY_MARGIN_SECONDS} s" in str(fenced.value)
     chain.now = fenced.value.fence_until
-    with pytest.raises(JournalFence):
+    with pytest.raises(JournalFence, match=r"\(in 0 s,"):
         lost.send(transfers, wait_seconds=10)
     chain.now += 1
     assert lost.send(transfers, wait_seconds=10).transfers_sent == 2

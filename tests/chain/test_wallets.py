@@ -175,6 +175,36 @@ def test_failed_actions_are_reported_and_nothing_was_sent(localnet, journal):
     assert json.loads(journal.read_text())["sends"]["to-nowhere"]["attempt"] == 2
 
 
+def test_a_landed_failure_for_the_same_address_does_not_stop_a_new_send(localnet, journal):
+    """An earlier message that landed and sent nothing (its actions failed) supersedes nothing: a new intent for
+    the same address is signed (and fails the same way here), never refused as Superseded."""
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x0b" * 32), journal)
+    localnet.fund(wallet.address, 10 * TON)
+    nowhere = Transfer(Address("1:" + "ef" * 32), TON)       # workchain 1 does not exist: the action phase fails
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send([nowhere], intent_id="first", wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                 # it lands, and fails
+
+    with pytest.raises(SendFailed, match="sent 0 of 1"):
+        wallet.send([nowhere], intent_id="second")
+    sends = json.loads(journal.read_text())["sends"]
+    assert sends["first"]["status"] == "failed" and sends["second"]["status"] == "failed"
+
+
+@pytest.mark.parametrize("kind, seed", [(WalletV4R2, b"\x0c"), (HighloadWalletV3, b"\x0e")])
+def test_a_wallet_on_the_masterchain_signs_for_its_own_wallet_id(localnet, tmp_path, kind, seed):
+    """The signed wallet id is the one in the wallet's data (base id + workchain): on workchain -1 a wrong sign
+    (base id - workchain) is refused by the wallet and nothing is sent."""
+    wallet = kind(localnet, WalletKey.from_seed(seed * 32), tmp_path / "journal.json", workchain=-1)
+    assert wallet.address.wc == -1
+    localnet.fund(wallet.address, 10 * TON)
+    transfers = deploy_transfers(9700 + seed[0] * 10, 2)
+    assert wallet.send(transfers, wait_seconds=5).transfers_sent == 2
+    assert all(localnet.account(t.destination).status == "active" for t in transfers)
+
+
 def test_intent_ids_cannot_be_reused_for_other_transfers(localnet, journal):
     wallet = highload(localnet, journal)
     wallet.send(deploy_transfers(6000, 2), intent_id="shards-0-1")
@@ -217,6 +247,56 @@ def test_an_unreadable_journal_stops_the_send(localnet, journal):
     with pytest.raises(SendError, match="unreadable; refusing to send"):
         wallet.send(deploy_transfers(9000, 1))
     assert len(external_txs(localnet, wallet)) == 0
+
+
+def test_a_journal_with_only_its_wallets_and_sends_is_read(localnet, journal):
+    """A journal restored by hand (no `format` key) still counts: what it records is never signed again."""
+    wallet = highload(localnet, journal)
+    transfers = deploy_transfers(9100, 1)
+    first = wallet.send(transfers, intent_id="restored")
+    kept = json.loads(journal.read_text())
+    journal.write_text(json.dumps({"wallets": kept["wallets"], "sends": kept["sends"]}))
+    again = wallet.send(transfers, intent_id="restored")
+    assert again.reused and again.external_tx_hash == first.external_tx_hash
+    assert len(external_txs(localnet, wallet)) == 1
+
+
+def test_a_message_that_landed_unseen_is_adopted_by_a_rerun_long_after_it_expired(localnet, journal):
+    """The run that sent it stopped before it saw it land; a rerun after its valid-until (and the margin) looks for
+    its transaction first: recorded as sent once, never taken as lost (AmbiguousSend) nor signed again."""
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x0f" * 32), journal)
+    localnet.fund(wallet.address, 10 * TON)
+    transfers = deploy_transfers(9800, 2)
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send(transfers, intent_id="unseen", wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                 # it lands; nobody looks
+    record = json.loads(journal.read_text())["sends"]["unseen"]
+    localnet.advance_time(record["valid_until"] - localnet.now() + EXPIRY_MARGIN_SECONDS + 60)
+
+    result = wallet.send(transfers, intent_id="unseen")
+
+    assert result.attempts == 1 and result.transfers_sent == 2 and not result.reused
+    assert json.loads(journal.read_text())["sends"]["unseen"]["status"] == "confirmed"
+    assert len(external_txs(localnet, wallet)) == 1
+
+
+def test_settle_open_records_a_message_that_landed_and_failed_and_does_not_raise(localnet, journal):
+    """A message that landed with its actions failed is recorded `failed` by settle_open (a later send may sign
+    anew: nothing left), not raised: settle_open runs before reading the chain and must go on."""
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x0a" * 32), journal)
+    localnet.fund(wallet.address, 10 * TON)
+    nowhere = Transfer(Address("1:" + "cd" * 32), TON)       # workchain 1 does not exist: the action phase fails
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send([nowhere], intent_id="late-failure", wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                 # it lands, and fails
+
+    assert wallet.settle_open() == []
+    record = json.loads(journal.read_text())["sends"]["late-failure"]
+    assert record["status"] == "failed" and record["transfers_sent"] == 0
 
 
 def test_settle_open_records_what_landed_and_what_expired_and_names_what_is_still_open(localnet, journal):

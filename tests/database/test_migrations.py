@@ -1,7 +1,9 @@
 """The migration runner against a real PostgreSQL."""
 from __future__ import annotations
 
+import re
 import threading
+import time
 
 import psycopg
 import pytest
@@ -15,6 +17,9 @@ from database.migrations import (
     TimescaleRequiredError,
     applied_migrations,
     apply_migrations,
+    migration_set_checksum,
+    pending_migrations,
+    validate_migration_set,
 )
 from database.sql_statements import split_statements
 from tests.database.conftest import scalar, tables
@@ -98,6 +103,7 @@ def test_failing_migration_is_rolled_back_and_named(database, migrations):
     assert "statement 3 (line 4)" in message
     assert "INSERT INTO audit_log VALUES (1)" in message
     assert "duplicate key" in message
+    assert "tonsurance_app@127.0.0.1" in message  # which database: an operator may run against several
     assert "audit_log" not in tables(database)  # its first two statements were undone too
     assert [row.version for row in applied_migrations(database)] == [1, 2, 3, 4]
 
@@ -128,7 +134,7 @@ def test_single_transaction_mode_rolls_back_the_whole_run(database, migrations):
     with pytest.raises(MigrationFailedError, match="whole run was rolled back") as failure:
         apply_migrations(database, [*migrations, BROKEN], single_transaction=True)
 
-    assert "005_broken.sql" in str(failure.value)
+    assert "005_broken.sql" in str(failure.value) and "tonsurance_app@127.0.0.1" in str(failure.value)
     assert tables(database) == {"schema_migrations"}
     assert applied_migrations(database) == []
 
@@ -146,8 +152,12 @@ def test_changed_applied_migration_is_refused_naming_the_file(database, migratio
     ]
     new = Migration.from_sql("005_new_table.sql", "CREATE TABLE claims (id int);")
 
-    with pytest.raises(ChecksumDriftError, match=r"migrations/002_add_multi_dimensional_coverage\.sql changed after it was applied"):
+    with pytest.raises(ChecksumDriftError, match=r"migrations/002_add_multi_dimensional_coverage\.sql changed after it was applied") \
+            as refused:
         apply_migrations(database, [*edited, new])
+    # It names the database and says what to do.
+    assert "tonsurance_app@127.0.0.1" in str(refused.value)
+    assert "restore the file" in str(refused.value) and "new migration" in str(refused.value)
 
     assert "claims" not in tables(database)  # refused before running anything
     assert [row.version for row in applied_migrations(database)] == [1, 2, 3, 4]
@@ -156,8 +166,11 @@ def test_changed_applied_migration_is_refused_naming_the_file(database, migratio
 def test_database_ahead_of_the_migration_set_is_refused(database, migrations):
     apply_migrations(database, migrations)
 
-    with pytest.raises(ChecksumDriftError, match=r"004_add_dynamic_pricing\.sql applied, but it is not in the migration set"):
+    with pytest.raises(ChecksumDriftError, match=r"004_add_dynamic_pricing\.sql applied, but it is not in the migration set") \
+            as refused:
         apply_migrations(database, migrations[:3])
+    assert "tonsurance_app@127.0.0.1" in str(refused.value)
+    assert "older checkout" in str(refused.value) and "refusing to run" in str(refused.value)
 
 
 def test_concurrent_runs_apply_each_migration_once(database, migrations):
@@ -191,8 +204,9 @@ def test_concurrent_runs_apply_each_migration_once(database, migrations):
 def test_a_run_gives_up_when_the_lock_is_held_too_long(database, migrations):
     with psycopg.connect(database, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-        with pytest.raises(MigrationError, match="another migration run has held the migration lock"):
+        with pytest.raises(MigrationError, match="another migration run has held the migration lock") as waited:
             apply_migrations(database, migrations, lock_timeout_seconds=1)
+    assert "tonsurance_app@127.0.0.1" in str(waited.value) and "for over 1s" in str(waited.value)
     assert applied_migrations(database) == []
 
 
@@ -200,5 +214,70 @@ def test_timescaledb_required_but_absent_is_an_error_before_anything_runs(databa
     with pytest.raises(TimescaleRequiredError, match="TimescaleDB is required") as failure:
         apply_migrations(database, migrations, timescaledb_required=True)
 
-    assert "tonsurance_app@127.0.0.1" in str(failure.value)
+    message = str(failure.value)
+    assert "tonsurance_app@127.0.0.1" in message
+    # What to do (install it, or the key that turns the requirement off), and that nothing ran.
+    assert "install TimescaleDB on the server" in message and "timescaledb_required" in message
+    assert "Nothing was applied" in message
     assert tables(database) == set()
+
+
+def test_each_migration_records_how_long_it_ran(database, migrations):
+    """duration_ms is what operators read to plan a migration window: a 0.3 s migration is recorded as at least
+    300 ms and never as more than the whole run took."""
+    slow = Migration.from_sql("005_slow.sql", "SELECT pg_sleep(0.3);")
+    apply_migrations(database, migrations)
+    started = time.monotonic()
+    run = apply_migrations(database, [*migrations, slow])
+    elapsed_ms = (time.monotonic() - started) * 1000
+
+    assert 300 <= run.applied[-1].duration_ms <= elapsed_ms + 1
+
+
+def test_a_migration_file_name_that_does_not_give_a_version_is_refused_naming_it():
+    for name in ("5_short.sql", "005-dash.sql", "005_Upper.sql", "005_name.txt"):
+        with pytest.raises(ValueError, match=re.escape(repr(name))):
+            Migration.from_sql(name, "SELECT 1;")
+    assert Migration.from_sql("012_add_claims.sql", "SELECT 1;").version == 12
+
+
+def test_a_migration_read_back_from_state_is_the_same_migration(migrations):
+    """Pulumi hands numbers back as floats: the version must come back an int, so the set and its checksum match."""
+    for migration in migrations:
+        from_state = {**migration.as_input(), "version": float(migration.version)}
+        assert Migration.from_input(from_state) == migration
+        assert type(Migration.from_input(from_state).version) is int
+
+
+def test_an_inconsistent_migration_set_is_refused_before_any_database_is_touched(migrations):
+    first, second = migrations[0], migrations[1]
+    with pytest.raises(ValueError, match="empty"):
+        validate_migration_set([])
+    clash = Migration.from_sql(f"{first.version:03d}_other.sql", "SELECT 1;")
+    with pytest.raises(ValueError, match="unique") as duplicate:
+        validate_migration_set([first, clash, second])
+    assert first.name in str(duplicate.value) and clash.name in str(duplicate.value)
+    assert second.name not in str(duplicate.value)
+    with pytest.raises(ValueError, match="version order"):
+        validate_migration_set([second, first])
+    tampered = Migration(second.version, second.name, second.sha256, second.sql + "DROP TABLE policies;")
+    with pytest.raises(ValueError, match=re.escape(second.name)):
+        validate_migration_set([first, tampered])
+    validate_migration_set(migrations)   # the real set passes
+
+
+def test_the_set_checksum_changes_with_any_migration_added_renamed_or_edited(migrations):
+    checksum = migration_set_checksum(migrations)
+    assert checksum == migration_set_checksum(list(migrations))
+    renamed = Migration.from_sql(migrations[-1].name.replace(".sql", "_v2.sql"), migrations[-1].sql)
+    edited = Migration.from_sql(migrations[-1].name, migrations[-1].sql + "\n-- edited\n")
+    renumbered = Migration.from_sql("099" + migrations[-1].name[3:], migrations[-1].sql)
+    variants = [migrations[:-1], [*migrations[:-1], renamed], [*migrations[:-1], edited],
+                [*migrations[:-1], renumbered], [*migrations, Migration.from_sql("099_more.sql", "SELECT 1;")]]
+    assert len({checksum, *(migration_set_checksum(v) for v in variants)}) == 1 + len(variants)
+
+
+def test_pending_is_every_migration_not_applied_in_order(migrations):
+    assert pending_migrations(migrations, set()) == migrations
+    assert pending_migrations(migrations, {1, 3}) == [m for m in migrations if m.version not in (1, 3)]
+    assert pending_migrations(migrations, {m.version for m in migrations}) == []

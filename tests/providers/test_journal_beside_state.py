@@ -43,6 +43,10 @@ def test_a_wallet_journals_in_the_bucket_with_no_secret_in_it(client, mnemonic, 
     words = mnemonic.split()   # single words can be ordinary ones ("wallet", "history"): look for runs of them
     assert not any(" ".join(words[i:i + 3]) in raw for i in range(len(words) - 2)) and "mnemonic" not in raw
     assert wallet.send(deploy_transfers(700, 3), wait_seconds=10).reused        # another run adopts the record
+    # A later session writes over the version it read (a create would collide with the journal now there).
+    second = wallet.send(deploy_transfers(710, 2), wait_seconds=10)
+    sends = stored_journal(s3_journal)["sends"]
+    assert sends[second.intent_id]["status"] == "confirmed" and sends[result.intent_id]["status"] == "confirmed"
     assert store_at(s3_journal.split("journal/")[0].replace("/.tonsurance/", "/.tonsurance")).names("journal/") \
         == ["journal/testnet-deployer.json"]                                    # the claim was released
 

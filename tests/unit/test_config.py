@@ -346,12 +346,17 @@ def test_liteserver_config_must_exist_and_be_the_networks():
     assert "not readable JSON" in str(error_for(raw_config("testnet", liteserverConfig=str(garbage))))
 
 
-@pytest.mark.parametrize("provider", [None, "passphrase", "hashivault://tonsurance", "default"])
-def test_mainnet_secrets_provider_must_be_kms(provider):
+@pytest.mark.parametrize("provider, shown", [(None, "passphrase"), ("passphrase", "passphrase"),
+                                             ("hashivault://tonsurance", "hashivault"), ("default", "default")])
+def test_mainnet_secrets_provider_must_be_kms(provider, shown):
     from config import check_secrets_provider
     with pytest.raises(ConfigError) as info:
         check_secrets_provider("mainnet", provider)
     assert "secrets provider must be a KMS one" in str(info.value)
+    # The key, the provider in use (its scheme only: a URL may carry a path), the accepted ones and what to run.
+    assert info.value.key == "tonsurance:network"
+    assert f"got '{shown}':" in str(info.value)
+    assert "awskms://..." in str(info.value) and "pulumi stack change-secrets-provider" in str(info.value)
 
 
 def test_kms_secrets_provider_accepted_and_read_from_the_stack_file(tmp_path):

@@ -47,23 +47,57 @@ def test_an_unknown_target_is_refused_with_the_known_ones():
 
 
 def test_verdicts_become_counts_a_score_and_survivors_and_survivors_are_tested_again(mutate, tmp_path):
-    target = mutate.BY_NAME["migrations"]
+    target = mutate.Target("scratch", "a module scored whole", "database/migrations.py", ("tests/x.py",))
     meta = tmp_path / "mutants" / f"{target.module}.meta"
     meta.parent.mkdir(parents=True)
     codes = {"database.migrations.x_apply__mutmut_1": 1, "database.migrations.x_apply__mutmut_2": 1,
              "database.migrations.x_apply__mutmut_3": 36, "database.migrations.x_apply__mutmut_4": 0,
-             "database.migrations.x_apply__mutmut_5": 33}
+             "database.migrations.x_apply__mutmut_5": 33, "database.migrations.x_apply__mutmut_6": None}
     meta.write_text(json.dumps({"exit_code_by_key": codes, "durations_by_key": {}}))
     counts, survivors = mutate.results(tmp_path, target)
-    assert counts == {"killed": 2, "timeout": 1, "survived": 1, "no tests": 1}
+    assert counts == {"killed": 2, "timeout": 1, "survived": 1, "no tests": 1, "not checked": 1}
     assert survivors == ["database.migrations.x_apply__mutmut_4 (survived)",
                          "database.migrations.x_apply__mutmut_5 (no tests)"]
     assert mutate.Outcome(target, counts, survivors, 0.0).score == pytest.approx(3 / 5)
 
-    mutate.refresh_copies(tmp_path, target)
-    again = json.loads(meta.read_text())["exit_code_by_key"]
-    assert [name for name, code in again.items() if code is None] == ["database.migrations.x_apply__mutmut_4",
-                                                                      "database.migrations.x_apply__mutmut_5"]
+    # The next run names what was not detected and what did not run; --survivors only the undetected.
+    assert mutate.to_test(tmp_path, target) == ["database.migrations.x_apply__mutmut_4",
+                                                "database.migrations.x_apply__mutmut_5",
+                                                "database.migrations.x_apply__mutmut_6"]
+    assert mutate.to_test(tmp_path, target, survivors_only=True) == ["database.migrations.x_apply__mutmut_4",
+                                                                     "database.migrations.x_apply__mutmut_5"]
+    assert mutate.to_test(tmp_path / "never-run", target) is None
+
+
+def test_a_target_scores_and_tests_only_the_functions_it_names(mutate, tmp_path):
+    target = mutate.Target("scratch", "two functions", "chain/wallets.py", ("tests/x.py",),
+                           functions=("JournaledWallet._settle", "parse_journal"))
+    assert target.mangled("JournaledWallet._settle") == "chain.wallets.x\u01c1JournaledWallet\u01c1_settle"
+    assert target.mangled("parse_journal") == "chain.wallets.x_parse_journal"
+    meta = tmp_path / "mutants" / f"{target.module}.meta"
+    meta.parent.mkdir(parents=True)
+    codes = {"chain.wallets.x\u01c1JournaledWallet\u01c1_settle__mutmut_1": 1,
+             "chain.wallets.x\u01c1JournaledWallet\u01c1_settle__mutmut_2": 0,
+             # a function whose name starts with a chosen one's is not chosen
+             "chain.wallets.x\u01c1JournaledWallet\u01c1_settle_others__mutmut_1": 0,
+             "chain.wallets.x_parse_journal__mutmut_1": 1, "chain.wallets.x_fingerprint__mutmut_1": 0}
+    meta.write_text(json.dumps({"exit_code_by_key": codes, "durations_by_key": {}}))
+    assert mutate.results(tmp_path, target) == (
+        {"killed": 2, "survived": 1}, ["chain.wallets.x\u01c1JournaledWallet\u01c1_settle__mutmut_2 (survived)"])
+    assert mutate.to_test(tmp_path, target) == ["chain.wallets.x\u01c1JournaledWallet\u01c1_settle__mutmut_2"]
+
+
+def test_the_named_targets_choose_functions_that_exist_in_their_module(mutate):
+    """A renamed function would silently leave the selection (and the score): every chosen one must exist."""
+    import ast
+
+    for target in mutate.TARGETS:
+        tree = ast.parse((ROOT / target.module).read_text())
+        defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        defined |= {f"{cls.name}.{node.name}" for cls in tree.body if isinstance(cls, ast.ClassDef)
+                    for node in cls.body if isinstance(node, ast.FunctionDef)}
+        assert set(target.functions) <= defined, (target.name, set(target.functions) - defined)
+    assert mutate.BY_NAME["wallet"].functions and mutate.BY_NAME["migrations"].functions
 
 
 def test_documented_survivors_are_read_from_docs_testing(mutate):
