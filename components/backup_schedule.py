@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.services.database_tls import DatabaseTls
+from monitoring.alerts import BACKUP_JOB_GRACE
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,7 @@ class Cadence:
 
 CADENCES = {"mainnet": Cadence(6), "testnet": Cadence(24, minute=30, hour=2)}  # every 6 hours; daily at 02:30 UTC
 SCHEDULES = {network: cadence.cron for network, cadence in CADENCES.items()}
-# A scheduled run starts and finishes within this after it is due (startingDeadlineSeconds): preflight's backup
-# age limit and the BackupOverdue alert (monitoring/alerts.py) both allow it on top of the cadence.
-BACKUP_JOB_GRACE = timedelta(hours=1)
-NAME = "database-backup"
+NAME = "database-backup"  # monitoring/alerts.py's BACKUP_CRONJOB watches it by this name
 BACKUP_SERVICE_ACCOUNT = "tonsurance-backup"  # the job's; the stack's backup role trusts it (components/aws.py)
 CODE_DIR = "/opt/tonsurance"
 # The modules the job imports, all from the `database` package (the entry point and what it imports).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.services.catalog import SERVICES
+from localcluster.standins.workloads import SERVICES
 from monitoring.alerts import down_alert_name
 
 # The canary drill (tests/e2e/test_drills.py) releases this service while the alert drill runs: its down alert is
@@ -61,8 +61,8 @@ INDUCTIONS: dict[str, Induction] = {
 
 # A down alert per workload: every stand-in of the workload is stopped (its pods stay, nothing answers a scrape).
 INDUCTIONS.update({
-    down_alert_name(service.name): Induction(f"every {service.name} stand-in is stopped", ((service.name, "stopped"),),
-                                             phase=3 if service.name == CANARY_SERVICE else 2)
+    down_alert_name(service): Induction(f"every {service} stand-in is stopped", ((service, "stopped"),),
+                                        phase=3 if service == CANARY_SERVICE else 2)
     for service in SERVICES
 })
 

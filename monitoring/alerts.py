@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
-from components.backup_schedule import BACKUP_JOB_GRACE, NAME as BACKUP_CRONJOB
-from components.services.catalog import SERVICES
+from datetime import timedelta
+
 from monitoring.metrics import unscoped_metrics
 from monitoring.promql import scaled_duration, scaled_ranges, scoped, series_in_namespace
 
@@ -75,6 +75,14 @@ def _histogram(metric: str, labels: str, per_minute: Mapping[str, int], minutes:
 # --- a down alert per workload of the services table --------------------------------------------------------------
 # What stops while no pod of a workload answers; the backend's alert keeps the guide's name.
 DOWN_ALERT_NAMES = {CLAIMS_PROCESSOR_JOB: "ClaimsProcessorDown"}
+# What the alerts watch, by the names the program gives it. Kept here rather than imported, so that monitoring/
+# imports nothing of components/ (which renders these tables); tests/monitoring/test_alert_rules.py checks that
+# the workloads are the services table's (components/services/catalog.py) and the CronJob is the backup schedule's.
+BACKUP_CRONJOB = "database-backup"
+# A scheduled backup starts and finishes within this after it is due: the CronJob's startingDeadlineSeconds,
+# preflight's backup age limit and BackupOverdue all allow it on top of the cadence (components/backup_schedule.py).
+BACKUP_JOB_GRACE = timedelta(hours=1)
+# Each workload's down alert says what stops while it is down.
 DOWN_IMPACT = {
     "ocaml-backend": "runs the claims processor (it pays claims with the claims processor wallet) and serves prices",
     "pricing-keeper": "publishes prices to the PricingOracle: OracleUpdateStale follows 5 minutes after its last update",
@@ -109,7 +117,7 @@ def _down_alert(service: str) -> Alert:
     )
 
 
-DOWN_ALERTS: tuple[Alert, ...] = tuple(_down_alert(service.name) for service in SERVICES)
+DOWN_ALERTS: tuple[Alert, ...] = tuple(_down_alert(service) for service in DOWN_IMPACT)
 
 # --- scheduled backups (components/backup_schedule.py), as kube-state-metrics reports the CronJob and its Jobs ---
 # A run is overdue an hour after it was due (preflight's allowance, BACKUP_JOB_GRACE). The schedule is the

@@ -159,7 +159,8 @@ def secrets_fresh(cfg: StackConfig, now: datetime) -> tuple[bool, str]:
 def backup_age_limit(cfg: StackConfig) -> tuple[timedelta, str]:
     """The network's backup cadence (the CronJob's schedule) plus an hour for the job to finish;
     tonsurance:maxBackupAgeHours when stricter. Localnet has no CronJob: UNSCHEDULED_MAX_AGE."""
-    from components.backup_schedule import BACKUP_JOB_GRACE, CADENCES
+    from components.backup_schedule import CADENCES
+    from monitoring.alerts import BACKUP_JOB_GRACE
 
     cadence = CADENCES.get(cfg.ton.network)
     limit, source = ((timedelta(hours=cadence.every_hours) + BACKUP_JOB_GRACE, f"backups every {cadence.every_hours} h")

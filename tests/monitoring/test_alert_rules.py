@@ -110,9 +110,11 @@ def test_every_workload_of_the_services_table_has_a_critical_down_alert(service)
                            "api-v2": "ApiV2Down", "websocket-v2": "WebsocketV2Down"}[service.name])
 
 
-def test_a_workload_without_a_down_impact_fails_loudly():
-    with pytest.raises(KeyError, match="new-keeper"):
-        alerts._down_alert("new-keeper")
+def test_the_alerts_watch_the_programs_workloads_and_backup_cronjob_by_their_names():
+    """monitoring/ keeps the names it watches (it imports nothing of components/): they are the program's."""
+    assert list(alerts.DOWN_IMPACT) == [s.name for s in SERVICES]
+    assert alerts.BACKUP_CRONJOB == backup_schedule.NAME
+    assert backup_schedule.BACKUP_JOB_GRACE is alerts.BACKUP_JOB_GRACE  # the CronJob's deadline is the alert's allowance
 
 
 def test_the_backup_alerts_follow_the_cronjob_and_never_restate_its_cadence():
@@ -121,7 +123,7 @@ def test_the_backup_alerts_follow_the_cronjob_and_never_restate_its_cadence():
     assert f'cronjob="{backup_schedule.NAME}"' in overdue.expr
     assert f'job_name=~"{backup_schedule.NAME}-[0-9]+"' in failed.expr
     _, numbers = _windows_and_numbers(overdue.expr)
-    assert numbers == [backup_schedule.BACKUP_JOB_GRACE.total_seconds()]
+    assert numbers == [alerts.BACKUP_JOB_GRACE.total_seconds()]
     for cadence in backup_schedule.CADENCES.values():
         assert str(cadence.every_hours * 3600) not in overdue.expr
 
