@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from localcluster.ports import free_port  # noqa: E402
 from localcluster.standins.faults import HEALTHY  # noqa: E402
+from localcluster.standins.standin import launch  # noqa: E402
 
 SERVICES = ("ocaml-backend", "api-v2", "websocket-v2")
 
@@ -36,12 +37,7 @@ def start(service: str, work: Path) -> tuple[subprocess.Popen, dict]:
     behaviour.write_text(json.dumps(HEALTHY.as_dict()))
     spec = {"service": service, "pod": f"{service}-bench", "namespace": "bench", "http_port": free_port(),
             "metrics_port": free_port(), "behaviour_file": str(behaviour), "contract_addresses": {}, "localnet": None}
-    process = subprocess.Popen([sys.executable, "-m", "localcluster.standins.standin"], cwd=ROOT, text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-    process.stdin.write(json.dumps(spec) + "\n")
-    process.stdin.close()
-    return process, spec
+    return launch(spec), spec
 
 
 def ready(spec: dict) -> bool:

@@ -18,14 +18,13 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from localcluster.ports import free_port
-from localcluster.standins import faults, targets
+from localcluster.standins import faults, standin, targets
 from localcluster.standins.workloads import CONTRACT_ADDRESSES, SERVICES
 from localcluster.kubeapi import KubeApi, KubeApiError
 
@@ -238,13 +237,8 @@ class Controller:
             spec["keeper_mnemonic"] = self.keeper_words(KEEPER_INDEX[service])
             spec["journal"] = str(self.paths.own / "journals" / f"{service}.json")
         log_file = (self.paths.own / "logs" / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "localcluster.standins.standin", "--pod", name], cwd=ROOT, stdin=subprocess.PIPE,
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        process = standin.launch(spec, stdout=log_file, start_new_session=True)  # the keeper's words: on its stdin
         log_file.close()
-        process.stdin.write((json.dumps(spec) + "\n").encode())  # the keeper's words go through this pipe only
-        process.stdin.close()
         self.running[uid] = Running(pod, service, spec["http_port"], spec["metrics_port"], process, self._image(pod))
         log.info("started the stand-in of %s (pid %d, http %d, metrics %d)", name, process.pid, spec["http_port"],
                  spec["metrics_port"])

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -354,6 +355,18 @@ def run(spec: dict) -> None:
     log.info("%s stand-in for pod %s: http 127.0.0.1:%d, metrics 127.0.0.1:%d", service, spec["pod"],
              spec["http_port"], spec["metrics_port"])
     server.serve_forever()
+
+
+def launch(spec: dict, stdout=subprocess.DEVNULL, **popen) -> subprocess.Popen:
+    """Start the stand-in of `spec` as its own process. The spec goes over its stdin, the one way a keeper's
+    words reach it (never argv or the environment); its output and errors go to `stdout`."""
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen([sys.executable, "-m", "localcluster.standins.standin", "--pod", spec["pod"]],
+                               cwd=root, stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.STDOUT,
+                               env={**os.environ, "PYTHONPATH": str(root)}, **popen)
+    process.stdin.write((json.dumps(spec) + "\n").encode())
+    process.stdin.close()
+    return process
 
 
 def main() -> None:

@@ -4,9 +4,7 @@ interface the manifests declare, the metric names of monitoring/metrics.py, faul
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import replace
@@ -17,9 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from localcluster.ports import free_port
 from localcluster.standins.faults import FAULTS, HEALTHY
+from localcluster.standins.standin import launch
 from monitoring.metrics import series_names
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = replace(HEALTHY, requests_per_second=10.0)  # the stand-ins' upper bound: enough requests for a short test
 
 
@@ -30,12 +28,7 @@ def start(tmp_path: Path, service: str, behaviour=FAST, **extra) -> tuple[subpro
     spec = {"service": service, "pod": f"{service}-abc-1", "namespace": "t", "http_port": free_port(),
             "metrics_port": free_port(), "behaviour_file": str(behaviour_file), "contract_addresses": {},
             "localnet": None, **extra}
-    process = subprocess.Popen([sys.executable, "-m", "localcluster.standins.standin"], cwd=ROOT, text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-    process.stdin.write(json.dumps(spec) + "\n")
-    process.stdin.close()
-    return process, spec
+    return launch(spec), spec
 
 
 @pytest.fixture
