@@ -20,7 +20,7 @@ from chain.client import ChainSettings, MessageRejected, MessageTimeout
 from chain.connect import connect
 from chain.wallets import (EXPIRY_MARGIN_SECONDS, FEE_RESERVE_PER_TRANSFER, AmbiguousSend, HighloadWalletV3,
                            InsufficientFunds, IntentConflict, SendError, SendFailed, Transfer, WalletKey, WalletV4R2,
-                           forward_fee)
+                           TRANSFERS_PER_LINK, forward_fee)
 from tests.chain.conftest import HIGHLOAD_SEED, TON, address_of, counter_state_init, deploy_transfers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,7 +208,7 @@ def test_a_wallet_on_the_masterchain_signs_for_its_own_wallet_id(localnet, tmp_p
 def test_intent_ids_cannot_be_reused_for_other_transfers(localnet, journal):
     wallet = highload(localnet, journal)
     wallet.send(deploy_transfers(6000, 2), intent_id="shards-0-1")
-    with pytest.raises(IntentConflict):
+    with pytest.raises(IntentConflict, match="intent 'shards-0-1' is recorded for other transfers"):
         wallet.send(deploy_transfers(6002, 2), intent_id="shards-0-1")
 
 
@@ -244,8 +244,9 @@ def test_secrets_never_reach_logs_journal_repr_or_pickles(localnet, journal, cap
 def test_an_unreadable_journal_stops_the_send(localnet, journal):
     wallet = highload(localnet, journal)
     journal.write_text("{truncated")
-    with pytest.raises(SendError, match="unreadable; refusing to send"):
+    with pytest.raises(SendError, match="unreadable; refusing to send") as refused:
         wallet.send(deploy_transfers(9000, 1))
+    assert str(journal) in str(refused.value)  # the operator is told which file
     assert len(external_txs(localnet, wallet)) == 0
 
 
@@ -423,6 +424,28 @@ def test_a_batch_the_wallet_cannot_forward_fails_at_once_with_nothing_sent(local
         wallet.send(transfers, wait_seconds=5)  # settles on the failed transaction, no wait for links
     assert not failed.value.partial
     assert transactions_of(localnet, transfers) == [0] * len(transfers)
+
+
+def test_a_batch_whose_later_link_fails_is_partial_and_never_sent_again(localnet, journal):
+    """The first internal link pays out its transfers; the next fails its action phase (a destination in a
+    workchain that does not exist): the send is recorded `partial` (not `failed`, which a retry would sign
+    anew) and a rerun of the intent sends nothing more."""
+    light = deploy_transfers(9300, TRANSFERS_PER_LINK)
+    transfers = light + [Transfer(Address((7, bytes(32))), TON // 20), *deploy_transfers(9700, 2)]
+    wallet = highload(localnet, journal)
+    with pytest.raises(SendFailed, match="not retrying a partial batch") as failed:
+        wallet.send(transfers, intent_id="second-link-fails", wait_seconds=30)
+    assert failed.value.partial
+    record = json.loads(journal.read_text())["sends"]["second-link-fails"]
+    assert record["status"] == "partial" and record["transfers_sent"] == len(light)
+    deployed = [t for t in transfers if t.destination.wc == 0]
+    sent = transactions_of(localnet, deployed)
+    assert sent == [1] * len(light) + [0, 0]
+
+    with pytest.raises(SendFailed, match="not retrying a partial batch"):  # the rerun settles, signs nothing
+        wallet.send(transfers, intent_id="second-link-fails", wait_seconds=30)
+    assert len(external_txs(localnet, wallet)) == 1
+    assert transactions_of(localnet, deployed) == sent
 
 
 def test_a_batch_too_large_for_one_external_message_is_refused_before_anything_is_journaled(localnet, journal):
