@@ -115,3 +115,18 @@ def test_survivors_shown_equivalent_leave_the_score(mutate, tmp_path, monkeypatc
     assert mutate.documented() == {"database.migrations.x_f__mutmut_1", "database.migrations.x_g__mutmut_2"}
     outcome = mutate.Outcome(mutate.BY_NAME["migrations"], {"killed": 8, "survived": 2}, [], 0.0, equivalent=1)
     assert outcome.score == pytest.approx(8 / 9)
+
+
+def test_the_mutation_workflow_runs_when_any_targets_module_or_tests_change(mutate):
+    """.github/workflows/mutation.yml: its pull-request paths are every target's module and tests (a target left
+    out would never run on the change that weakens it), and its run step picks the changed targets."""
+    import yaml
+
+    flow = yaml.safe_load((ROOT / ".github" / "workflows" / "mutation.yml").read_text())
+    paths = set(flow[True]["pull_request"]["paths"])  # YAML reads the key `on` as True
+    wanted = {"scripts/mutate.py"} | {t.module for t in mutate.TARGETS} | {f for t in mutate.TARGETS for f in t.tests}
+    assert paths == wanted
+    assert all((ROOT / p).is_file() for p in paths)
+    assert "schedule" in flow[True]
+    (run,) = [s["run"] for s in flow["jobs"]["mutate"]["steps"] if "scripts/mutate.py" in s.get("run", "")]
+    assert '--changed-since "origin/$BASE_REF"' in run
