@@ -99,10 +99,15 @@ def _send_as_admin(client: ChainClient, address: Address, key: WalletKey, admin:
         raise RolesRefused(f"the admin messages for {raw_address(address)}, run on a private copy first, would give "
                            f"{read_roles(sandbox, address)} instead of {wanted}: nothing was sent")
     transfers = [Transfer(m.destination, m.value, m.body) for m in messages]
+    # The journal's intent is this change from the oracle's present state (its last transaction): a rerun after a
+    # crash finds its message in flight (same state, same intent), while the same messages wanted again later
+    # (keepers A -> B -> A -> B, or a new chain) are a new intent, not the one sent before.
+    state = client.account(address)
     for first in range(0, len(transfers), V4R2_BATCH):
         batch = transfers[first:first + V4R2_BATCH]
         ensure_funds(client, wallet, batch)
-        wallet.send(batch, wait_seconds=wait_seconds)
+        wallet.send(batch, intent_id=f"roles:{raw_address(address)}:{state.last_tx_lt}:{state.last_tx_hash}:{first}",
+                    wait_seconds=wait_seconds)
     _wait_for_roles(client, address, wanted, wait_seconds)
     pulumi.log.info(f"roles of {raw_address(address)} set by {len(messages)} admin message(s): {wanted}")
 

@@ -68,6 +68,21 @@ def test_keepers_are_set_at_create_then_rotated_by_an_update_at_the_same_address
     assert not provider.diff(created["address"], updated, rotated).changes
 
 
+def test_a_rotation_back_to_an_earlier_set_is_sent_again(inputs, client, admin_words):
+    """A -> B -> A -> B: the third change is the same admin message as the first. The admin wallet's journal
+    must not take it for the message already sent (it was, for another state of the oracle): it is sent again,
+    once, and a rerun of the same update sends nothing."""
+    admin = wallet_of(admin_words)
+    first, second = oracle_props(inputs, admin, KEEPERS, admin_words), oracle_props(inputs, admin, ROTATED, admin_words)
+    outs = provider.create(first).outs
+    for wanted in (second, first, second):
+        outs = provider.update(outs["address"], outs, wanted).outs
+        assert keepers(client, wanted) == {Address(k) for k in wanted["roles"]["keepers"]}
+    assert external_count(client, admin) == 4                        # the create's, then one per rotation
+    provider.update(outs["address"], outs, second)
+    assert external_count(client, admin) == 4
+
+
 def test_refresh_reports_keepers_changed_behind_the_programs_back(inputs, client, admin_words):
     admin = wallet_of(admin_words)
     props = oracle_props(inputs, admin, KEEPERS, admin_words)
