@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from localcluster.cluster import Cluster  # noqa: E402
-from tests.e2e.convergence import applied_migrations, duplicate_sends  # noqa: E402
+from tests.e2e.convergence import applied_migrations, duplicate_sends, journal_path  # noqa: E402
 from tests.e2e.harness import StackCopy, stack_copy  # noqa: E402
 
 FIRST_GUESS_SECONDS = 40.0  # a full local deploy or update, before a round has measured one
@@ -49,6 +49,9 @@ def fresh_state(copy: StackCopy, round_no: int) -> None:
     copy.stack.destroy(on_output=quiet)
     copy.use_cluster(copy.cluster)
     copy.set_config("tonsurance:localnetPath", f".state/localnet/round-{round_no}.json")
+    # The send journal records the old chain's messages: the check after the round compares the journal with
+    # the new chain's wallets, so the new chain starts with none (its wallets are new there: no fence applies).
+    journal_path(copy).unlink(missing_ok=True)
     with psycopg.connect(copy.database_dsn(), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE soak_{round_no}")
     copy.set_config("tonsurance:database.name", f"soak_{round_no}", path=True)
