@@ -175,17 +175,24 @@ def test_failed_actions_are_reported_and_nothing_was_sent(localnet, journal):
     assert json.loads(journal.read_text())["sends"]["to-nowhere"]["attempt"] == 2
 
 
+def failed_after_it_was_left(localnet, journal, seed: bytes, byte: str, intent: str) -> tuple[WalletV4R2, Transfer]:
+    """A v4r2 wallet whose message (one transfer to workchain 1, which does not exist, so its action phase fails)
+    is still in flight when the send gives up waiting, then lands and fails: the wallet and that transfer."""
+    wallet = WalletV4R2(localnet, WalletKey.from_seed(seed), journal)
+    localnet.fund(wallet.address, 10 * TON)
+    nowhere = Transfer(Address("1:" + byte * 32), TON)
+    localnet.set_faults(delay_seconds=5)
+    with pytest.raises(MessageTimeout):
+        wallet.send([nowhere], intent_id=intent, wait_seconds=0.2, rebroadcast_seconds=5)
+    localnet.set_faults(delay_seconds=0)
+    localnet.advance_time(6)                                 # it lands, and fails
+    return wallet, nowhere
+
+
 def test_a_landed_failure_for_the_same_address_does_not_stop_a_new_send(localnet, journal):
     """An earlier message that landed and sent nothing (its actions failed) supersedes nothing: a new intent for
     the same address is signed (and fails the same way here), never refused as Superseded."""
-    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x0b" * 32), journal)
-    localnet.fund(wallet.address, 10 * TON)
-    nowhere = Transfer(Address("1:" + "ef" * 32), TON)       # workchain 1 does not exist: the action phase fails
-    localnet.set_faults(delay_seconds=5)
-    with pytest.raises(MessageTimeout):
-        wallet.send([nowhere], intent_id="first", wait_seconds=0.2, rebroadcast_seconds=5)
-    localnet.set_faults(delay_seconds=0)
-    localnet.advance_time(6)                                 # it lands, and fails
+    wallet, nowhere = failed_after_it_was_left(localnet, journal, b"\x0b" * 32, "ef", "first")
 
     with pytest.raises(SendFailed, match="sent 0 of 1"):
         wallet.send([nowhere], intent_id="second")
@@ -286,14 +293,7 @@ def test_a_message_that_landed_unseen_is_adopted_by_a_rerun_long_after_it_expire
 def test_settle_open_records_a_message_that_landed_and_failed_and_does_not_raise(localnet, journal):
     """A message that landed with its actions failed is recorded `failed` by settle_open (a later send may sign
     anew: nothing left), not raised: settle_open runs before reading the chain and must go on."""
-    wallet = WalletV4R2(localnet, WalletKey.from_seed(b"\x0a" * 32), journal)
-    localnet.fund(wallet.address, 10 * TON)
-    nowhere = Transfer(Address("1:" + "cd" * 32), TON)       # workchain 1 does not exist: the action phase fails
-    localnet.set_faults(delay_seconds=5)
-    with pytest.raises(MessageTimeout):
-        wallet.send([nowhere], intent_id="late-failure", wait_seconds=0.2, rebroadcast_seconds=5)
-    localnet.set_faults(delay_seconds=0)
-    localnet.advance_time(6)                                 # it lands, and fails
+    wallet, _ = failed_after_it_was_left(localnet, journal, b"\x0a" * 32, "cd", "late-failure")
 
     assert wallet.settle_open() == []
     record = json.loads(journal.read_text())["sends"]["late-failure"]
