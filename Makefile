@@ -59,8 +59,12 @@ ARGS ?= get pods -A
 kubectl:
 	.tools/bin/kubectl --kubeconfig "$$(scripts/cluster kubeconfig)" $(ARGS)
 
+# The test files run on TEST_WORKERS processes (pytest-xdist), a file per worker at a time, the slowest first
+# (tests/conftest.py); most of the suite waits on blocks, servers and the engine, so more workers than cores pay.
+# `make test TEST_WORKERS=0` runs them in this process, one after another.
+TEST_WORKERS ?= 3
 test: bootstrap
-	. scripts/env.sh && .venv/bin/python -m pytest
+	. scripts/env.sh && .venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Mutation testing of the safety-critical modules, each against its own tests (scripts/mutate.py, docs/testing.md);
 # minutes, not part of `make test`. Some targets: make mutate TARGETS="wallet migrations".
