@@ -61,6 +61,7 @@ class RolloutWatch:
         self._last: dict[str, str] = {}
         self._earlier_runs: set[str] | None = None  # AnalysisRuns of earlier releases: not this case's
         self.probes = self.probe_failures = 0
+        self.serving: set[str] = set()  # stable pods whose stand-in has answered
         self.weight: int | None = None  # the canary weight of the Rollout's current step
 
     def note(self, what: str) -> None:
@@ -106,7 +107,9 @@ class RolloutWatch:
             self.note(value)
 
     def probe_stable(self, stable_hash: str | None) -> None:
-        """The stable version serves: every stable pod's stand-in answers /health."""
+        """The stable version serves: every stable pod's stand-in answers /health. A pod counts from its first
+        answer on: a pod the Rollout has just created (its stand-in still binding its port) receives no traffic
+        yet in Kubernetes either (not Ready, so not behind the Service)."""
         try:
             standins = json.loads(self.standins_status.read_text())["standins"]
         except (OSError, ValueError, KeyError):
@@ -114,12 +117,17 @@ class RolloutWatch:
         for standin in standins:
             if standin["service"] != self.service or standin.get("pod_template_hash") != stable_hash:
                 continue
-            self.probes += 1
             try:
                 with urllib.request.urlopen(f"{standin['http']}/health", timeout=5) as answer:
                     ok = answer.status == 200
             except OSError:
                 ok = False
+            if ok:
+                self.serving.add(standin["pod"])
+            elif standin["pod"] not in self.serving:
+                self._change(f"starting {standin['pod']}", f"stable pod {standin['pod']} is not answering yet (starting)")
+                continue
+            self.probes += 1
             if not ok:
                 self.probe_failures += 1
                 self.note(f"stable pod {standin['pod']} did not answer /health")

@@ -22,7 +22,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import boto3
 import psycopg
@@ -103,7 +105,16 @@ def build_contracts(work_dir) -> None:
     subprocess.run(["node", "scripts/build_contracts.mjs"], cwd=work_dir, check=True, capture_output=True)
 
 
-def test_rollback_paths_on_the_local_stack_from_another_checkout(s3_stack, tmp_path):
+@pytest.fixture
+def short_dir():
+    """A folder with a short path: the other checkout's PostgreSQL socket lives under it, and a Unix socket path
+    is at most 107 bytes (pytest's tmp_path under a worker of `make test` is longer)."""
+    path = Path(tempfile.mkdtemp(prefix="tonsurance-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_rollback_paths_on_the_local_stack_from_another_checkout(s3_stack, tmp_path, short_dir):
     copy = s3_stack
     oracle_source = copy.work_dir / "contracts" / "func" / "pricing_oracle.fc"
     release_1_oracle = oracle_source.read_text()
@@ -140,7 +151,7 @@ def test_rollback_paths_on_the_local_stack_from_another_checkout(s3_stack, tmp_p
 
     # Another checkout of the same sources (a git checkout: the rollback says what to commit), no record of its
     # own; the local stack's servers (its `.state`) are this machine's, as a public stack's are everybody's.
-    other = tmp_path / "other"
+    other = short_dir / "other"
     shutil.copytree(copy.work_dir, other, symlinks=True, ignore=shutil.ignore_patterns(".state", "__pycache__"))
     (other / ".state").symlink_to(copy.work_dir / ".state")
     for git in (["init", "-q"], ["add", "Pulumi.local.yaml"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit",
