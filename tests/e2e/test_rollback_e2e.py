@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -40,7 +41,7 @@ from tests.moto_server import REGION, aws_env, moto_endpoint  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
-BUCKET = "tonsurance-state"
+BUCKET = f"tonsurance-state-{uuid.uuid4().hex[:8]}"  # the session's moto server is shared with other test files
 WORKLOADS = {"rollout": ("ocaml-backend", "api-v2", "websocket-v2"),
              "deployment": ("pricing-keeper", "bridge-health-keeper")}
 UNTOUCHED_TYPES = (*TON_RESOURCES, DATABASE_BACKUP, SQL_MIGRATIONS)

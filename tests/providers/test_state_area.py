@@ -9,7 +9,7 @@ import pytest
 
 from state_store.area import beside_state, state_folder
 from state_store.s3_store import S3Store
-from tests.moto_server import REGION, aws_env, moto_endpoint  # noqa: F401
+from tests.moto_server import REGION, aws_env, moto_endpoint, new_bucket  # noqa: F401
 
 
 def test_where_each_backend_puts_an_area(tmp_path):
@@ -52,16 +52,14 @@ def test_a_folder_area(tmp_path):
     assert left == ["a.json", "b.json"]  # no temporary file left (a replace's lock file stays, unlisted)
 
 
-def test_an_s3_area_on_moto(aws_env):  # noqa: F811
-    boto3.client("s3", region_name=REGION).create_bucket(
-        Bucket="tonsurance-state", CreateBucketConfiguration={"LocationConstraint": REGION})
-    area = beside_state(f"s3://tonsurance-state/pulumi?region={REGION}", "records")
+def test_an_s3_area_on_moto(aws_env, new_bucket):  # noqa: F811
+    area = beside_state(f"s3://{new_bucket}/pulumi?region={REGION}", "records")
     exercise(area)
-    assert area.location("a.json") == "s3://tonsurance-state/pulumi/.tonsurance/records/a.json"
+    assert area.location("a.json") == f"s3://{new_bucket}/pulumi/.tonsurance/records/a.json"
     keys = [o["Key"] for o in boto3.client("s3", region_name=REGION).list_objects_v2(
-        Bucket="tonsurance-state")["Contents"]]
+        Bucket=new_bucket)["Contents"]]
     assert sorted(keys) == ["pulumi/.tonsurance/records/a.json", "pulumi/.tonsurance/records/b.json"]
     # Another area of the same bucket, and the endpoint named in the URL as Pulumi's URL would name it.
-    other = beside_state(f"s3://tonsurance-state/pulumi?region={REGION}&endpoint={aws_env['AWS_ENDPOINT_URL']}"
+    other = beside_state(f"s3://{new_bucket}/pulumi?region={REGION}&endpoint={aws_env['AWS_ENDPOINT_URL']}"
                          "&use_path_style=true", "journal")
     assert other.names() == []
