@@ -60,7 +60,8 @@ kubectl:
 	.tools/bin/kubectl --kubeconfig "$$(scripts/cluster kubeconfig)" $(ARGS)
 
 # The test files run on TEST_WORKERS processes (pytest-xdist), a file per worker at a time, the slowest first
-# (tests/conftest.py); most of the suite waits on blocks, servers and the engine, so more workers than cores pay.
+# (tests/conftest.py). Three on 2 cores, because much of the suite waits on blocks, servers and the engine; a fourth
+# gained nothing (docs/toolchain.md, "Test suite time").
 # `make test TEST_WORKERS=0` runs them in this process, one after another.
 TEST_WORKERS ?= 3
 test: bootstrap

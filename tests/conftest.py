@@ -48,7 +48,7 @@ def kube_namespace(kube_cluster):
     kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-# The slowest test files (seconds on 2 cores, serial run of 2026-12-07; docs/testing.md, "Time"), started first
+# The slowest test files (seconds on 2 cores, serial run of 2026-12-07; docs/toolchain.md, "Test suite time"), started first
 # so that `make test`'s workers (pytest-xdist, one file per worker at a time) finish together. Scheduling only: a
 # file missing here, renamed or grown costs balance, never a result.
 SLOW_FILES = (
