@@ -273,6 +273,13 @@ def _receivers_of(delivered) -> set[str]:
     return {receiver.rsplit("/", 1)[-1] for receiver, _ in delivered}
 
 
+def _delivered_to_all(living: Living, name: str, induction, alert) -> list[tuple[str, dict]]:
+    """The firing notifications of `name`, once every receiver its severity routes to has one (each receiver is
+    notified on its own: a critical alert's on-call and slack routes); [] before."""
+    found = _notifications(living, name, "firing", induction.labels)
+    return found if _receivers_of(found) >= _receivers(alert) else []
+
+
 def _drill_phase(living: Living, inductions: dict) -> None:
     started = time.monotonic()
     _induce(living, inductions, True)  # the faults set before the deploy are set already; setting them again is a no-op
@@ -283,10 +290,7 @@ def _drill_phase(living: Living, inductions: dict) -> None:
                               timeout=max(0, FIRING_DEADLINE - (time.monotonic() - started)) + 60, interval=5)
             for key, value in induction.labels:
                 assert any(f["metric"].get(key) == value for f in firing), (name, firing)
-            # Each receiver is notified on its own (a critical alert's on-call and slack routes): wait for all
-            # it should reach, then check it reached no other.
-            delivered = wait_for(lambda: (found := _notifications(living, name, "firing", induction.labels))
-                                 and _receivers_of(found) >= _receivers(alert) and found,
+            delivered = wait_for(lambda: _delivered_to_all(living, name, induction, alert),
                                  f"{name} in the sink on {sorted(_receivers(alert))}", timeout=120)
             assert _receivers_of(delivered) == _receivers(alert), (name, _receivers_of(delivered))
             for _receiver, sent in delivered:

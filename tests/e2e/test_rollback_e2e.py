@@ -22,10 +22,8 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import boto3
 import psycopg
@@ -106,16 +104,7 @@ def build_contracts(work_dir) -> None:
     subprocess.run(["node", "scripts/build_contracts.mjs"], cwd=work_dir, check=True, capture_output=True)
 
 
-@pytest.fixture
-def short_dir():
-    """A folder with a short path: the other checkout's PostgreSQL socket lives under it, and a Unix socket path
-    is at most 107 bytes (pytest's tmp_path under a worker of `make test` is longer)."""
-    path = Path(tempfile.mkdtemp(prefix="tonsurance-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def test_rollback_paths_on_the_local_stack_from_another_checkout(s3_stack, tmp_path, short_dir):
+def test_rollback_paths_on_the_local_stack_from_another_checkout(s3_stack, tmp_path):
     copy = s3_stack
     oracle_source = copy.work_dir / "contracts" / "func" / "pricing_oracle.fc"
     release_1_oracle = oracle_source.read_text()
@@ -152,7 +141,9 @@ def test_rollback_paths_on_the_local_stack_from_another_checkout(s3_stack, tmp_p
 
     # Another checkout of the same sources (a git checkout: the rollback says what to commit), no record of its
     # own; the local stack's servers (its `.state`) are this machine's, as a public stack's are everybody's.
-    other = short_dir / "other"
+    # Beside the copy (project_dir's short folder, not tmp_path): the other checkout's PostgreSQL socket lives
+    # under it, and a Unix socket path is at most 107 bytes.
+    other = copy.work_dir.parent / "other"
     shutil.copytree(copy.work_dir, other, symlinks=True, ignore=shutil.ignore_patterns(".state", "__pycache__"))
     (other / ".state").symlink_to(copy.work_dir / ".state")
     for git in (["init", "-q"], ["add", "Pulumi.local.yaml"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit",

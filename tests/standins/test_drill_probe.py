@@ -4,16 +4,10 @@ first answer (in Kubernetes it is not Ready, so not behind the Service)."""
 from __future__ import annotations
 
 import json
-import socket
 
 from localcluster.drill import RolloutWatch
+from localcluster.ports import free_port
 from tests.local_http import answer, local_server
-
-
-def _closed_port_url() -> str:
-    with socket.socket() as probe:  # bound then closed: nothing listens there
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def _watch(tmp_path, standins: list[dict]) -> RolloutWatch:
@@ -37,7 +31,7 @@ def test_a_serving_stable_pod_that_stops_answering_is_a_failure(tmp_path):
 
 
 def test_a_pod_starting_is_not_probed_until_its_first_answer(tmp_path):
-    starting = _closed_port_url()
+    starting = f"http://127.0.0.1:{free_port()}"  # nothing listens there yet
     watch = _watch(tmp_path, [_standin("ws-stable1-b", starting)])
     watch.probe_stable("stable1")
     assert (watch.probes, watch.probe_failures) == (0, 0)
